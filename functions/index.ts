@@ -1,0 +1,65 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { PoisonMessageError } from '../src/domain/errors';
+import type { QueueFunctionDefinition } from '../src/app/functions/definition';
+import { getServices } from '../src/app/services';
+import { functionTable } from './table';
+
+/** Service Bus trigger metadata as the Functions host passes it. */
+interface ServiceBusTriggerMetadata {
+  readonly messageId?: string;
+  readonly sessionId?: string;
+  readonly deliveryCount?: number;
+  readonly enqueuedTimeUtc?: string;
+}
+
+/**
+ * The Functions host settles Service Bus messages itself (complete on return, abandon on throw,
+ * dead-letter after maxDeliveryCount). A poison message is completed and kept as a dead-letter
+ * record in the store with its reason, since the Node worker cannot dead-letter explicitly.
+ */
+function serviceBusHandler(definition: QueueFunctionDefinition) {
+  return async (body: unknown, context: InvocationContext): Promise<void> => {
+    const meta = context.triggerMetadata as ServiceBusTriggerMetadata | undefined;
+    const message = {
+      messageId: meta?.messageId ?? context.invocationId,
+      ...(meta?.sessionId === undefined ? {} : { sessionId: meta.sessionId }),
+      deliveryCount: meta?.deliveryCount ?? 1,
+      enqueuedAt: meta?.enqueuedTimeUtc === undefined ? new Date() : new Date(meta.enqueuedTimeUtc),
+      body,
+    };
+    try {
+      await definition.handler(message, context);
+    } catch (error) {
+      if (!(error instanceof PoisonMessageError)) throw error;
+      const services = await getServices();
+      services.logger.error('message dead-lettered', { queue: definition.queueName, messageId: message.messageId, reason: error.reason });
+      await services.store.upsert('state', `dead-letter:${definition.queueName}`, message.messageId, {
+        queue: definition.queueName,
+        messageId: message.messageId,
+        sessionId: message.sessionId,
+        reason: error.reason,
+        deadLetteredAt: new Date().toISOString(),
+        body,
+      });
+    }
+  };
+}
+
+for (const definition of functionTable) {
+  switch (definition.kind) {
+    case 'http':
+      app.http(definition.name, { route: definition.route, methods: [...definition.methods], authLevel: 'anonymous', handler: definition.handler });
+      break;
+    case 'queue':
+      app.serviceBusQueue(definition.name, {
+        connection: 'SERVICEBUS',
+        queueName: definition.queueName,
+        isSessionsEnabled: definition.sessions,
+        handler: serviceBusHandler(definition),
+      });
+      break;
+    case 'timer':
+      app.timer(definition.name, { schedule: definition.schedule, handler: (_timer, context) => definition.handler(context) });
+      break;
+  }
+}

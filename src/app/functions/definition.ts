@@ -1,0 +1,41 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { DeliveredMessage, QueueName } from '../../domain/ports/work-queue';
+import type { RouteDoc } from '../http/openapi-registry';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** An HTTP-triggered function. `route` is relative to `/api`, in Functions template syntax (`users/{id}`). */
+export interface HttpFunctionDefinition {
+  readonly kind: 'http';
+  readonly name: string;
+  readonly route: string;
+  readonly methods: readonly HttpMethod[];
+  readonly handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+  /** What the OpenAPI document says of this route. */
+  readonly doc?: RouteDoc;
+}
+
+/** How a queue handler can settle a message beyond success (complete) and throw (abandon). */
+export interface QueueSettlement {
+  /** Remove the message for good, with a reason an operator can read. */
+  deadLetter(reason: string): Promise<void>;
+}
+
+/** A queue-triggered function. Throwing abandons (redelivery); `PoisonMessageError` dead-letters at once. */
+export interface QueueFunctionDefinition {
+  readonly kind: 'queue';
+  readonly name: string;
+  readonly queueName: QueueName;
+  readonly sessions: boolean;
+  readonly handler: (message: DeliveredMessage, context: InvocationContext) => Promise<void>;
+}
+
+/** A timer-triggered function on an NCRONTAB schedule (six fields, seconds first). */
+export interface TimerFunctionDefinition {
+  readonly kind: 'timer';
+  readonly name: string;
+  readonly schedule: string;
+  readonly handler: (context: InvocationContext) => Promise<void>;
+}
+
+export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;

@@ -1,0 +1,112 @@
+import path from 'node:path';
+import type { Config } from './config';
+import { getConfig } from './config';
+import type { Clock } from '../domain/ports/clock';
+import { systemClock } from '../domain/ports/clock';
+import type { DocumentStore } from '../domain/ports/document-store';
+import type { Logger } from '../domain/ports/logger';
+import type { SecretStore } from '../domain/ports/secret-store';
+import type { MessageSender } from '../domain/ports/work-queue';
+import type { QueueConsumer } from './host/queue-consumer';
+import { createLogger } from '../adapters/logging/pino-logger';
+
+/** Everything a function needs, wired once per process from configuration (the composition root). */
+export interface Services {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly store: DocumentStore;
+  readonly sender: MessageSender;
+  readonly secrets: SecretStore;
+  /** The embedded queue's consumer side, pumped by the local host; absent with Service Bus (the Functions host receives). */
+  readonly consumer: QueueConsumer | undefined;
+  close(): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+async function createAzureCredential(): Promise<import('@azure/identity').TokenCredential> {
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  return new DefaultAzureCredential();
+}
+
+/**
+ * Wires the adapters the configuration asks for: Cosmos DB, Service Bus and Key Vault when their
+ * endpoints are set (Azure), else the embedded SQLite store and queue and the local secret files.
+ */
+export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
+  const logger = overrides.logger ?? createLogger({ level: config.logLevel });
+  const clock = overrides.clock ?? systemClock;
+  const closers: Array<() => Promise<void> | void> = [];
+  const needsSqlite = config.cosmosEndpoint === undefined || config.serviceBusNamespace === undefined;
+  const { openDatabase } = await import('../adapters/sqlite/database');
+  const db = needsSqlite ? openDatabase(path.join(config.dataDir, 'm365-bridge.db')) : undefined;
+
+  let store: DocumentStore;
+  if (config.cosmosEndpoint !== undefined) {
+    const { createCosmosDocumentStore } = await import('../adapters/cosmos/cosmos-document-store');
+    store = await createCosmosDocumentStore({ endpoint: config.cosmosEndpoint, database: config.cosmosDatabase, credential: await createAzureCredential(), clock });
+  } else {
+    const { SqliteDocumentStore } = await import('../adapters/sqlite/sqlite-document-store');
+    store = new SqliteDocumentStore(db!, { clock });
+  }
+  closers.push(() => store.close());
+
+  let sender: MessageSender;
+  let consumer: QueueConsumer | undefined;
+  if (config.serviceBusNamespace !== undefined) {
+    const { createServiceBusMessageSender } = await import('../adapters/servicebus/servicebus-message-sender');
+    sender = createServiceBusMessageSender(config.serviceBusNamespace, await createAzureCredential());
+  } else {
+    const { SqliteWorkQueue } = await import('../adapters/sqlite/sqlite-work-queue');
+    const queue = new SqliteWorkQueue(db!, { clock, maxDeliveries: config.queueMaxDeliveries });
+    sender = queue;
+    consumer = queue;
+  }
+  closers.push(() => sender.close());
+
+  let secrets: SecretStore;
+  if (config.keyVaultUrl !== undefined) {
+    const { createKeyVaultSecretStore } = await import('../adapters/keyvault/keyvault-secret-store');
+    secrets = createKeyVaultSecretStore(config.keyVaultUrl, await createAzureCredential());
+  } else {
+    const { createLocalSecretStore } = await import('../adapters/local-secrets/local-secret-store');
+    secrets = createLocalSecretStore({ dir: path.join(config.dataDir, 'secrets'), ...(config.localSecretsKey === undefined ? {} : { keyBase64: config.localSecretsKey }), clock });
+  }
+
+  if (db !== undefined) closers.push(() => db.close());
+
+  return {
+    config,
+    logger,
+    clock,
+    store,
+    sender,
+    secrets,
+    consumer,
+    async close() {
+      for (const close of closers.splice(0).reverse()) await close();
+    },
+  };
+}
+
+let current: Promise<Services> | undefined;
+
+/** The process-wide services, created on first use from `getConfig()`. */
+export function getServices(): Promise<Services> {
+  current ??= createServices(getConfig());
+  return current;
+}
+
+/** Installs an already-built Services (the local host and tests do this before serving). */
+export function setServices(services: Services): void {
+  current = Promise.resolve(services);
+}
+
+/** Forgets the process-wide services (tests). */
+export function resetServices(): void {
+  current = undefined;
+}

@@ -1,0 +1,31 @@
+/** The queues the app uses. Each is session-enabled where its entry in `queueDefinitions` says so. */
+export const queueNames = ['provisioning', 'directory-commands', 'imports'] as const;
+export type QueueName = (typeof queueNames)[number];
+
+export interface OutgoingMessage {
+  /** Duplicate ids sent within the de-duplication window are dropped (Service Bus duplicate detection). */
+  readonly messageId: string;
+  /** Messages of one session are delivered in order, one at a time. Required on session queues. */
+  readonly sessionId?: string;
+  /** JSON-serialisable body. Never a secret. */
+  readonly body: unknown;
+  /** Deliver no earlier than this. */
+  readonly scheduledEnqueueTime?: Date;
+}
+
+/** Sends work messages. Implemented by the SQLite queue (embedded) and Service Bus (Azure). */
+export interface MessageSender {
+  send(queue: QueueName, messages: readonly OutgoingMessage[]): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a queue handler is told about the message it handles. */
+export interface DeliveredMessage {
+  readonly messageId: string;
+  readonly sessionId?: string;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  readonly enqueuedAt: Date;
+  readonly body: unknown;
+}
