@@ -63,7 +63,7 @@ function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T 
   return result.data;
 }
 
-const portSchema = z.coerce.number({ error: 'must be a port number' }).int('must be an integer').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
+const portSchema = z.coerce.number({ error: 'must be a port number' }).int('must be an integer').min(0, 'must be 0-65535 (0 picks a free port)').max(65535, 'must be 0-65535 (0 picks a free port)');
 const positiveInt = (max: number) => z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 const urlSchema = z.url({ error: 'must be an absolute http(s) URL' }).refine((u) => /^https?:\/\//.test(u), 'must be an absolute http(s) URL').transform((u) => u.replace(/\/+$/, ''));
 const ncrontab = z.string().refine((value) => {
