@@ -1,0 +1,429 @@
+import { randomBytes } from 'node:crypto';
+import type { Database, Statement } from 'better-sqlite3';
+import type { Clock } from '../../domain/ports/clock';
+import { systemClock } from '../../domain/ports/clock';
+import type { MessageSender, OutgoingMessage, QueueName } from '../../domain/ports/work-queue';
+import type { AbandonOutcome, DeadLetteredMessage, LockedMessage, QueueConsumer, ReceiveOptions } from '../../app/host/queue-consumer';
+import { MessageLockLostError } from '../../app/host/queue-consumer';
+
+export interface SqliteWorkQueueOptions {
+  readonly clock?: Clock;
+  /** A message id seen within this long after its first send is dropped. Default 10 minutes. */
+  readonly duplicateWindowMs?: number;
+  /** A message that fails on its last allowed delivery is dead-lettered. */
+  readonly maxDeliveries: number;
+  /** How long a received message (and its session) stays locked without renewal. Default 60 s. */
+  readonly lockDurationMs?: number;
+}
+
+// Service Bus limits, enforced here too so the embedded queue rejects what Azure would.
+const maxIdLength = 128;
+
+/*
+ * One row per live message. `available_at` is when the message can next be received: its scheduled
+ * time while unlocked, its lock expiry while locked, so one index range finds receivable messages and
+ * a crashed consumer's locks lapse without any sweeper. Sessions get a row of their own with the same
+ * trick: `available_at` is the session lock's expiry while locked, else the earliest visible time of
+ * its messages; a session lock is simply the lock token of the session's head message.
+ */
+const schema = `
+CREATE TABLE IF NOT EXISTS queue_messages (
+  seq INTEGER PRIMARY KEY,
+  queue TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  session_id TEXT,
+  body TEXT NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  available_at INTEGER NOT NULL,
+  delivery_count INTEGER NOT NULL DEFAULT 0,
+  lock_token TEXT,
+  last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_messages_available ON queue_messages (queue, available_at, seq);
+CREATE INDEX IF NOT EXISTS queue_messages_session ON queue_messages (queue, session_id, seq) WHERE session_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS queue_sessions (
+  queue TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  available_at INTEGER NOT NULL,
+  lock_token TEXT,
+  PRIMARY KEY (queue, session_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_sessions_available ON queue_sessions (queue, available_at);
+CREATE TABLE IF NOT EXISTS queue_message_ids (
+  queue TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (queue, message_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_message_ids_expiry ON queue_message_ids (expires_at);
+CREATE TABLE IF NOT EXISTS queue_dead_letters (
+  id INTEGER PRIMARY KEY,
+  queue TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  session_id TEXT,
+  body TEXT NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  delivery_count INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  dead_lettered_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_dead_letters_queue ON queue_dead_letters (queue);
+`;
+
+interface MessageRow {
+  seq: number;
+  queue: QueueName;
+  message_id: string;
+  session_id: string | null;
+  body: string;
+  enqueued_at: number;
+  delivery_count: number;
+  last_error: string | null;
+}
+
+interface DeadLetterRow {
+  message_id: string;
+  session_id: string | null;
+  body: string;
+  enqueued_at: number;
+  delivery_count: number;
+  reason: string;
+  dead_lettered_at: number;
+}
+
+/** What this instance remembers of a lock it handed out, to settle it by primary key and release it on shutdown. */
+interface HeldLock {
+  readonly seq: number;
+  readonly queue: QueueName;
+  readonly sessionId: string | null;
+  readonly messageId: string;
+}
+
+const messageColumns = 'seq, queue, message_id, session_id, body, enqueued_at, delivery_count, last_error';
+
+/**
+ * The embedded work queue (sender and consumer) in the service's SQLite database, with Service Bus
+ * semantics: message-id de-duplication, scheduled messages, peek-lock with delivery counts and lock
+ * expiry, dead-lettering, and sessions. Every state change is one transaction, so a crash loses nothing.
+ *
+ * Settling checks the lock token, not the clock: a message whose lock expired can still be completed
+ * until another receive takes it, which only saves a harmless redelivery.
+ */
+export class SqliteWorkQueue implements MessageSender, QueueConsumer {
+  private readonly clock: Clock;
+  private readonly duplicateWindowMs: number;
+  private readonly maxDeliveries: number;
+  private readonly lockDurationMs: number;
+  private readonly instanceId = randomBytes(6).toString('base64url');
+  private lockCounter = 0;
+  private readonly held = new Map<string, HeldLock>();
+  private readonly listeners = new Set<(queue: QueueName) => void>();
+
+  private readonly statements: {
+    readonly ping: Statement<[]>;
+    readonly purgeIds: Statement<[number]>;
+    readonly claimId: Statement<[QueueName, string, number, number]>;
+    readonly insert: Statement<[QueueName, string, string | null, string, number, number, number]>;
+    readonly upsertSession: Statement<[QueueName, string, number]>;
+    readonly availableSessions: Statement<[QueueName, number, number], { session_id: string }>;
+    readonly sessionHead: Statement<[QueueName, string, number], MessageRow>;
+    readonly availableMessages: Statement<[QueueName, number, number], MessageRow>;
+    readonly lockMessage: Statement<[string, number, number]>;
+    readonly lockSession: Statement<[string, number, QueueName, string]>;
+    readonly nextVisible: Statement<[QueueName, string], { next: number | null }>;
+    readonly refreshSession: Statement<[number, QueueName, string]>;
+    readonly deleteSession: Statement<[QueueName, string]>;
+    readonly sessionLock: Statement<[QueueName, string], { lock_token: string | null }>;
+    readonly deleteLocked: Statement<[number, string], MessageRow>;
+    readonly deleteBySeq: Statement<[number]>;
+    readonly lockedDeliveries: Statement<[number, string], { delivery_count: number }>;
+    readonly unlock: Statement<[string, number, string]>;
+    readonly release: Statement<[number, string]>;
+    readonly renewMessage: Statement<[number, number, string]>;
+    readonly renewSession: Statement<[number, QueueName, string, string]>;
+    readonly insertDeadLetter: Statement<[QueueName, string, string | null, string, number, number, string, number]>;
+    readonly deadLetters: Statement<[QueueName, number], DeadLetterRow>;
+  };
+
+  constructor(
+    private readonly db: Database,
+    options: SqliteWorkQueueOptions,
+  ) {
+    if (!Number.isInteger(options.maxDeliveries) || options.maxDeliveries < 1) throw new TypeError('maxDeliveries must be a positive integer');
+    this.clock = options.clock ?? systemClock;
+    this.duplicateWindowMs = options.duplicateWindowMs ?? 10 * 60_000;
+    this.maxDeliveries = options.maxDeliveries;
+    this.lockDurationMs = options.lockDurationMs ?? 60_000;
+    db.exec(schema);
+    this.statements = {
+      ping: db.prepare('SELECT 1'),
+      purgeIds: db.prepare('DELETE FROM queue_message_ids WHERE expires_at <= ?'),
+      // Only claims an id that is new or whose window has passed; `changes === 0` means duplicate.
+      claimId: db.prepare(
+        `INSERT INTO queue_message_ids (queue, message_id, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (queue, message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE queue_message_ids.expires_at <= ?`,
+      ),
+      insert: db.prepare(
+        `INSERT INTO queue_messages (queue, message_id, session_id, body, enqueued_at, visible_at, available_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertSession: db.prepare(
+        `INSERT INTO queue_sessions (queue, session_id, available_at) VALUES (?, ?, ?)
+         ON CONFLICT (queue, session_id) DO UPDATE SET available_at = MIN(available_at, excluded.available_at)
+         WHERE queue_sessions.lock_token IS NULL`,
+      ),
+      availableSessions: db.prepare('SELECT session_id FROM queue_sessions WHERE queue = ? AND available_at <= ? ORDER BY available_at LIMIT ?'),
+      sessionHead: db.prepare(
+        `SELECT ${messageColumns} FROM queue_messages
+         WHERE queue = ? AND session_id = ? AND visible_at <= ? ORDER BY seq LIMIT 1`,
+      ),
+      availableMessages: db.prepare(
+        `SELECT ${messageColumns} FROM queue_messages
+         WHERE queue = ? AND available_at <= ? ORDER BY available_at, seq LIMIT ?`,
+      ),
+      lockMessage: db.prepare('UPDATE queue_messages SET lock_token = ?, available_at = ?, delivery_count = delivery_count + 1 WHERE seq = ?'),
+      lockSession: db.prepare('UPDATE queue_sessions SET lock_token = ?, available_at = ? WHERE queue = ? AND session_id = ?'),
+      nextVisible: db.prepare('SELECT MIN(visible_at) AS next FROM queue_messages WHERE queue = ? AND session_id = ?'),
+      refreshSession: db.prepare('UPDATE queue_sessions SET lock_token = NULL, available_at = ? WHERE queue = ? AND session_id = ?'),
+      deleteSession: db.prepare('DELETE FROM queue_sessions WHERE queue = ? AND session_id = ?'),
+      sessionLock: db.prepare('SELECT lock_token FROM queue_sessions WHERE queue = ? AND session_id = ?'),
+      deleteLocked: db.prepare(`DELETE FROM queue_messages WHERE seq = ? AND lock_token = ? RETURNING ${messageColumns}`),
+      deleteBySeq: db.prepare('DELETE FROM queue_messages WHERE seq = ?'),
+      lockedDeliveries: db.prepare('SELECT delivery_count FROM queue_messages WHERE seq = ? AND lock_token = ?'),
+      unlock: db.prepare('UPDATE queue_messages SET lock_token = NULL, available_at = visible_at, last_error = ? WHERE seq = ? AND lock_token = ?'),
+      // A released delivery never ran to an outcome, so it does not count against max deliveries.
+      release: db.prepare(
+        `UPDATE queue_messages SET lock_token = NULL, available_at = visible_at, delivery_count = MAX(delivery_count - 1, 0)
+         WHERE seq = ? AND lock_token = ?`,
+      ),
+      renewMessage: db.prepare('UPDATE queue_messages SET available_at = ? WHERE seq = ? AND lock_token = ?'),
+      renewSession: db.prepare('UPDATE queue_sessions SET available_at = ? WHERE queue = ? AND session_id = ? AND lock_token = ?'),
+      insertDeadLetter: db.prepare(
+        `INSERT INTO queue_dead_letters (queue, message_id, session_id, body, enqueued_at, delivery_count, reason, dead_lettered_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deadLetters: db.prepare(
+        `SELECT message_id, session_id, body, enqueued_at, delivery_count, reason, dead_lettered_at
+         FROM queue_dead_letters WHERE queue = ? ORDER BY id DESC LIMIT ?`,
+      ),
+    };
+  }
+
+  async send(queue: QueueName, messages: readonly OutgoingMessage[]): Promise<void> {
+    const rows = messages.map((message) => {
+      if (typeof message.messageId !== 'string' || message.messageId === '' || message.messageId.length > maxIdLength) {
+        throw new TypeError(`messageId must be a non-empty string of at most ${maxIdLength} characters`);
+      }
+      if (message.sessionId !== undefined && (message.sessionId === '' || message.sessionId.length > maxIdLength)) {
+        throw new TypeError(`sessionId must be a non-empty string of at most ${maxIdLength} characters`);
+      }
+      const body = JSON.stringify(message.body) as string | undefined;
+      if (body === undefined) throw new TypeError(`message ${message.messageId}: body must be JSON-serialisable`);
+      return { message, body };
+    });
+    const inserted = this.db.transaction(() => {
+      const now = this.clock.now().getTime();
+      const s = this.statements;
+      s.purgeIds.run(now);
+      let count = 0;
+      for (const { message, body } of rows) {
+        if (s.claimId.run(queue, message.messageId, now + this.duplicateWindowMs, now).changes === 0) continue;
+        const visibleAt = message.scheduledEnqueueTime?.getTime() ?? now;
+        const sessionId = message.sessionId ?? null;
+        s.insert.run(queue, message.messageId, sessionId, body, now, visibleAt, visibleAt);
+        if (sessionId !== null) s.upsertSession.run(queue, sessionId, visibleAt);
+        count += 1;
+      }
+      return count;
+    })();
+    if (inserted > 0) for (const listener of this.listeners) listener(queue);
+  }
+
+  async receive(queue: QueueName, options: ReceiveOptions): Promise<LockedMessage[]> {
+    if (options.maxMessages < 1) return [];
+    return this.db.transaction(() => (options.sessions ? this.receiveSessions(queue, options.maxMessages) : this.receiveMessages(queue, options.maxMessages)))();
+  }
+
+  private receiveSessions(queue: QueueName, maxMessages: number): LockedMessage[] {
+    const s = this.statements;
+    const now = this.clock.now().getTime();
+    const lockedUntil = now + this.lockDurationMs;
+    const received: LockedMessage[] = [];
+    for (const { session_id: sessionId } of s.availableSessions.all(queue, now, maxMessages)) {
+      let head = s.sessionHead.get(queue, sessionId, now);
+      // Available with deliveries used up means the last delivery's lock expired: Service Bus dead-letters on the next receive.
+      while (head !== undefined && head.delivery_count >= this.maxDeliveries) {
+        this.moveToDeadLetters(head, expiredReason(head), now);
+        head = s.sessionHead.get(queue, sessionId, now);
+      }
+      if (head === undefined) {
+        this.refreshSession(queue, sessionId);
+        continue;
+      }
+      const lockToken = this.nextLockToken();
+      s.lockMessage.run(lockToken, lockedUntil, head.seq);
+      s.lockSession.run(lockToken, lockedUntil, queue, sessionId);
+      received.push(this.hold(head, lockToken, lockedUntil));
+    }
+    return received;
+  }
+
+  private receiveMessages(queue: QueueName, maxMessages: number): LockedMessage[] {
+    const s = this.statements;
+    const now = this.clock.now().getTime();
+    const lockedUntil = now + this.lockDurationMs;
+    const received: LockedMessage[] = [];
+    for (const row of s.availableMessages.all(queue, now, maxMessages)) {
+      if (row.delivery_count >= this.maxDeliveries) {
+        this.moveToDeadLetters(row, expiredReason(row), now);
+        continue;
+      }
+      const lockToken = this.nextLockToken();
+      s.lockMessage.run(lockToken, lockedUntil, row.seq);
+      received.push(this.hold(row, lockToken, lockedUntil));
+    }
+    return received;
+  }
+
+  async complete(message: LockedMessage): Promise<void> {
+    this.settle(message, (lock) => {
+      if (this.statements.deleteLocked.get(lock.seq, message.lockToken) === undefined) throw new MessageLockLostError(lock.queue, lock.messageId);
+    });
+  }
+
+  async abandon(message: LockedMessage, reason: string): Promise<AbandonOutcome> {
+    return this.settle(message, (lock) => {
+      const s = this.statements;
+      const row = s.lockedDeliveries.get(lock.seq, message.lockToken);
+      if (row === undefined) throw new MessageLockLostError(lock.queue, lock.messageId);
+      if (row.delivery_count >= this.maxDeliveries) {
+        this.deadLetterLocked(lock, message.lockToken, `MaxDeliveryCountExceeded: ${reason}`);
+        return 'dead_lettered';
+      }
+      s.unlock.run(reason, lock.seq, message.lockToken);
+      return 'abandoned';
+    });
+  }
+
+  async deadLetter(message: LockedMessage, reason: string): Promise<void> {
+    this.settle(message, (lock) => this.deadLetterLocked(lock, message.lockToken, reason));
+  }
+
+  async renewLock(message: LockedMessage): Promise<Date> {
+    const lock = this.held.get(message.lockToken);
+    if (lock === undefined) throw new MessageLockLostError(message.queue, message.messageId);
+    const lockedUntil = this.clock.now().getTime() + this.lockDurationMs;
+    this.db.transaction(() => {
+      if (this.statements.renewMessage.run(lockedUntil, lock.seq, message.lockToken).changes === 0) {
+        this.held.delete(message.lockToken);
+        throw new MessageLockLostError(lock.queue, lock.messageId);
+      }
+      if (lock.sessionId !== null) this.statements.renewSession.run(lockedUntil, lock.queue, lock.sessionId, message.lockToken);
+    })();
+    return new Date(lockedUntil);
+  }
+
+  async releaseAll(): Promise<void> {
+    this.db.transaction(() => {
+      for (const [lockToken, lock] of this.held) {
+        this.statements.release.run(lock.seq, lockToken);
+        if (lock.sessionId !== null) this.releaseSession(lock.queue, lock.sessionId, lockToken);
+      }
+    })();
+    this.held.clear();
+  }
+
+  async deadLetters(queue: QueueName, options: { limit: number }): Promise<DeadLetteredMessage[]> {
+    return this.statements.deadLetters.all(queue, options.limit).map((row) => ({
+      messageId: row.message_id,
+      ...(row.session_id === null ? {} : { sessionId: row.session_id }),
+      body: JSON.parse(row.body) as unknown,
+      enqueuedAt: new Date(row.enqueued_at),
+      deliveryCount: row.delivery_count,
+      reason: row.reason,
+      deadLetteredAt: new Date(row.dead_lettered_at),
+    }));
+  }
+
+  onAvailable(listener: (queue: QueueName) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async ping(): Promise<void> {
+    this.statements.ping.get();
+  }
+
+  /** Forgets listeners; the database belongs to whoever opened it, and stays open. */
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+
+  private settle<T>(message: LockedMessage, apply: (lock: HeldLock) => T): T {
+    const lock = this.held.get(message.lockToken);
+    if (lock === undefined) throw new MessageLockLostError(message.queue, message.messageId);
+    try {
+      return this.db.transaction(() => {
+        const outcome = apply(lock);
+        if (lock.sessionId !== null) this.releaseSession(lock.queue, lock.sessionId, message.lockToken);
+        return outcome;
+      })();
+    } finally {
+      // Settled, or lost to another delivery: either way this instance no longer holds it.
+      this.held.delete(message.lockToken);
+    }
+  }
+
+  private deadLetterLocked(lock: HeldLock, lockToken: string, reason: string): void {
+    const row = this.statements.deleteLocked.get(lock.seq, lockToken);
+    if (row === undefined) throw new MessageLockLostError(lock.queue, lock.messageId);
+    this.insertDeadLetter(row, reason, this.clock.now().getTime());
+  }
+
+  private moveToDeadLetters(row: MessageRow, reason: string, now: number): void {
+    this.statements.deleteBySeq.run(row.seq);
+    this.insertDeadLetter(row, reason, now);
+  }
+
+  private insertDeadLetter(row: MessageRow, reason: string, now: number): void {
+    this.statements.insertDeadLetter.run(row.queue, row.message_id, row.session_id, row.body, row.enqueued_at, row.delivery_count, reason, now);
+  }
+
+  /** Unlocks a session this lock still holds (another receive may have taken it over after expiry). */
+  private releaseSession(queue: QueueName, sessionId: string, lockToken: string): void {
+    const current = this.statements.sessionLock.get(queue, sessionId);
+    if (current === undefined || current.lock_token !== lockToken) return;
+    this.refreshSession(queue, sessionId);
+  }
+
+  /** Makes the session available from its earliest visible message, or drops it when it has none left. */
+  private refreshSession(queue: QueueName, sessionId: string): void {
+    const { next } = this.statements.nextVisible.get(queue, sessionId) ?? { next: null };
+    if (next === null) this.statements.deleteSession.run(queue, sessionId);
+    else this.statements.refreshSession.run(next, queue, sessionId);
+  }
+
+  private nextLockToken(): string {
+    this.lockCounter += 1;
+    return `${this.instanceId}.${this.lockCounter}`;
+  }
+
+  private hold(row: MessageRow, lockToken: string, lockedUntil: number): LockedMessage {
+    this.held.set(lockToken, { seq: row.seq, queue: row.queue, sessionId: row.session_id, messageId: row.message_id });
+    return {
+      queue: row.queue,
+      lockToken,
+      lockedUntil: new Date(lockedUntil),
+      messageId: row.message_id,
+      ...(row.session_id === null ? {} : { sessionId: row.session_id }),
+      deliveryCount: row.delivery_count + 1,
+      enqueuedAt: new Date(row.enqueued_at),
+      body: JSON.parse(row.body) as unknown,
+    };
+  }
+}
+
+function expiredReason(row: MessageRow): string {
+  return `MaxDeliveryCountExceeded: the lock expired on delivery ${row.delivery_count}${row.last_error === null ? '' : `; last error: ${row.last_error}`}`;
+}
