@@ -111,6 +111,15 @@ describe('Key Vault secret store', () => {
     expect(fake.deletedSecretNames()).toEqual([]);
   });
 
+  it('where purging is forbidden and operations take time, waits out the delete and the recovery', async () => {
+    fake = await startKeyVaultFake({ purgeProtection: true, operationLatencyMs: 300 });
+    const store = new KeyVaultSecretStore(clientFor(fake));
+    await store.set('conn-8/token-cache', 'first');
+    await store.delete('conn-8/token-cache');
+    await store.set('conn-8/token-cache', 'second');
+    await expect(store.get('conn-8/token-cache')).resolves.toBe('second');
+  });
+
   it('sets a name left soft-deleted by an interrupted delete', async () => {
     fake = await startKeyVaultFake();
     const client = clientFor(fake);
