@@ -33,7 +33,10 @@ export interface StoredDocument<T> {
 }
 
 export interface WriteOptions {
-  /** Time to live in seconds; the document disappears after it. */
+  /**
+   * Time to live in seconds (> 0); the document disappears after it. A write without it stores a
+   * document that never expires, dropping any earlier TTL.
+   */
   readonly ttlSeconds?: number;
 }
 
@@ -50,8 +53,15 @@ export interface DeleteOptions {
 export type FieldPath = string;
 export type Scalar = string | number | boolean | null;
 
+/**
+ * A filter on the document data. Comparisons are typed as in Cosmos DB: `1` never equals `'1'` or
+ * `true`, and a missing field matches nothing but `exists: false`. `ne` matches a present field
+ * whose value differs (in type or value); `lt`..`ge` take a string or number and match fields of
+ * the same type. Field path segments are identifiers (`[A-Za-z_][A-Za-z0-9_]*`).
+ */
 export type Condition =
   | { readonly field: FieldPath; readonly op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'; readonly value: Scalar }
+  /** Equals one of `values`; an empty list matches nothing. */
   | { readonly field: FieldPath; readonly op: 'in'; readonly values: readonly Scalar[] }
   /** Case-insensitive substring match over one or more string fields (any of them matches). */
   | { readonly fields: readonly FieldPath[]; readonly op: 'contains'; readonly value: string }
@@ -63,13 +73,14 @@ export interface QuerySpec {
   /** All conditions must hold. */
   readonly where?: readonly Condition[];
   /**
-   * Sort order; ties are broken by id in the same direction. Defaults to id ascending.
-   * The field must hold a string or number in every document of the result.
+   * Sort order; ties are broken by id, then (across partitions) by pk, in the same direction.
+   * Defaults to id ascending.
+   * Documents whose field does not hold a string or number are left out; numbers sort before strings.
    */
   readonly orderBy?: { readonly field: FieldPath; readonly direction: 'asc' | 'desc' };
   /** Page size, 1..1000. */
   readonly limit: number;
-  /** The `nextCursor` of the previous page. Opaque. */
+  /** The `nextCursor` of the previous page, for the same `orderBy` and the same presence of `pk`. Opaque. */
   readonly cursor?: string;
 }
 
@@ -77,6 +88,16 @@ export interface QueryPage<T> {
   readonly items: readonly StoredDocument<T>[];
   /** Absent on the last page. */
   readonly nextCursor?: string;
+}
+
+/** Thrown by `query` for a cursor that is malformed or was issued for another sort order (a client error). */
+export class InvalidCursorError extends Error {
+  readonly code = 'INVALID_CURSOR' as const;
+
+  constructor(message = 'The paging cursor is not valid for this query.', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InvalidCursorError';
+  }
 }
 
 export type CreateFailure = 'conflict';
@@ -89,7 +110,7 @@ export type DeleteFailure = 'not_found' | 'precondition_failed';
  */
 export interface DocumentStore {
   get<T>(container: ContainerName, pk: string, id: string): Promise<StoredDocument<T> | undefined>;
-  /** Fetch many documents of one partition by id; missing ids are skipped. */
+  /** Fetch many documents of one partition by id, in the order of `ids`; missing ids are skipped. */
   getMany<T>(container: ContainerName, pk: string, ids: readonly string[]): Promise<StoredDocument<T>[]>;
   /** Create if absent; `conflict` when a live document with that pk and id exists. */
   create<T>(container: ContainerName, pk: string, id: string, data: T, options?: WriteOptions): Promise<Result<StoredDocument<T>, CreateFailure>>;
@@ -98,10 +119,12 @@ export interface DocumentStore {
   /** Create or overwrite, unconditionally. */
   upsert<T>(container: ContainerName, pk: string, id: string, data: T, options?: WriteOptions): Promise<StoredDocument<T>>;
   delete(container: ContainerName, pk: string, id: string, options?: DeleteOptions): Promise<Result<void, DeleteFailure>>;
+  /** One page of matching documents; pages never repeat or skip a document that stays unchanged. */
   query<T>(container: ContainerName, spec: QuerySpec): Promise<QueryPage<T>>;
   /** Count documents matching the spec (limit and cursor ignored). */
   count(container: ContainerName, spec: Omit<QuerySpec, 'limit' | 'cursor' | 'orderBy'>): Promise<number>;
   /** A cheap round trip proving the store answers. */
   ping(): Promise<void>;
+  /** Releases what the store opened itself (a database handle passed in stays open). */
   close(): Promise<void>;
 }

@@ -1,0 +1,21 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
+const busyTimeoutMs = 5000;
+
+/**
+ * Opens (creating folder and file if needed) the embedded database shared by the SQLite adapters.
+ * WAL lets readers proceed during a write; synchronous=NORMAL is durable across process crashes
+ * in WAL mode and only risks the last commits on power loss, which the local default accepts.
+ */
+export function openDatabase(file: string): Database.Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  db.pragma('foreign_keys = ON');
+  return db;
+}
