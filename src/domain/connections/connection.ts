@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import type { ConnectionStatus } from './connection-state';
+
+/** Optional export rules, named by their directory attribute (DESIGN.md, "Attribute mapping"). */
+export const exportAttributeNames = [
+  'alternateEmail',
+  'businessPhones',
+  'mobilePhone',
+  'address',
+  'department',
+  'jobTitle',
+  'manager',
+  'location',
+  'company',
+  'employeeId',
+  'employeeType',
+  'costCenter',
+  'usageLocation',
+] as const;
+export type ExportAttribute = (typeof exportAttributeNames)[number];
+
+const deactivationGuardSchema = z.strictObject({
+  /** A run that would deactivate more users than this stops until an admin confirms. */
+  maxUsers: z.number().int().min(0).max(1_000_000),
+  /** ...or more than this share (0-100) of the connection's bound users. */
+  maxPercent: z.number().min(0).max(100),
+});
+
+/** Connection settings with their defaults (every field optional on input). */
+export const connectionSettingsSchema = z.strictObject({
+  exportAttributes: z
+    .array(z.enum(exportAttributeNames))
+    .max(exportAttributeNames.length)
+    .refine((list) => new Set(list).size === list.length, 'must not repeat an attribute')
+    .default([]),
+  conflictPolicy: z.enum(['fail', 'link']).default('fail'),
+  deletedAccountPolicy: z.enum(['recreate', 'error']).default('recreate'),
+  deprovisionAction: z.enum(['disable']).default('disable'),
+  /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
+  usageLocation: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code such as "US"').optional(),
+  deactivationGuard: deactivationGuardSchema.default({ maxUsers: 50, maxPercent: 10 }),
+});
+export type ConnectionSettings = z.output<typeof connectionSettingsSchema>;
+
+/** A settings change: only the fields given are replaced; `usageLocation: null` clears it. */
+export const connectionSettingsPatchSchema = z.strictObject({
+  exportAttributes: connectionSettingsSchema.shape.exportAttributes.unwrap().optional(),
+  conflictPolicy: z.enum(['fail', 'link']).optional(),
+  deletedAccountPolicy: z.enum(['recreate', 'error']).optional(),
+  deprovisionAction: z.enum(['disable']).optional(),
+  usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
+  deactivationGuard: deactivationGuardSchema.optional(),
+});
+export type ConnectionSettingsPatch = z.output<typeof connectionSettingsPatchSchema>;
+
+/** A DNS domain name as a connection claims it, normalised to lower case. */
+export const domainNameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253)
+  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain name such as contoso.com');
+
+export const domainListSchema = z
+  .array(domainNameSchema)
+  .max(100)
+  .refine((list) => new Set(list).size === list.length, 'must not repeat a domain');
+
+/** Who consented, as the authority and Graph reported it. */
+export interface ConsentingAccount {
+  readonly objectId: string;
+  readonly upn: string;
+}
+
+/** Why a connection needs a Global Administrator to consent again. */
+export interface ReauthorizationInfo {
+  /** The authority's error code (`AADSTS700082`, `AADSTS50173`...) or `token_cache_missing`. */
+  readonly code: string;
+  readonly reason: string;
+  readonly at: string;
+}
+
+/** The stored connection (container `connections`, pk = id). Holds no secret. */
+export interface ConnectionRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly status: ConnectionStatus;
+  /** Requested domains while pending; the claimed domains once consented. */
+  readonly domains: readonly string[];
+  readonly settings: ConnectionSettings;
+  readonly tenantId?: string;
+  readonly tenantName?: string;
+  readonly consentedBy?: ConsentingAccount;
+  readonly consentedAt?: string;
+  /** msal's key of the consenting account in the token cache (an identifier, not a credential). */
+  readonly homeAccountId?: string;
+  readonly reauthorization?: ReauthorizationInfo;
+  readonly deauthorizedAt?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** A connection as the API shows it: an allow-list of fields. */
+export interface ConnectionView {
+  readonly id: string;
+  readonly name: string;
+  readonly status: ConnectionStatus;
+  readonly domains: readonly string[];
+  readonly settings: ConnectionSettings;
+  readonly tenantId?: string;
+  readonly tenantName?: string;
+  readonly consentedBy?: ConsentingAccount;
+  readonly consentedAt?: string;
+  readonly reauthorization?: ReauthorizationInfo;
+  readonly deauthorizedAt?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export function toConnectionView(record: ConnectionRecord): ConnectionView {
+  return {
+    id: record.id,
+    name: record.name,
+    status: record.status,
+    domains: record.domains,
+    settings: record.settings,
+    ...(record.tenantId === undefined ? {} : { tenantId: record.tenantId }),
+    ...(record.tenantName === undefined ? {} : { tenantName: record.tenantName }),
+    ...(record.consentedBy === undefined ? {} : { consentedBy: record.consentedBy }),
+    ...(record.consentedAt === undefined ? {} : { consentedAt: record.consentedAt }),
+    ...(record.reauthorization === undefined ? {} : { reauthorization: record.reauthorization }),
+    ...(record.deauthorizedAt === undefined ? {} : { deauthorizedAt: record.deauthorizedAt }),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+/** Applies a settings change to the current settings. */
+export function applySettingsPatch(current: ConnectionSettings, patch: ConnectionSettingsPatch): ConnectionSettings {
+  const next: ConnectionSettings = {
+    exportAttributes: patch.exportAttributes ?? current.exportAttributes,
+    conflictPolicy: patch.conflictPolicy ?? current.conflictPolicy,
+    deletedAccountPolicy: patch.deletedAccountPolicy ?? current.deletedAccountPolicy,
+    deprovisionAction: patch.deprovisionAction ?? current.deprovisionAction,
+    deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
+  };
+  const usageLocation = patch.usageLocation === undefined ? current.usageLocation : (patch.usageLocation ?? undefined);
+  return usageLocation === undefined ? next : { ...next, usageLocation };
+}
