@@ -9,6 +9,7 @@ import type { SecretStore } from '../domain/ports/secret-store';
 import type { MessageSender } from '../domain/ports/work-queue';
 import type { QueueConsumer } from './host/queue-consumer';
 import { createLogger } from '../adapters/logging/pino-logger';
+import { createDirectoryHooks, type DirectoryHookRegistry } from './directory-hooks';
 
 /** Everything a function needs, wired once per process from configuration (the composition root). */
 export interface Services {
@@ -20,6 +21,8 @@ export interface Services {
   readonly secrets: SecretStore;
   /** The embedded queue's consumer side, pumped by the local host; absent with Service Bus (the Functions host receives). */
   readonly consumer: QueueConsumer | undefined;
+  /** Listeners on directory changes; provisioning registers its own at wiring time. */
+  readonly directoryHooks: DirectoryHookRegistry;
   close(): Promise<void>;
 }
 
@@ -87,6 +90,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     sender,
     secrets,
     consumer,
+    directoryHooks: createDirectoryHooks(logger.child({ component: 'directory-hooks' })),
     async close() {
       for (const close of closers.splice(0).reverse()) await close();
     },
