@@ -1,0 +1,227 @@
+import type { Clock } from '../../domain/ports/clock';
+import { newGroupProps, newUserProps } from './graph-user-properties';
+import type { SandboxStore } from './sandbox-store';
+import { stableGuid, tenantSeeds, type TenantSeed } from './seed';
+import { TenantDirectory } from './tenant-directory';
+
+/** A delegated authorization: one consent of one user for the client, with the refresh tokens it produced. */
+export interface Grant {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly upn: string;
+  readonly clientId: string;
+  readonly scopes: string[];
+  readonly createdAtMs: number;
+  refreshTokens: { token: string; issuedAtMs: number; lastUsedAtMs: number }[];
+  /** Set by revocation: the AADSTS code the next refresh answers with. */
+  revoked: { code: number; atMs: number } | undefined;
+}
+
+/** Everything the sandbox holds: tenants and grants, loaded from and written through to the store. */
+export class SandboxState {
+  readonly tenants = new Map<string, TenantDirectory>();
+  readonly grants = new Map<string, Grant>();
+  private readonly grantByRefreshToken = new Map<string, Grant>();
+  private readonly metaValues = new Map<string, string>();
+
+  constructor(
+    private readonly store: SandboxStore,
+    private readonly clock: Clock,
+  ) {
+    this.load();
+    if (this.tenants.size === 0) this.seedDefaults();
+  }
+
+  meta(key: string): string | undefined {
+    return this.metaValues.get(key);
+  }
+
+  saveMeta(key: string, value: string): void {
+    this.metaValues.set(key, value);
+    this.store.saveMeta(key, value);
+  }
+
+  /** By tenant id, seed name (`contoso`) or any of its domains. */
+  tenant(key: string): TenantDirectory | undefined {
+    const wanted = key.toLowerCase();
+    const direct = this.tenants.get(wanted);
+    if (direct) return direct;
+    for (const tenant of this.tenants.values()) {
+      if (tenant.name === wanted || tenant.domain(wanted)) return tenant;
+    }
+    return undefined;
+  }
+
+  /** The tenant where `domain` is a verified domain. */
+  tenantOfDomain(domain: string): TenantDirectory | undefined {
+    for (const tenant of this.tenants.values()) {
+      if (tenant.domain(domain)?.isVerified) return tenant;
+    }
+    return undefined;
+  }
+
+  reset(): void {
+    this.store.clear();
+    this.tenants.clear();
+    this.grants.clear();
+    this.grantByRefreshToken.clear();
+    this.seedDefaults();
+  }
+
+  /** Adds `count` generated users (`sandbox.user{n}@<default domain>`), in one transaction. */
+  seedUsers(tenant: TenantDirectory, count: number): number {
+    const domain = tenant.domains.find((d) => d.isDefault)?.id ?? tenant.domains[0]?.id ?? 'example.com';
+    const created = new Date(this.clock.now().getTime()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    let next = tenant.userOrder.length;
+    let added = 0;
+    this.store.transaction(() => {
+      while (added < count) {
+        next += 1;
+        const nickname = `sandbox.user${next}`;
+        const upn = `${nickname}@${domain}`;
+        if (tenant.upnTaken(upn)) continue;
+        tenant.createUser(
+          newUserProps({
+            accountEnabled: true,
+            createdDateTime: created,
+            displayName: `Sandbox User ${next}`,
+            givenName: 'Sandbox',
+            surname: `User ${next}`,
+            mail: upn,
+            mailNickname: nickname,
+            preferredLanguage: 'en-US',
+            usageLocation: 'US',
+            userPrincipalName: upn,
+            userType: 'Member',
+          }),
+          { id: stableGuid(tenant.id, 'user', upn.toLowerCase()), visibleAtMs: 0 },
+        );
+        added += 1;
+      }
+    });
+    return added;
+  }
+
+  addGrant(grant: Grant): void {
+    this.grants.set(grant.id, grant);
+    for (const rt of grant.refreshTokens) this.grantByRefreshToken.set(rt.token, grant);
+    this.persistGrant(grant);
+  }
+
+  grantOfRefreshToken(token: string): Grant | undefined {
+    return this.grantByRefreshToken.get(token);
+  }
+
+  addRefreshToken(grant: Grant, token: string, nowMs: number): void {
+    grant.refreshTokens.push({ token, issuedAtMs: nowMs, lastUsedAtMs: nowMs });
+    this.grantByRefreshToken.set(token, grant);
+    this.persistGrant(grant);
+  }
+
+  touchRefreshToken(grant: Grant, token: string, nowMs: number): void {
+    const entry = grant.refreshTokens.find((rt) => rt.token === token);
+    if (entry) entry.lastUsedAtMs = nowMs;
+    this.persistGrant(grant);
+  }
+
+  revokeGrants(tenantId: string, code: number, nowMs: number): number {
+    let count = 0;
+    for (const grant of this.grants.values()) {
+      if (grant.tenantId !== tenantId || grant.revoked) continue;
+      grant.revoked = { code, atMs: nowMs };
+      this.persistGrant(grant);
+      count += 1;
+    }
+    return count;
+  }
+
+  private persistGrant(grant: Grant): void {
+    this.store.saveGrant(grant.id, JSON.stringify(grant));
+  }
+
+  private seedDefaults(): void {
+    this.store.transaction(() => {
+      for (const seed of tenantSeeds()) this.seedTenant(seed);
+    });
+  }
+
+  private seedTenant(seed: TenantSeed): void {
+    const tenant = new TenantDirectory(seed, this.store);
+    this.tenants.set(tenant.id, tenant);
+    tenant.persistTenant();
+    const created = seed.createdDateTime;
+    for (const u of seed.users) {
+      const upn = u.upn;
+      const local = upn.slice(0, upn.indexOf('@'));
+      tenant.createUser(
+        newUserProps({
+          accountEnabled: u.accountEnabled ?? true,
+          businessPhones: [],
+          createdDateTime: created,
+          department: u.department,
+          displayName: `${u.givenName} ${u.surname}`,
+          givenName: u.givenName,
+          jobTitle: u.jobTitle,
+          mail: u.hasMailbox === false ? null : upn,
+          mailNickname: local.replace(/'/g, ''),
+          preferredLanguage: 'en-US',
+          surname: u.surname,
+          usageLocation: 'US',
+          userPrincipalName: upn,
+          userType: 'Member',
+        }),
+        { id: stableGuid(seed.id, 'user', upn.toLowerCase()), roles: [...(u.roles ?? [])], visibleAtMs: 0 },
+      );
+    }
+    for (const u of seed.users) {
+      if (!u.managerUpn) continue;
+      const user = tenant.findUser(u.upn);
+      const manager = tenant.findUser(u.managerUpn);
+      if (user && manager) tenant.setManager(user, manager.id);
+    }
+    for (const g of seed.groups) {
+      const group = tenant.createGroup(
+        newGroupProps({
+          createdDateTime: created,
+          description: g.description,
+          displayName: g.displayName,
+          mailEnabled: false,
+          mailNickname: g.mailNickname,
+          renewedDateTime: created,
+          securityEnabled: true,
+          securityIdentifier: `S-1-12-1-${parseInt(stableGuid(seed.id, 'sid', g.mailNickname).slice(0, 8), 16)}`,
+        }),
+        { id: stableGuid(seed.id, 'group', g.mailNickname), visibleAtMs: 0 },
+      );
+      for (const upn of g.memberUpns) {
+        const member = tenant.findUser(upn);
+        if (member) tenant.addMember(group, member.id);
+      }
+    }
+  }
+
+  private load(): void {
+    const snapshot = this.store.load();
+    for (const stored of snapshot.tenants) {
+      const seed = JSON.parse(stored.json) as Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>;
+      this.tenants.set(seed.id, new TenantDirectory(seed, this.store));
+    }
+    for (const object of snapshot.objects) {
+      const tenant = this.tenants.get(object.tenantId);
+      if (!tenant) continue;
+      if (object.kind === 'user') tenant.restoreUser(object.json);
+      else tenant.restoreGroup(object.json);
+    }
+    for (const event of snapshot.memberEvents) {
+      this.tenants.get(event.tenantId)?.restoreMemberEvent(event.groupId, { seq: event.seq, memberId: event.memberId, removed: event.removed });
+    }
+    for (const tenant of this.tenants.values()) tenant.finishRestore();
+    for (const [key, value] of snapshot.meta) this.metaValues.set(key, value);
+    for (const stored of snapshot.grants) {
+      const grant = JSON.parse(stored.json) as Grant;
+      this.grants.set(grant.id, grant);
+      for (const rt of grant.refreshTokens) this.grantByRefreshToken.set(rt.token, grant);
+    }
+  }
+}

@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+
+/** Role template ids are the same in every Entra tenant (Entra built-in roles reference). */
+export const directoryRoleTemplates = {
+  globalAdministrator: '62e90394-69f5-4237-9190-012177145e10',
+  userAdministrator: 'fe930be7-5e62-47db-91af-98c3a49a38b1',
+  helpdeskAdministrator: '729827e3-9c14-49f7-bb1b-9608f156bbb8',
+  groupsAdministrator: 'fdd7a751-b60b-444a-984c-02652fe8fa1c',
+} as const;
+
+export const directoryRoleDefinitions: Readonly<Record<string, { displayName: string; description: string }>> = {
+  [directoryRoleTemplates.globalAdministrator]: {
+    displayName: 'Global Administrator',
+    description: 'Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.',
+  },
+  [directoryRoleTemplates.userAdministrator]: {
+    displayName: 'User Administrator',
+    description: 'Can manage all aspects of users and groups, including resetting passwords for limited admins.',
+  },
+  [directoryRoleTemplates.helpdeskAdministrator]: {
+    displayName: 'Helpdesk Administrator',
+    description: 'Can reset passwords for non-administrators and Helpdesk Administrators.',
+  },
+  [directoryRoleTemplates.groupsAdministrator]: {
+    displayName: 'Groups Administrator',
+    description: 'Members of this role can create/manage groups, create/manage groups settings like naming and expiration policies, and view groups activity and audit reports.',
+  },
+};
+
+/** The seeded tenants. Ids are fixed so tests elsewhere can import them. */
+export const sandboxTenants = {
+  contoso: {
+    id: '6f8c2a1e-3b4d-4e5f-9a6b-7c8d9e0f1a2b',
+    name: 'contoso',
+    displayName: 'Contoso',
+    defaultDomain: 'contoso.com',
+    initialDomain: 'contoso.onmicrosoft.com',
+    unverifiedDomain: 'contoso.org',
+    adminUpn: 'admin@contoso.com',
+    helpdeskUpn: 'helpdesk@contoso.com',
+  },
+  fabrikam: {
+    id: '2b7e4c9d-5a3f-4b1e-8c6d-0e9f8a7b6c5d',
+    name: 'fabrikam',
+    displayName: 'Fabrikam',
+    defaultDomain: 'fabrikam.com',
+    initialDomain: 'fabrikam.onmicrosoft.com',
+    adminUpn: 'admin@fabrikam.com',
+  },
+  northwind: {
+    id: '9d4a6b8c-1e2f-4a3b-b5c6-d7e8f9a0b1c2',
+    name: 'northwind',
+    displayName: 'Northwind Shop',
+    defaultDomain: 'northwindshop.com',
+    initialDomain: 'NETORGFT1234567.onmicrosoft.com',
+    adminUpn: 'admin@northwindshop.com',
+  },
+} as const;
+
+export type SandboxTenantName = keyof typeof sandboxTenants;
+
+/** A stable GUID derived from a name, so seeded object ids survive resets and restarts. */
+export function stableGuid(...parts: string[]): string {
+  const hex = createHash('sha1').update(parts.join('\u0000')).digest('hex');
+  const variant = ((parseInt(hex.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Graph `internalDomainFederation` resource (v1.0). */
+export interface DomainFederationSeed {
+  readonly id: string;
+  readonly displayName: string;
+  readonly issuerUri: string;
+  readonly metadataExchangeUri: string;
+  readonly signingCertificate: string;
+  readonly passiveSignInUri: string;
+  readonly preferredAuthenticationProtocol: 'wsFed' | 'saml';
+  readonly activeSignInUri: string;
+  readonly signOutUri: string;
+  readonly promptLoginBehavior: string;
+  readonly isSignedAuthenticationRequestRequired: boolean;
+  readonly nextSigningCertificate: string | null;
+  readonly federatedIdpMfaBehavior: string;
+}
+
+export interface DomainSeed {
+  readonly id: string;
+  readonly authenticationType: 'Managed' | 'Federated';
+  readonly isDefault: boolean;
+  readonly isInitial: boolean;
+  readonly isVerified: boolean;
+  readonly federation?: DomainFederationSeed;
+}
+
+export interface UserSeed {
+  readonly upn: string;
+  readonly givenName: string;
+  readonly surname: string;
+  readonly jobTitle?: string;
+  readonly department?: string;
+  readonly accountEnabled?: boolean;
+  /** Mail is null for users without a mailbox; seeded users have one unless told otherwise. */
+  readonly hasMailbox?: boolean;
+  readonly roles?: readonly string[];
+  readonly managerUpn?: string;
+}
+
+export interface GroupSeed {
+  readonly displayName: string;
+  readonly mailNickname: string;
+  readonly description: string;
+  readonly memberUpns: readonly string[];
+}
+
+export interface TenantSeed {
+  readonly id: string;
+  readonly name: string;
+  readonly displayName: string;
+  readonly createdDateTime: string;
+  readonly domains: readonly DomainSeed[];
+  readonly users: readonly UserSeed[];
+  readonly groups: readonly GroupSeed[];
+}
+
+const givenNames = ['Avery', 'Blake', 'Casey', 'Devon', 'Emery', 'Finley', 'Harper', 'Jordan', 'Kendall', 'Logan', 'Morgan', 'Parker'];
+const surnames = ['Archer', 'Baker', 'Carter', 'Dalton', 'Ellis', 'Foster', 'Garner', 'Hayes', 'Irving', 'Keller'];
+const departments = ['Engineering', 'Sales', 'Finance', 'Marketing'];
+
+function contosoStaff(): UserSeed[] {
+  const staff: UserSeed[] = [];
+  for (let i = 0; i < 32; i += 1) {
+    const givenName = givenNames[i % givenNames.length] ?? 'Avery';
+    const surname = surnames[Math.floor(i / 3) % surnames.length] ?? 'Archer';
+    staff.push({
+      upn: `${givenName}.${surname}${i < 12 ? '' : String(i)}@contoso.com`.toLowerCase(),
+      givenName,
+      surname,
+      jobTitle: i % 8 === 0 ? 'Manager' : 'Specialist',
+      department: departments[i % departments.length] ?? 'Engineering',
+      managerUpn: i % 8 === 0 ? 'admin@contoso.com' : undefined,
+    });
+  }
+  return staff;
+}
+
+// GoDaddy-operated tenants federate their custom domains to GoDaddy's identity service.
+const godaddyFederation: DomainFederationSeed = {
+  id: '3c1b5f0a-7e2d-4c9b-8a61-2f4e6d8b0a13',
+  displayName: 'GoDaddy',
+  issuerUri: 'urn:uri:sso.godaddy.com:northwindshop.com',
+  metadataExchangeUri: 'https://sso.secureserver.net/federation/mex',
+  signingCertificate: 'MIIC8DCCAdigAwIBAgIQY2FuZGJveC1nb2RhZGR5LWZlZGVyYXRpb24',
+  passiveSignInUri: 'https://sso.secureserver.net/federation/wsfed?realm=urn:federation:MicrosoftOnline',
+  preferredAuthenticationProtocol: 'wsFed',
+  activeSignInUri: 'https://sso.secureserver.net/federation/trust/2005/usernamemixed',
+  signOutUri: 'https://sso.godaddy.com/logout',
+  promptLoginBehavior: 'nativeSupport',
+  isSignedAuthenticationRequestRequired: false,
+  nextSigningCertificate: null,
+  federatedIdpMfaBehavior: 'acceptIfMfaDoneByFederatedIdp',
+};
+
+/** The three seeded tenants, built fresh (deterministic) every time. */
+export function tenantSeeds(): TenantSeed[] {
+  const c = sandboxTenants.contoso;
+  const f = sandboxTenants.fabrikam;
+  const n = sandboxTenants.northwind;
+  const staff = contosoStaff();
+  const contosoUsers: UserSeed[] = [
+    { upn: c.adminUpn, givenName: 'Contoso', surname: 'Admin', jobTitle: 'IT Administrator', department: 'IT', roles: [directoryRoleTemplates.globalAdministrator] },
+    { upn: c.helpdeskUpn, givenName: 'Contoso', surname: 'Helpdesk', jobTitle: 'Support Engineer', department: 'IT', roles: [directoryRoleTemplates.helpdeskAdministrator] },
+    { upn: "o'brien@contoso.com", givenName: 'Pat', surname: "O'Brien", jobTitle: 'Analyst', department: 'Finance' },
+    { upn: 'former.employee@contoso.com', givenName: 'Former', surname: 'Employee', accountEnabled: false },
+    { upn: 'service.account@contoso.onmicrosoft.com', givenName: 'Service', surname: 'Account', hasMailbox: false },
+    ...staff,
+  ];
+  const engineering = staff.filter((u) => u.department === 'Engineering').map((u) => u.upn);
+  const sales = staff.filter((u) => u.department === 'Sales').map((u) => u.upn);
+  return [
+    {
+      id: c.id,
+      name: c.name,
+      displayName: c.displayName,
+      createdDateTime: '2019-03-04T17:21:09Z',
+      domains: [
+        { id: c.defaultDomain, authenticationType: 'Managed', isDefault: true, isInitial: false, isVerified: true },
+        { id: c.initialDomain, authenticationType: 'Managed', isDefault: false, isInitial: true, isVerified: true },
+        { id: c.unverifiedDomain, authenticationType: 'Managed', isDefault: false, isInitial: false, isVerified: false },
+      ],
+      users: contosoUsers,
+      groups: [
+        { displayName: 'All Staff', mailNickname: 'allstaff', description: 'Everyone at Contoso', memberUpns: contosoUsers.filter((u) => u.accountEnabled !== false && u.hasMailbox !== false).map((u) => u.upn) },
+        { displayName: 'Engineering', mailNickname: 'engineering', description: 'Engineering department', memberUpns: engineering },
+        { displayName: 'Sales', mailNickname: 'sales', description: 'Sales department', memberUpns: sales },
+        { displayName: 'IT Admins', mailNickname: 'itadmins', description: 'Directory administrators', memberUpns: [c.adminUpn, c.helpdeskUpn] },
+        { displayName: 'Empty Project', mailNickname: 'emptyproject', description: 'A group without members', memberUpns: [] },
+      ],
+    },
+    {
+      id: f.id,
+      name: f.name,
+      displayName: f.displayName,
+      createdDateTime: '2020-06-15T08:02:44Z',
+      domains: [
+        { id: f.defaultDomain, authenticationType: 'Managed', isDefault: true, isInitial: false, isVerified: true },
+        { id: f.initialDomain, authenticationType: 'Managed', isDefault: false, isInitial: true, isVerified: true },
+      ],
+      users: [
+        { upn: f.adminUpn, givenName: 'Fabrikam', surname: 'Admin', jobTitle: 'IT Administrator', roles: [directoryRoleTemplates.globalAdministrator] },
+        { upn: 'finley.hayes@fabrikam.com', givenName: 'Finley', surname: 'Hayes', jobTitle: 'Designer' },
+        { upn: 'morgan.ellis@fabrikam.com', givenName: 'Morgan', surname: 'Ellis', jobTitle: 'Buyer' },
+        { upn: 'parker.foster@fabrikam.com', givenName: 'Parker', surname: 'Foster', jobTitle: 'Planner' },
+      ],
+      groups: [{ displayName: 'Fabrikam Staff', mailNickname: 'fabrikamstaff', description: 'Everyone at Fabrikam', memberUpns: ['finley.hayes@fabrikam.com', 'morgan.ellis@fabrikam.com'] }],
+    },
+    {
+      id: n.id,
+      name: n.name,
+      displayName: n.displayName,
+      createdDateTime: '2021-11-02T13:45:30Z',
+      domains: [
+        { id: n.defaultDomain, authenticationType: 'Federated', isDefault: true, isInitial: false, isVerified: true, federation: godaddyFederation },
+        { id: n.initialDomain, authenticationType: 'Managed', isDefault: false, isInitial: true, isVerified: true },
+      ],
+      users: [
+        { upn: n.adminUpn, givenName: 'Northwind', surname: 'Admin', roles: [directoryRoleTemplates.globalAdministrator] },
+        { upn: `admin@${n.initialDomain}`, givenName: 'Tenant', surname: 'Admin', hasMailbox: false, roles: [directoryRoleTemplates.globalAdministrator] },
+        { upn: 'casey.baker@northwindshop.com', givenName: 'Casey', surname: 'Baker', jobTitle: 'Owner' },
+      ],
+      groups: [],
+    },
+  ];
+}
