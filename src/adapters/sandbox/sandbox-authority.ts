@@ -437,7 +437,8 @@ ${hidden}
     if (missing.length > 0) {
       return this.stsError(req, 400, 'invalid_grant', 65001, revocationMessages[65001] ?? '', 'consent_required');
     }
-    const scopes = wanted.length > 0 ? [...requested.filter((s) => oidcScopes.has(s.toLowerCase())), ...wanted] : grant.scopes;
+    // Entra access tokens carry every scope consented for the resource, not only the ones asked for.
+    const scopes = grant.scopes;
     this.state.touchRefreshToken(grant, token, nowMs);
     const rotated = newRefreshToken();
     this.state.addRefreshToken(grant, rotated, nowMs);
