@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS queue_messages (
   last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_messages_available ON queue_messages (queue, available_at, seq);
-CREATE INDEX IF NOT EXISTS queue_messages_session ON queue_messages (queue, session_id, seq) WHERE session_id IS NOT NULL;
+-- visible_at rides along so a session's head and next visible time come from the index alone.
+CREATE INDEX IF NOT EXISTS queue_messages_session ON queue_messages (queue, session_id, seq, visible_at) WHERE session_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS queue_sessions (
   queue TEXT NOT NULL,
   session_id TEXT NOT NULL,
@@ -100,6 +101,12 @@ interface HeldLock {
   readonly messageId: string;
 }
 
+interface PendingSettlement {
+  readonly apply: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 const messageColumns = 'seq, queue, message_id, session_id, body, enqueued_at, delivery_count, last_error';
 
 /**
@@ -108,7 +115,9 @@ const messageColumns = 'seq, queue, message_id, session_id, body, enqueued_at, d
  * expiry, dead-lettering, and sessions. Every state change is one transaction, so a crash loses nothing.
  *
  * Settling checks the lock token, not the clock: a message whose lock expired can still be completed
- * until another receive takes it, which only saves a harmless redelivery.
+ * until another receive takes it, which only saves a harmless redelivery. Settlements requested in
+ * the same turn of the event loop share one transaction (a commit costs more than the work in it);
+ * each promise settles once that transaction has committed.
  */
 export class SqliteWorkQueue implements MessageSender, QueueConsumer {
   private readonly clock: Clock;
@@ -119,6 +128,9 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
   private lockCounter = 0;
   private readonly held = new Map<string, HeldLock>();
   private readonly listeners = new Set<(queue: QueueName) => void>();
+  private pending: PendingSettlement[] = [];
+  /** Runs `fn` in a transaction, or in a savepoint when already inside one; built once, as building one per call costs. */
+  private readonly transact: <T>(fn: () => T) => T;
 
   private readonly statements: {
     readonly ping: Statement<[]>;
@@ -136,6 +148,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     readonly deleteSession: Statement<[QueueName, string]>;
     readonly sessionLock: Statement<[QueueName, string], { lock_token: string | null }>;
     readonly deleteLocked: Statement<[number, string], MessageRow>;
+    readonly completeLocked: Statement<[number, string]>;
     readonly deleteBySeq: Statement<[number]>;
     readonly lockedDeliveries: Statement<[number, string], { delivery_count: number }>;
     readonly unlock: Statement<[string, number, string]>;
@@ -156,6 +169,8 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     this.maxDeliveries = options.maxDeliveries;
     this.lockDurationMs = options.lockDurationMs ?? 60_000;
     db.exec(schema);
+    const transaction = db.transaction((fn: () => unknown) => fn());
+    this.transact = <T>(fn: () => T): T => transaction(fn) as T;
     this.statements = {
       ping: db.prepare('SELECT 1'),
       purgeIds: db.prepare('DELETE FROM queue_message_ids WHERE expires_at <= ?'),
@@ -189,6 +204,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       deleteSession: db.prepare('DELETE FROM queue_sessions WHERE queue = ? AND session_id = ?'),
       sessionLock: db.prepare('SELECT lock_token FROM queue_sessions WHERE queue = ? AND session_id = ?'),
       deleteLocked: db.prepare(`DELETE FROM queue_messages WHERE seq = ? AND lock_token = ? RETURNING ${messageColumns}`),
+      completeLocked: db.prepare('DELETE FROM queue_messages WHERE seq = ? AND lock_token = ?'),
       deleteBySeq: db.prepare('DELETE FROM queue_messages WHERE seq = ?'),
       lockedDeliveries: db.prepare('SELECT delivery_count FROM queue_messages WHERE seq = ? AND lock_token = ?'),
       unlock: db.prepare('UPDATE queue_messages SET lock_token = NULL, available_at = visible_at, last_error = ? WHERE seq = ? AND lock_token = ?'),
@@ -222,7 +238,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       if (body === undefined) throw new TypeError(`message ${message.messageId}: body must be JSON-serialisable`);
       return { message, body };
     });
-    const inserted = this.db.transaction(() => {
+    const inserted = this.transact(() => {
       const now = this.clock.now().getTime();
       const s = this.statements;
       s.purgeIds.run(now);
@@ -236,13 +252,13 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
         count += 1;
       }
       return count;
-    })();
+    });
     if (inserted > 0) for (const listener of this.listeners) listener(queue);
   }
 
   async receive(queue: QueueName, options: ReceiveOptions): Promise<LockedMessage[]> {
     if (options.maxMessages < 1) return [];
-    return this.db.transaction(() => (options.sessions ? this.receiveSessions(queue, options.maxMessages) : this.receiveMessages(queue, options.maxMessages)))();
+    return this.transact(() => (options.sessions ? this.receiveSessions(queue, options.maxMessages) : this.receiveMessages(queue, options.maxMessages)));
   }
 
   private receiveSessions(queue: QueueName, maxMessages: number): LockedMessage[] {
@@ -287,8 +303,8 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
   }
 
   async complete(message: LockedMessage): Promise<void> {
-    this.settle(message, (lock) => {
-      if (this.statements.deleteLocked.get(lock.seq, message.lockToken) === undefined) throw new MessageLockLostError(lock.queue, lock.messageId);
+    await this.settle(message, (lock) => {
+      if (this.statements.completeLocked.run(lock.seq, message.lockToken).changes === 0) throw new MessageLockLostError(lock.queue, lock.messageId);
     });
   }
 
@@ -307,30 +323,32 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
   }
 
   async deadLetter(message: LockedMessage, reason: string): Promise<void> {
-    this.settle(message, (lock) => this.deadLetterLocked(lock, message.lockToken, reason));
+    await this.settle(message, (lock) => this.deadLetterLocked(lock, message.lockToken, reason));
   }
 
   async renewLock(message: LockedMessage): Promise<Date> {
     const lock = this.held.get(message.lockToken);
     if (lock === undefined) throw new MessageLockLostError(message.queue, message.messageId);
     const lockedUntil = this.clock.now().getTime() + this.lockDurationMs;
-    this.db.transaction(() => {
+    this.transact(() => {
       if (this.statements.renewMessage.run(lockedUntil, lock.seq, message.lockToken).changes === 0) {
         this.held.delete(message.lockToken);
         throw new MessageLockLostError(lock.queue, lock.messageId);
       }
       if (lock.sessionId !== null) this.statements.renewSession.run(lockedUntil, lock.queue, lock.sessionId, message.lockToken);
-    })();
+    });
     return new Date(lockedUntil);
   }
 
   async releaseAll(): Promise<void> {
-    this.db.transaction(() => {
+    // Settlements already asked for win over the release.
+    this.flushSettlements();
+    this.transact(() => {
       for (const [lockToken, lock] of this.held) {
         this.statements.release.run(lock.seq, lockToken);
         if (lock.sessionId !== null) this.releaseSession(lock.queue, lock.sessionId, lockToken);
       }
-    })();
+    });
     this.held.clear();
   }
 
@@ -355,23 +373,46 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     this.statements.ping.get();
   }
 
-  /** Forgets listeners; the database belongs to whoever opened it, and stays open. */
+  /** Commits pending settlements and forgets listeners; the database belongs to whoever opened it, and stays open. */
   async close(): Promise<void> {
+    this.flushSettlements();
     this.listeners.clear();
   }
 
-  private settle<T>(message: LockedMessage, apply: (lock: HeldLock) => T): T {
-    const lock = this.held.get(message.lockToken);
-    if (lock === undefined) throw new MessageLockLostError(message.queue, message.messageId);
-    try {
-      return this.db.transaction(() => {
+  private settle<T>(message: LockedMessage, apply: (lock: HeldLock) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = (): T => {
+        const lock = this.held.get(message.lockToken);
+        if (lock === undefined) throw new MessageLockLostError(message.queue, message.messageId);
+        // Settled, or lost to another delivery: either way this instance no longer holds it.
+        this.held.delete(message.lockToken);
         const outcome = apply(lock);
         if (lock.sessionId !== null) this.releaseSession(lock.queue, lock.sessionId, message.lockToken);
         return outcome;
-      })();
-    } finally {
-      // Settled, or lost to another delivery: either way this instance no longer holds it.
-      this.held.delete(message.lockToken);
+      };
+      this.pending.push({ apply: run, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flushSettlements());
+    });
+  }
+
+  /** Applies pending settlements in one transaction, each in a savepoint so one lost lock fails only its own. */
+  private flushSettlements(): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    try {
+      const outcomes = this.transact(() =>
+        batch.map(({ apply }) => {
+          try {
+            return { ok: true as const, value: this.transact(apply) };
+          } catch (error) {
+            return { ok: false as const, error };
+          }
+        }),
+      );
+      outcomes.forEach((outcome, i) => (outcome.ok ? batch[i]!.resolve(outcome.value) : batch[i]!.reject(outcome.error)));
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
     }
   }
 
@@ -390,10 +431,13 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     this.statements.insertDeadLetter.run(row.queue, row.message_id, row.session_id, row.body, row.enqueued_at, row.delivery_count, reason, now);
   }
 
-  /** Unlocks a session this lock still holds (another receive may have taken it over after expiry). */
+  /**
+   * Unlocks a session this lock still holds (another receive may have taken it over after expiry).
+   * An unlocked session is refreshed too: its message was received without sessions.
+   */
   private releaseSession(queue: QueueName, sessionId: string, lockToken: string): void {
     const current = this.statements.sessionLock.get(queue, sessionId);
-    if (current === undefined || current.lock_token !== lockToken) return;
+    if (current === undefined || (current.lock_token !== null && current.lock_token !== lockToken)) return;
     this.refreshSession(queue, sessionId);
   }
 
