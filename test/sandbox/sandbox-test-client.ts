@@ -61,16 +61,8 @@ export interface GraphFixture {
 
 export async function startGraphFixture(options: SandboxOptions = {}): Promise<GraphFixture> {
   const sandbox = await startSandbox(options);
-  const tokens = new Map<string, string>();
-  const tokenFor = (upn: string, tenantId: string = contoso.id): string => {
-    const key = `${tenantId}/${upn}`;
-    let token = tokens.get(key);
-    if (!token) {
-      token = sandbox.control.issueToken(tenantId, upn).access_token;
-      tokens.set(key, token);
-    }
-    return token;
-  };
+  // A fresh token per call: tests move the clock past token lifetimes.
+  const tokenFor = (upn: string, tenantId: string = contoso.id): string => sandbox.control.issueToken(tenantId, upn).access_token;
   return {
     sandbox,
     tokenFor,
