@@ -20,11 +20,12 @@ export interface SqliteWorkQueueOptions {
 const maxIdLength = 128;
 
 /*
- * One row per live message. `available_at` is when the message can next be received: its scheduled
- * time while unlocked, its lock expiry while locked, so one index range finds receivable messages and
- * a crashed consumer's locks lapse without any sweeper. Sessions get a row of their own with the same
- * trick: `available_at` is the session lock's expiry while locked, else the earliest visible time of
- * its messages; a session lock is simply the lock token of the session's head message.
+ * One row per live message. `enqueued_at` is when it becomes visible (its scheduled time, like
+ * Service Bus's enqueued time). `available_at` is when it can next be received: `enqueued_at` while
+ * unlocked, its lock expiry while locked, so one index range finds receivable messages and a crashed
+ * consumer's locks lapse without any sweeper. Sessions get a row of their own with the same trick:
+ * `available_at` is the session lock's expiry while locked, else the earliest `enqueued_at` of its
+ * messages; a session lock is simply the lock token of the session's head message.
  */
 const schema = `
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -34,15 +35,14 @@ CREATE TABLE IF NOT EXISTS queue_messages (
   session_id TEXT,
   body TEXT NOT NULL,
   enqueued_at INTEGER NOT NULL,
-  visible_at INTEGER NOT NULL,
   available_at INTEGER NOT NULL,
   delivery_count INTEGER NOT NULL DEFAULT 0,
   lock_token TEXT,
   last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_messages_available ON queue_messages (queue, available_at, seq);
--- visible_at rides along so a session's head and next visible time come from the index alone.
-CREATE INDEX IF NOT EXISTS queue_messages_session ON queue_messages (queue, session_id, seq, visible_at) WHERE session_id IS NOT NULL;
+-- enqueued_at rides along so a session's head and next visible time come from the index alone.
+CREATE INDEX IF NOT EXISTS queue_messages_session ON queue_messages (queue, session_id, seq, enqueued_at) WHERE session_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS queue_sessions (
   queue TEXT NOT NULL,
   session_id TEXT NOT NULL,
@@ -136,7 +136,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     readonly ping: Statement<[]>;
     readonly purgeIds: Statement<[number]>;
     readonly claimId: Statement<[QueueName, string, number, number]>;
-    readonly insert: Statement<[QueueName, string, string | null, string, number, number, number]>;
+    readonly insert: Statement<[QueueName, string, string | null, string, number, number]>;
     readonly upsertSession: Statement<[QueueName, string, number]>;
     readonly availableSessions: Statement<[QueueName, number, number], { session_id: string }>;
     readonly sessionHead: Statement<[QueueName, string, number], MessageRow>;
@@ -180,8 +180,8 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
          ON CONFLICT (queue, message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE queue_message_ids.expires_at <= ?`,
       ),
       insert: db.prepare(
-        `INSERT INTO queue_messages (queue, message_id, session_id, body, enqueued_at, visible_at, available_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO queue_messages (queue, message_id, session_id, body, enqueued_at, available_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       upsertSession: db.prepare(
         `INSERT INTO queue_sessions (queue, session_id, available_at) VALUES (?, ?, ?)
@@ -191,7 +191,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       availableSessions: db.prepare('SELECT session_id FROM queue_sessions WHERE queue = ? AND available_at <= ? ORDER BY available_at LIMIT ?'),
       sessionHead: db.prepare(
         `SELECT ${messageColumns} FROM queue_messages
-         WHERE queue = ? AND session_id = ? AND visible_at <= ? ORDER BY seq LIMIT 1`,
+         WHERE queue = ? AND session_id = ? AND enqueued_at <= ? ORDER BY seq LIMIT 1`,
       ),
       availableMessages: db.prepare(
         `SELECT ${messageColumns} FROM queue_messages
@@ -199,7 +199,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       ),
       lockMessage: db.prepare('UPDATE queue_messages SET lock_token = ?, available_at = ?, delivery_count = delivery_count + 1 WHERE seq = ?'),
       lockSession: db.prepare('UPDATE queue_sessions SET lock_token = ?, available_at = ? WHERE queue = ? AND session_id = ?'),
-      nextVisible: db.prepare('SELECT MIN(visible_at) AS next FROM queue_messages WHERE queue = ? AND session_id = ?'),
+      nextVisible: db.prepare('SELECT MIN(enqueued_at) AS next FROM queue_messages WHERE queue = ? AND session_id = ?'),
       refreshSession: db.prepare('UPDATE queue_sessions SET lock_token = NULL, available_at = ? WHERE queue = ? AND session_id = ?'),
       deleteSession: db.prepare('DELETE FROM queue_sessions WHERE queue = ? AND session_id = ?'),
       sessionLock: db.prepare('SELECT lock_token FROM queue_sessions WHERE queue = ? AND session_id = ?'),
@@ -207,10 +207,10 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       completeLocked: db.prepare('DELETE FROM queue_messages WHERE seq = ? AND lock_token = ?'),
       deleteBySeq: db.prepare('DELETE FROM queue_messages WHERE seq = ?'),
       lockedDeliveries: db.prepare('SELECT delivery_count FROM queue_messages WHERE seq = ? AND lock_token = ?'),
-      unlock: db.prepare('UPDATE queue_messages SET lock_token = NULL, available_at = visible_at, last_error = ? WHERE seq = ? AND lock_token = ?'),
+      unlock: db.prepare('UPDATE queue_messages SET lock_token = NULL, available_at = enqueued_at, last_error = ? WHERE seq = ? AND lock_token = ?'),
       // A released delivery never ran to an outcome, so it does not count against max deliveries.
       release: db.prepare(
-        `UPDATE queue_messages SET lock_token = NULL, available_at = visible_at, delivery_count = MAX(delivery_count - 1, 0)
+        `UPDATE queue_messages SET lock_token = NULL, available_at = enqueued_at, delivery_count = MAX(delivery_count - 1, 0)
          WHERE seq = ? AND lock_token = ?`,
       ),
       renewMessage: db.prepare('UPDATE queue_messages SET available_at = ? WHERE seq = ? AND lock_token = ?'),
@@ -245,10 +245,10 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       let count = 0;
       for (const { message, body } of rows) {
         if (s.claimId.run(queue, message.messageId, now + this.duplicateWindowMs, now).changes === 0) continue;
-        const visibleAt = message.scheduledEnqueueTime?.getTime() ?? now;
+        const enqueuedAt = Math.max(message.scheduledEnqueueTime?.getTime() ?? now, now);
         const sessionId = message.sessionId ?? null;
-        s.insert.run(queue, message.messageId, sessionId, body, now, visibleAt, visibleAt);
-        if (sessionId !== null) s.upsertSession.run(queue, sessionId, visibleAt);
+        s.insert.run(queue, message.messageId, sessionId, body, enqueuedAt, enqueuedAt);
+        if (sessionId !== null) s.upsertSession.run(queue, sessionId, enqueuedAt);
         count += 1;
       }
       return count;
