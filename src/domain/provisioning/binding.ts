@@ -1,0 +1,154 @@
+import type { M365Attributes } from './m365-user-gateway';
+import type { ProvisioningEventType } from './provisioning-events';
+
+export const bindingStates = ['pending', 'provisioned', 'error', 'deprovisioned'] as const;
+export type BindingState = (typeof bindingStates)[number];
+
+export interface BindingError {
+  readonly code: string;
+  readonly message: string;
+  readonly at: string;
+}
+
+/** How a user came to be bound: directly, through bound groups, or both. Unbound when neither. */
+export interface BindingVia {
+  readonly direct: boolean;
+  readonly groups: readonly string[];
+}
+
+/**
+ * A Graph write that was started and not yet confirmed: what it set (never a password) and the
+ * events it records. A redelivery that finds the account holding these values records the events
+ * under the same ids instead of writing again.
+ */
+export interface PendingWrite {
+  readonly seq: number;
+  readonly attributes: M365Attributes;
+  readonly password: boolean;
+  /** The manager reference it set (object id, or null for removed); absent when untouched. */
+  readonly manager?: string | null;
+  /** `version` names the change within the binding (`link:<n>`, `write:<seq>`); it makes the event id. */
+  readonly events: readonly { readonly type: ProvisioningEventType; readonly version: string; readonly changedAttributes: readonly string[] }[];
+}
+
+/** A user's binding to a connection (container `bindings`, pk = connection id, id = user id). */
+export interface UserBindingRecord {
+  readonly kind: 'user';
+  readonly connectionId: string;
+  readonly userId: string;
+  /** Random per binding document, so the event ids of an earlier binding never collide with this one's. */
+  readonly incarnation: string;
+  readonly state: BindingState;
+  readonly via: BindingVia;
+  /** Bumped by every change that matters (bind, unbind, directory change); each bump sends one nudge. */
+  readonly changeSeq: number;
+  /** The changeSeq the worker last finished (successfully or with a permanent error); older nudges are stale. */
+  readonly handledChangeSeq: number;
+  readonly m365UserId?: string;
+  readonly lastError?: BindingError;
+  /** Failed attempts since the last success. */
+  readonly attempts: number;
+  readonly lastSyncedAt?: string;
+  /** Accounts linked so far (create or take-over); names the create event of each link. */
+  readonly linkCount: number;
+  /** Graph writes confirmed so far; names the events of each write. */
+  readonly writeSeq: number;
+  readonly pendingWrite?: PendingWrite;
+  /** A directory password waits in the secret store (`pendingPasswordSecretName`). */
+  readonly passwordPending: boolean;
+  /** The manager reference last set, so it is written only when it changes. */
+  readonly managerM365Id?: string | null;
+  /** Something skipped on purpose, for the admin (a manager bound elsewhere, say). */
+  readonly note?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** A group's binding (id `group:<groupId>`): every current and future member is bound through it. */
+export interface GroupBindingRecord {
+  readonly kind: 'group';
+  readonly connectionId: string;
+  readonly groupId: string;
+  /** `binding` while members are being bound, `bound` once all were, `unbinding` while they are being released. */
+  readonly expansion: 'binding' | 'bound' | 'unbinding';
+  readonly boundMembers: number;
+  /** Members left unbound: their domain is not this connection's, or they are bound elsewhere. */
+  readonly skippedMembers: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export type BindingRecord = UserBindingRecord | GroupBindingRecord;
+
+export function groupBindingId(groupId: string): string {
+  return `group:${groupId}`;
+}
+
+export function isBound(via: BindingVia): boolean {
+  return via.direct || via.groups.length > 0;
+}
+
+/** The `uniques` claim that keeps a user bound to at most one connection. */
+export function bindingClaimKey(userId: string): string {
+  return `binding:${userId}`;
+}
+
+/** The secret holding a directory password until the worker has set it in Microsoft 365. */
+export function pendingPasswordSecretName(userId: string): string {
+  return `pending-password-${userId}`;
+}
+
+/** A user binding as the API shows it. */
+export interface UserBindingView {
+  readonly connectionId: string;
+  readonly userId: string;
+  readonly state: BindingState;
+  readonly bound: boolean;
+  readonly via: BindingVia;
+  readonly m365UserId?: string;
+  readonly lastError?: BindingError;
+  readonly attempts: number;
+  readonly lastSyncedAt?: string;
+  readonly note?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export function toUserBindingView(record: UserBindingRecord): UserBindingView {
+  return {
+    connectionId: record.connectionId,
+    userId: record.userId,
+    state: record.state,
+    bound: isBound(record.via),
+    via: record.via,
+    ...(record.m365UserId === undefined ? {} : { m365UserId: record.m365UserId }),
+    ...(record.lastError === undefined ? {} : { lastError: record.lastError }),
+    attempts: record.attempts,
+    ...(record.lastSyncedAt === undefined ? {} : { lastSyncedAt: record.lastSyncedAt }),
+    ...(record.note === undefined ? {} : { note: record.note }),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+export interface GroupBindingView {
+  readonly connectionId: string;
+  readonly groupId: string;
+  readonly expansion: GroupBindingRecord['expansion'];
+  readonly boundMembers: number;
+  readonly skippedMembers: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export function toGroupBindingView(record: GroupBindingRecord): GroupBindingView {
+  return {
+    connectionId: record.connectionId,
+    groupId: record.groupId,
+    expansion: record.expansion,
+    boundMembers: record.boundMembers,
+    skippedMembers: record.skippedMembers,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}

@@ -1,0 +1,90 @@
+import type { Result } from '../result';
+
+/** The Graph `user` properties provisioning reads or writes (the `$select` of every read). */
+export const m365UserProperties = [
+  'id',
+  'userPrincipalName',
+  'mailNickname',
+  'givenName',
+  'surname',
+  'displayName',
+  'accountEnabled',
+  'otherMails',
+  'businessPhones',
+  'mobilePhone',
+  'streetAddress',
+  'city',
+  'state',
+  'postalCode',
+  'country',
+  'department',
+  'jobTitle',
+  'officeLocation',
+  'companyName',
+  'employeeId',
+  'employeeType',
+  'employeeOrgData',
+  'usageLocation',
+] as const;
+
+export type M365UserProperty = (typeof m365UserProperties)[number];
+
+/** A Graph user as read with `$select`: only the selected properties are present. */
+export interface M365User {
+  readonly id: string;
+  readonly userPrincipalName: string;
+  readonly [property: string]: unknown;
+}
+
+/** The `passwordProfile` Graph takes on create and on a password reset. */
+export interface PasswordProfile {
+  readonly password: string;
+  readonly forceChangePasswordNextSignIn: boolean;
+}
+
+/** The writable attributes of a PATCH or POST: property name to its new value (null clears). */
+export type M365Attributes = Readonly<Partial<Record<Exclude<M365UserProperty, 'id'>, unknown>>>;
+
+export interface M365UserPatch {
+  readonly attributes: M365Attributes;
+  readonly passwordProfile?: PasswordProfile;
+}
+
+export interface NewM365User {
+  /** Must hold accountEnabled, displayName, mailNickname and userPrincipalName (Graph's required set). */
+  readonly attributes: M365Attributes;
+  readonly passwordProfile: PasswordProfile;
+}
+
+/**
+ * Why a Graph call failed, classified once by the Graph error translator (status first):
+ * `transient` (429, 5xx, network; `throttled` for 429), `permanent` (400 and other client errors),
+ * `not_found` (404), `exists` (an object with the same key exists), `stop` (401/403, or the
+ * connection's authorization is broken: `reauthorizationRequired`).
+ */
+export type GatewayFailure =
+  | { readonly kind: 'transient'; readonly code: string; readonly message: string; readonly retryAfterMs?: number; readonly throttled: boolean }
+  | { readonly kind: 'permanent'; readonly code: string; readonly message: string }
+  | { readonly kind: 'not_found'; readonly code: string; readonly message: string }
+  | { readonly kind: 'exists'; readonly code: string; readonly message: string }
+  | { readonly kind: 'stop'; readonly code: string; readonly message: string; readonly reauthorizationRequired: boolean };
+
+export type GatewayResult<T> = Result<T, GatewayFailure>;
+
+/** Microsoft 365 user accounts of one connection's tenant (Graph `users`); every read uses `$select`. */
+export interface M365UserGateway {
+  /** The account with this userPrincipalName, or undefined when there is none (or none visible yet). */
+  findByUpn(upn: string, select: readonly M365UserProperty[]): Promise<GatewayResult<M365User | undefined>>;
+  /** The account with this object id; `not_found` when it does not exist (any more). */
+  get(id: string, select: readonly M365UserProperty[]): Promise<GatewayResult<M365User>>;
+  /** Creates an account; `exists` when the userPrincipalName is taken (Graph's ObjectConflict). */
+  create(user: NewM365User): Promise<GatewayResult<M365User>>;
+  update(id: string, patch: M365UserPatch): Promise<GatewayResult<void>>;
+  /** Sets the manager reference, or removes it with `null` (removing a missing one succeeds). */
+  setManager(id: string, managerId: string | null): Promise<GatewayResult<void>>;
+}
+
+/** Opens the gateway of a connection (its tenant, its tokens). */
+export interface M365UserGateways {
+  forConnection(connectionId: string): M365UserGateway;
+}

@@ -1,0 +1,489 @@
+import type { ConnectionRecord } from '../connections/connection';
+import { toUser, type UserRecord } from '../directory/user-records';
+import type { User } from '../directory/user-schemas';
+import type { Clock } from '../ports/clock';
+import type { DocumentStore } from '../ports/document-store';
+import type { Logger } from '../ports/logger';
+import type { SecretStore } from '../ports/secret-store';
+import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, type ExportAttributeRule } from './attribute-mapping';
+import { isBound, pendingPasswordSecretName, type BindingError, type BindingState, type PendingWrite, type UserBindingRecord } from './binding';
+import { mutateUserBinding, readUserBinding } from './binding-records';
+import type { ConnectionThrottle } from './connection-throttle';
+import { generateInitialPassword } from './initial-password';
+import type { GatewayFailure, M365Attributes, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
+import type { UserNudge } from './nudges';
+import { provisioningEventId, recordEvent, type ProvisioningEventType } from './provisioning-events';
+
+export interface ProvisionUserDeps {
+  readonly store: DocumentStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly secrets: SecretStore;
+  readonly gateways: M365UserGateways;
+  readonly throttle: ConnectionThrottle;
+  /** Failed attempts after which the binding shows `error` and the nudge is dead-lettered. */
+  readonly maxAttempts: number;
+}
+
+/**
+ * What the worker did with a nudge. `wait`: try again at `untilMs` without counting a failure (the
+ * connection is not active, or Graph throttles it). `retry`: a counted transient failure.
+ * `gave_up`: attempts ran out; the binding shows `error` and the nudge is dead-lettered.
+ */
+export type ProvisionOutcome =
+  | { readonly kind: 'done'; readonly detail: string }
+  | { readonly kind: 'wait'; readonly untilMs: number; readonly detail: string }
+  | { readonly kind: 'retry'; readonly untilMs: number; readonly error: BindingError }
+  | { readonly kind: 'gave_up'; readonly error: BindingError };
+
+const notActiveWaitMs = { firstMs: 5_000, maxMs: 60_000 };
+const retryBackoff = { firstMs: 1_000, maxMs: 120_000 };
+
+function backoffMs(step: number, policy: { firstMs: number; maxMs: number }): number {
+  const base = Math.min(policy.maxMs, policy.firstMs * 2 ** Math.max(0, step));
+  // Jitter spreads a burst of failures so their retries do not arrive together.
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/** The Graph write of one step: attributes to PATCH, a password to set, a manager reference to change. */
+interface WriteSpec {
+  readonly attributes: M365Attributes;
+  readonly password?: string;
+  readonly manager?: string | null;
+  readonly events: PendingWrite['events'];
+}
+
+/** A failure that ends the run, already classified. */
+class RunStop {
+  constructor(readonly outcome: ProvisionOutcome) {}
+}
+
+/**
+ * One run of the worker for one user on one connection: reads what is wanted (directory user,
+ * binding, connection settings) and what is (the Microsoft 365 account), writes the difference and
+ * records one event per effective change. Safe to run again at any point: a redelivery or a crash
+ * between Graph's answer and the store write never creates a second account or records a second
+ * event (see `PendingWrite`).
+ */
+class UserProvisioningRun {
+  private binding: UserBindingRecord;
+  private readonly startChangeSeq: number;
+  private readonly log: Logger;
+  private readonly rules: ReadonlySet<ExportAttributeRule>;
+  private readonly select: readonly M365UserProperty[];
+  private readonly gateway: M365UserGateway;
+  private note: string | undefined;
+
+  constructor(
+    private readonly deps: ProvisionUserDeps,
+    private readonly connection: ConnectionRecord,
+    binding: UserBindingRecord,
+    private readonly user: User | undefined,
+    private readonly nudge: UserNudge,
+  ) {
+    this.binding = binding;
+    this.startChangeSeq = binding.changeSeq;
+    this.note = binding.note;
+    this.log = deps.logger.child({ connectionId: connection.id, userId: binding.userId, changeSeq: nudge.changeSeq, reason: nudge.reason });
+    this.rules = new Set(connection.settings.exportAttributes);
+    this.select = managedProperties(this.rules);
+    this.gateway = deps.gateways.forConnection(connection.id);
+  }
+
+  async run(): Promise<ProvisionOutcome> {
+    try {
+      const state = this.user !== undefined && isBound(this.binding.via) ? await this.provision(this.user) : await this.deprovision();
+      await this.finish(state);
+      return { kind: 'done', detail: state };
+    } catch (error) {
+      if (error instanceof RunStop) return error.outcome;
+      throw error;
+    }
+  }
+
+  private now(): Date {
+    return this.deps.clock.now();
+  }
+
+  // ---- the two flows ------------------------------------------------------------------------
+
+  private async deprovision(): Promise<BindingState> {
+    const id = this.binding.m365UserId;
+    if (id === undefined) return 'deprovisioned';
+    const read = await this.gateway.get(id, ['id', 'userPrincipalName', 'accountEnabled']);
+    if (!read.ok) {
+      // Gone already: nothing left to deactivate.
+      if (read.error.kind === 'not_found') {
+        this.binding = { ...this.binding, pendingWrite: undefined };
+        return 'deprovisioned';
+      }
+      throw await this.failure(read.error);
+    }
+    const account = await this.resolvePendingWrite(read.value);
+    if (account.accountEnabled !== false) {
+      await this.write(account, { attributes: { accountEnabled: false }, events: [{ type: 'user_deprovision', version: '', changedAttributes: ['accountEnabled'] }] });
+    }
+    return 'deprovisioned';
+  }
+
+  private async provision(user: User): Promise<BindingState> {
+    const enabled = user.state === 'active';
+    const desired = desiredAttributes(user, this.rules, enabled);
+    let account: M365User | undefined;
+    let lostId: string | undefined;
+    if (this.binding.m365UserId !== undefined) {
+      const read = await this.gateway.get(this.binding.m365UserId, this.select);
+      if (read.ok) {
+        account = await this.resolvePendingWrite(read.value);
+      } else if (read.error.kind === 'not_found') {
+        if (this.connection.settings.deletedAccountPolicy === 'error') {
+          throw await this.permanent({ code: 'M365_ACCOUNT_DELETED', message: `The linked Microsoft 365 account ${this.binding.m365UserId} no longer exists; the connection's deletedAccountPolicy is "error", so it is not re-created.` });
+        }
+        lostId = this.binding.m365UserId;
+        this.binding = { ...this.binding, pendingWrite: undefined };
+      } else {
+        throw await this.failure(read.error);
+      }
+    }
+
+    let takeover = false;
+    if (account === undefined) {
+      const linked = await this.link(desired, lostId);
+      account = linked.account;
+      takeover = linked.takeover;
+    }
+
+    const attributes = differingAttributes(desired, account);
+    const password = await this.pendingPassword();
+    const manager = await this.managerChange(user);
+    const changed = Object.keys(attributes);
+    if (manager !== undefined) changed.push('manager');
+    const events: { type: ProvisioningEventType; version: string; changedAttributes: string[] }[] = [];
+    if (takeover) {
+      events.push({ type: 'user_create_provision', version: `link:${this.binding.linkCount}`, changedAttributes: changed });
+    } else if (attributes.accountEnabled === false) {
+      events.push({ type: 'user_deprovision', version: '', changedAttributes: changed });
+    } else if (changed.length > 0) {
+      events.push({ type: 'user_update_provision', version: '', changedAttributes: changed });
+    }
+    if (password !== undefined) events.push({ type: 'user_password_update_provision', version: '', changedAttributes: ['passwordProfile'] });
+    if (events.length > 0) {
+      await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), events });
+    }
+    return enabled ? 'provisioned' : 'deprovisioned';
+  }
+
+  // ---- linking: take over by userPrincipalName, or create -------------------------------------
+
+  /**
+   * Finds the account by UPN and takes it over, or creates it. A create that finds the UPN taken
+   * (a concurrent run, or our own create whose answer was lost) takes over what is there.
+   */
+  private async link(desired: M365Attributes, lostId: string | undefined): Promise<{ account: M365User; takeover: boolean }> {
+    const upn = desired.userPrincipalName as string;
+    const found = await this.gateway.findByUpn(upn, this.select);
+    if (!found.ok) throw await this.failure(found.error);
+    if (found.value !== undefined) return this.takeOver(found.value, lostId);
+
+    const attributes: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(desired)) {
+      if (value !== null && !(Array.isArray(value) && value.length === 0)) attributes[name] = value;
+    }
+    const usageLocation = this.connection.settings.usageLocation;
+    if (attributes.usageLocation === undefined && usageLocation !== undefined) attributes.usageLocation = usageLocation;
+    // A pending directory password becomes the account's first one; otherwise nobody knows it.
+    const pending = await this.pendingPassword();
+    const created = await this.gateway.create({ attributes, passwordProfile: { password: pending ?? generateInitialPassword(), forceChangePasswordNextSignIn: false } });
+    if (!created.ok) {
+      if (created.error.kind !== 'exists') throw await this.failure(created.error);
+      const again = await this.gateway.findByUpn(upn, this.select);
+      if (!again.ok) throw await this.failure(again.error);
+      // Taken but not readable yet: Graph's replication lag. The next attempt will see it.
+      if (again.value === undefined) throw await this.failure({ kind: 'transient', code: created.error.code, message: `userPrincipalName ${upn} is taken but the account is not visible yet`, throttled: false });
+      return this.takeOver(again.value, lostId);
+    }
+
+    const account: M365User = { ...attributes, id: created.value.id, userPrincipalName: upn };
+    const linkCount = this.binding.linkCount + 1;
+    await this.record([{ type: 'user_create_provision', version: `link:${linkCount}`, changedAttributes: Object.keys(attributes) }], account.id);
+    if (pending !== undefined) await this.consumePassword(pending);
+    // Checkpoint: later writes of this run must find the account linked even if the run dies.
+    this.binding = { ...this.binding, m365UserId: account.id, linkCount };
+    await this.checkpoint();
+    this.log.info('Microsoft 365 account created', { m365UserId: account.id });
+    return { account, takeover: false };
+  }
+
+  private takeOver(account: M365User, lostId: string | undefined): { account: M365User; takeover: boolean } {
+    // The account we lost sight of is back (replication lag): same link, no new create event.
+    if (account.id === lostId) {
+      this.binding = { ...this.binding, m365UserId: account.id };
+      return { account, takeover: false };
+    }
+    // The link and the create event are written with the take-over's first write (see `write`).
+    this.binding = { ...this.binding, m365UserId: account.id, linkCount: this.binding.linkCount + 1 };
+    this.log.info('existing Microsoft 365 account taken over', { m365UserId: account.id });
+    return { account, takeover: true };
+  }
+
+  // ---- writes and their events ----------------------------------------------------------------
+
+  /**
+   * Writes through a pending-write record: the binding names the write and its events before Graph
+   * is called, so a run that dies after Graph's answer is finished by the next one under the same
+   * event ids (`resolvePendingWrite`).
+   */
+  private async write(account: M365User, spec: WriteSpec): Promise<void> {
+    const seq = this.binding.writeSeq + 1;
+    const events = spec.events.map((e) => ({ ...e, version: e.version === '' ? `write:${seq}` : e.version }));
+    const pending: PendingWrite = {
+      seq,
+      attributes: spec.attributes,
+      password: spec.password !== undefined,
+      ...(spec.manager === undefined ? {} : { manager: spec.manager }),
+      events,
+    };
+    this.binding = { ...this.binding, pendingWrite: pending };
+    await this.checkpoint();
+    if (Object.keys(spec.attributes).length > 0 || spec.password !== undefined) {
+      const updated = await this.gateway.update(account.id, {
+        attributes: spec.attributes,
+        ...(spec.password === undefined ? {} : { passwordProfile: { password: spec.password, forceChangePasswordNextSignIn: false } }),
+      });
+      if (!updated.ok) throw await this.failure(updated.error);
+    }
+    if (spec.manager !== undefined) {
+      const set = await this.gateway.setManager(account.id, spec.manager);
+      if (!set.ok) throw await this.failure(set.error);
+    }
+    if (spec.password !== undefined) await this.consumePassword(spec.password);
+    await this.record(events, account.id);
+    this.binding = {
+      ...this.binding,
+      writeSeq: seq,
+      pendingWrite: undefined,
+      ...(spec.manager === undefined ? {} : { managerM365Id: spec.manager }),
+    };
+  }
+
+  /**
+   * Finishes the write an earlier run started: its events are recorded when the account shows it
+   * happened (the attributes are held; the password secret was consumed), and dropped otherwise,
+   * in which case this run writes again under the next sequence number.
+   */
+  private async resolvePendingWrite(account: M365User): Promise<M365User> {
+    const pending = this.binding.pendingWrite;
+    if (pending === undefined) return account;
+    const attributesHeld = holdsAttributes(pending.attributes, account);
+    const passwordDone = !pending.password || (await this.deps.secrets.get(pendingPasswordSecretName(this.binding.userId))) === undefined;
+    if (attributesHeld && pending.manager !== undefined) {
+      // A manager reference cannot be read back cheaply; setting it again is harmless.
+      const set = await this.gateway.setManager(account.id, pending.manager);
+      if (!set.ok) throw await this.failure(set.error);
+    }
+    const done = pending.events.filter((e) => (e.type === 'user_password_update_provision' ? passwordDone : attributesHeld));
+    await this.record(done, account.id);
+    this.binding = {
+      ...this.binding,
+      writeSeq: pending.seq,
+      pendingWrite: undefined,
+      ...(attributesHeld && pending.manager !== undefined ? { managerM365Id: pending.manager } : {}),
+    };
+    return account;
+  }
+
+  private async record(events: PendingWrite['events'], m365UserId: string): Promise<void> {
+    const at = this.now().toISOString();
+    for (const event of events) {
+      const id = provisioningEventId(this.connection.id, this.binding.userId, event.type, this.binding.incarnation, event.version);
+      const recorded = await recordEvent(this.deps.store, {
+        id,
+        type: event.type,
+        connectionId: this.connection.id,
+        userId: this.binding.userId,
+        m365UserId,
+        changedAttributes: [...event.changedAttributes].sort(),
+        at,
+      });
+      if (!recorded) this.log.debug('event was recorded before', { eventId: id, type: event.type });
+    }
+  }
+
+  // ---- password and manager -------------------------------------------------------------------
+
+  private async pendingPassword(): Promise<string | undefined> {
+    if (!this.binding.passwordPending) return undefined;
+    const password = await this.deps.secrets.get(pendingPasswordSecretName(this.binding.userId));
+    // Expired before it could be set: nothing to set, and nothing left to wait for.
+    if (password === undefined) this.binding = { ...this.binding, passwordPending: false };
+    return password;
+  }
+
+  private async consumePassword(used: string): Promise<void> {
+    const name = pendingPasswordSecretName(this.binding.userId);
+    // A newer password handed off meanwhile stays for the next run.
+    if ((await this.deps.secrets.get(name)) === used) await this.deps.secrets.delete(name);
+    this.binding = { ...this.binding, passwordPending: false };
+  }
+
+  /**
+   * The manager reference to write (an object id, or null to remove it), or undefined to leave it.
+   * Set only when the manager is bound to this connection and provisioned; skipped with a note otherwise.
+   */
+  private async managerChange(user: User): Promise<string | null | undefined> {
+    if (!this.rules.has('manager')) return undefined;
+    const current = this.binding.managerM365Id ?? null;
+    if (user.managerId === undefined) {
+      this.note = undefined;
+      return current === null ? undefined : null;
+    }
+    const manager = await readUserBinding(this.deps.store, this.connection.id, user.managerId);
+    const managerAccount = manager !== undefined && isBound(manager.data.via) ? manager.data.m365UserId : undefined;
+    if (managerAccount === undefined) {
+      this.note = `manager ${user.managerId} is not provisioned on this connection; the manager reference was not set`;
+      return undefined;
+    }
+    this.note = undefined;
+    return managerAccount === current ? undefined : managerAccount;
+  }
+
+  // ---- failures and the binding ---------------------------------------------------------------
+
+  private async failure(failure: GatewayFailure): Promise<RunStop> {
+    const nowMs = this.now().getTime();
+    switch (failure.kind) {
+      case 'transient':
+        if (failure.throttled) {
+          const untilMs = nowMs + (failure.retryAfterMs ?? backoffMs(this.nudge.hop, retryBackoff));
+          this.deps.throttle.backOff(this.connection.id, untilMs);
+          return new RunStop({ kind: 'wait', untilMs, detail: `throttled: ${failure.message}` });
+        }
+        return this.counted({ code: failure.code, message: failure.message }, failure.retryAfterMs);
+      case 'stop':
+        if (failure.reauthorizationRequired) {
+          return new RunStop({ kind: 'wait', untilMs: nowMs + backoffMs(this.nudge.hop, notActiveWaitMs), detail: failure.message });
+        }
+        this.log.error('Graph refused the connection; the binding is in error until it changes', { code: failure.code });
+        return this.permanent({ code: failure.code, message: failure.message });
+      case 'not_found':
+        // Read a moment ago, so most likely replication lag; a real deletion shows on the next read.
+        return this.counted({ code: failure.code, message: failure.message });
+      case 'permanent':
+      case 'exists':
+        return this.permanent({ code: failure.code, message: failure.message });
+    }
+  }
+
+  /** A failure that retrying cannot fix: the binding shows it until the user or binding changes. */
+  private async permanent(error: { code: string; message: string }): Promise<RunStop> {
+    const stamped: BindingError = { ...error, at: this.now().toISOString() };
+    this.log.warn('provisioning failed permanently; waiting for a change of the user or binding', { code: error.code, message: error.message });
+    await this.recordFailure({ state: 'error', lastError: stamped, attempts: this.binding.attempts + 1, handled: true });
+    return new RunStop({ kind: 'done', detail: `error:${error.code}` });
+  }
+
+  private async counted(error: { code: string; message: string }, retryAfterMs?: number): Promise<RunStop> {
+    const stamped: BindingError = { ...error, at: this.now().toISOString() };
+    const attempts = this.binding.attempts + 1;
+    if (attempts >= this.deps.maxAttempts) {
+      this.log.error('provisioning gave up after its last attempt', { attempts, code: error.code, message: error.message });
+      await this.recordFailure({ state: 'error', lastError: stamped, attempts, handled: true });
+      return new RunStop({ kind: 'gave_up', error: stamped });
+    }
+    const delayMs = Math.max(retryAfterMs ?? 0, backoffMs(attempts - 1, retryBackoff));
+    this.log.warn('provisioning failed; retrying later', { attempts, code: error.code, message: error.message, retryInMs: delayMs });
+    await this.recordFailure({ lastError: stamped, attempts, handled: false });
+    return new RunStop({ kind: 'retry', untilMs: this.now().getTime() + delayMs, error: stamped });
+  }
+
+  private async recordFailure(change: { state?: BindingState; lastError: BindingError; attempts: number; handled: boolean }): Promise<void> {
+    const stopped = this.binding;
+    await mutateUserBinding(this.deps.store, this.connection.id, stopped.userId, (current) => {
+      if (current === undefined || current.incarnation !== stopped.incarnation) return undefined;
+      return {
+        ...this.workerFields(current, stopped),
+        ...(change.state === undefined ? {} : { state: change.state }),
+        lastError: change.lastError,
+        attempts: change.attempts,
+        handledChangeSeq: change.handled ? Math.max(current.handledChangeSeq, this.startChangeSeq) : current.handledChangeSeq,
+        updatedAt: this.now().toISOString(),
+      };
+    });
+  }
+
+  /** Saves what this run learnt so far (the link, a pending write) before calling Graph again. */
+  private async checkpoint(): Promise<void> {
+    const mine = this.binding;
+    const stored = await mutateUserBinding(this.deps.store, this.connection.id, mine.userId, (current) => {
+      if (current === undefined || current.incarnation !== mine.incarnation) return undefined;
+      return { ...this.workerFields(current, mine), updatedAt: this.now().toISOString() };
+    });
+    if (stored === undefined || stored.data.incarnation !== mine.incarnation) {
+      // Unbound and removed (de-authorization) while running: stop before touching Graph again.
+      throw new RunStop({ kind: 'done', detail: 'binding removed while running' });
+    }
+  }
+
+  private async finish(state: BindingState): Promise<void> {
+    const mine = this.binding;
+    const at = this.now().toISOString();
+    await mutateUserBinding(this.deps.store, this.connection.id, mine.userId, (current) => {
+      if (current === undefined || current.incarnation !== mine.incarnation) return undefined;
+      const fields = this.workerFields(current, mine);
+      return {
+        ...fields,
+        state,
+        lastError: undefined,
+        attempts: 0,
+        lastSyncedAt: at,
+        handledChangeSeq: Math.max(current.handledChangeSeq, this.startChangeSeq),
+        note: this.note,
+        updatedAt: at,
+      };
+    });
+  }
+
+  /**
+   * The fields this run owns, merged into the stored binding, which the API may have changed
+   * meanwhile (via, changeSeq). A password handed off after the run started stays pending.
+   */
+  private workerFields(current: UserBindingRecord, mine: UserBindingRecord): UserBindingRecord {
+    return {
+      ...current,
+      m365UserId: mine.m365UserId,
+      linkCount: mine.linkCount,
+      writeSeq: mine.writeSeq,
+      pendingWrite: mine.pendingWrite,
+      managerM365Id: mine.managerM365Id,
+      passwordPending: current.changeSeq === this.startChangeSeq ? mine.passwordPending : current.passwordPending,
+    };
+  }
+}
+
+
+/**
+ * The worker's use case for one user nudge. Drops nudges that are stale (handled already), whose
+ * binding is gone, or whose connection is de-authorized; waits without counting a failure while the
+ * connection is not active or Graph throttles it; otherwise runs the user's reconciliation.
+ */
+export async function provisionUser(deps: ProvisionUserDeps, nudge: UserNudge): Promise<ProvisionOutcome> {
+  const connectionDoc = await deps.store.get<ConnectionRecord>('connections', nudge.connectionId, nudge.connectionId);
+  const connection = connectionDoc?.data;
+  if (connection === undefined || connection.status === 'deauthorized' || connection.status === 'pending_consent') {
+    return { kind: 'done', detail: `connection ${connection?.status ?? 'missing'}` };
+  }
+  const bindingDoc = await readUserBinding(deps.store, nudge.connectionId, nudge.userId);
+  if (bindingDoc === undefined) return { kind: 'done', detail: 'no binding' };
+  const binding = bindingDoc.data;
+  if (nudge.changeSeq <= binding.handledChangeSeq && binding.pendingWrite === undefined) return { kind: 'done', detail: 'handled already' };
+  const nowMs = deps.clock.now().getTime();
+  if (connection.status !== 'active') {
+    return { kind: 'wait', untilMs: nowMs + backoffMs(nudge.hop, notActiveWaitMs), detail: `connection is ${connection.status}` };
+  }
+  const notBefore = deps.throttle.waitUntil(connection.id, nowMs);
+  // A little spread, so the waiting runs do not all call Graph in the same millisecond.
+  if (notBefore !== undefined) return { kind: 'wait', untilMs: notBefore + Math.round(Math.random() * 250), detail: 'connection throttled' };
+  const userDoc = await deps.store.get<UserRecord>('users', nudge.userId, nudge.userId);
+  const user = userDoc === undefined ? undefined : toUser(userDoc.data);
+  return new UserProvisioningRun(deps, connection, binding, user, nudge).run();
+}
