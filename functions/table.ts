@@ -2,6 +2,9 @@ import type { FunctionDefinition } from '../src/app/functions/definition';
 import { health } from './http/health';
 import { openApi } from './http/openapi';
 import { createKey, deleteKey, listKeys } from './http/keys';
+import { activateUserRoute, createUserRoute, deleteUserRoute, getUserRoute, listUsersRoute, setUserPasswordRoute, suspendUserRoute, updateUserRoute } from './http/users';
+import { addGroupMemberRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMemberRoute, updateGroupRoute } from './http/groups';
+import { directoryCommands } from './queue/directory-commands';
 
 /**
  * Every function of the app, once. `functions/index.ts` registers them with the Azure Functions
@@ -13,4 +16,21 @@ export const functionTable: readonly FunctionDefinition[] = [
   createKey,
   listKeys,
   deleteKey,
+  createUserRoute,
+  listUsersRoute,
+  getUserRoute,
+  updateUserRoute,
+  deleteUserRoute,
+  suspendUserRoute,
+  activateUserRoute,
+  setUserPasswordRoute,
+  createGroupRoute,
+  listGroupsRoute,
+  getGroupRoute,
+  updateGroupRoute,
+  deleteGroupRoute,
+  addGroupMemberRoute,
+  removeGroupMemberRoute,
+  listGroupMembersRoute,
+  directoryCommands,
 ];

@@ -1,4 +1,5 @@
 import { ApiError } from '../errors';
+import type { Result } from '../result';
 
 /** The expected ways a directory use case fails; `code` narrows. */
 export type DirectoryFailure =
@@ -45,4 +46,10 @@ export function directoryApiError(failure: DirectoryFailure): ApiError {
     case 'invalid_cursor':
       return new ApiError('VALIDATION_FAILED', 'query.cursor: not a cursor of this list', [{ field: 'query.cursor', message: 'not a cursor of this list' }]);
   }
+}
+
+/** The value of a use case's result, or its failure thrown as the admin API's error (for route handlers). */
+export function valueOrApiError<T>(result: Result<T, DirectoryFailure>): T {
+  if (!result.ok) throw directoryApiError(result.error);
+  return result.value;
 }

@@ -1,10 +1,11 @@
 import type { Clock } from '../ports/clock';
 import type { DocumentStore } from '../ports/document-store';
 import { err, ok, type Result } from '../result';
+import { documentIdFor } from './directory-ids';
 
 /*
  * Unique values (a user's email, a username, a group name) are claimed with a document in `uniques`
- * whose id is the value: `create` is atomic in both stores, so of two racing claims exactly one wins.
+ * whose id is made of the value: `create` is atomic in both stores, so of two racing claims exactly one wins.
  * The claim is written before the owner's document and released after it changes, so a crash can
  * leave a stale claim behind: one whose owner does not exist or no longer holds the value. A stale
  * claim may be taken over, but only once it is older than any write could take, and with two checks
@@ -45,7 +46,7 @@ export const claimTakeoverAfterMs = 60_000;
 const maxClaimAttempts = 3;
 
 function claimId(key: ClaimKey): string {
-  return `${key.kind}:${key.value}`;
+  return documentIdFor(key.kind, key.value);
 }
 
 export function emailClaim(email: string): ClaimKey {
