@@ -276,8 +276,10 @@ describe('startQueuePump', () => {
     pump([queueFunction('imports', false, () => new Promise<void>((resolve) => (finish = resolve)))]);
     await queue.send('imports', [{ messageId: 'slow', body: {} }]);
     await waitFor(() => finish !== undefined);
+    const renewLock = jest.spyOn(queue, 'renewLock');
     clock.advanceMs(lockDurationMs / 2 + 1);
-    await sleep(60);
+    await waitFor(() => renewLock.mock.results.length === 1);
+    await renewLock.mock.results[0]!.value;
     clock.advanceMs(lockDurationMs / 2 + 1);
     expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
     finish!();
