@@ -47,6 +47,8 @@ function makeMessage(run: string, seq: number, sessions: number): OutgoingMessag
 
 interface Measured {
   readonly elapsedMs: number;
+  /** Process CPU time (user + system): unlike wall time, it hardly depends on what else the machine runs. */
+  readonly cpuMs: number;
   readonly latenciesMs: number[];
 }
 
@@ -76,6 +78,7 @@ async function measure(queue: SqliteWorkQueue, settings: Settings, run: string, 
     ],
   });
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   for (let sent = 0; sent < count; sent += settings.batch) {
     const batch = Array.from({ length: Math.min(settings.batch, count - sent) }, (_, i) => makeMessage(run, sent + i, settings.sessions));
     await queue.send('provisioning', batch);
@@ -88,7 +91,8 @@ async function measure(queue: SqliteWorkQueue, settings: Settings, run: string, 
   const leftOver = await queue.receive('provisioning', { maxMessages: 1, sessions: true });
   const deadLetters = await queue.deadLetters('provisioning', { limit: 1 });
   if (leftOver.length > 0 || deadLetters.length > 0) throw new Error(`${run}: messages left in the queue or dead-lettered after the run`);
-  return { elapsedMs: performance.now() - started, latenciesMs: latenciesMs.sort((a, b) => a - b) };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { elapsedMs: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1_000, latenciesMs: latenciesMs.sort((a, b) => a - b) };
 }
 
 function describeLatency(latenciesMs: readonly number[]): string {
@@ -112,6 +116,7 @@ export async function run(args: string[]): Promise<void> {
     process.stdout.write(
       `saturated: ${settings.messages} messages sent, received, handled and completed in ${(saturated.elapsedMs / 1_000).toFixed(2)} s ` +
         `= ${Math.round(throughput)} msgs/s (target >= 2000)\n` +
+        `  CPU ${((saturated.cpuMs * 1_000) / settings.messages).toFixed(0)} µs per message: ~${Math.round(settings.messages / (saturated.cpuMs / 1_000))} msgs/s on one otherwise idle core\n` +
         `  send->handler latency with the backlog this builds: ${describeLatency(saturated.latenciesMs)}\n`,
     );
 
