@@ -81,6 +81,8 @@ export function startHttpServer(options: { port: number; host?: string; definiti
         return;
       }
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req, maxBodyBytes);
+      // The rest of an over-long body stays unread, so this connection cannot carry another request.
+      if (body !== undefined && body.length > maxBodyBytes) res.setHeader('connection', 'close');
       const headers: Record<string, string> = {};
       for (const [key, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
