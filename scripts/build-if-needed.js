@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Rebuilds dist/ when any TypeScript source is newer than the last build (used by npm start/bench).
+// Rebuilds dist/ when any TypeScript source is newer than the last build (used by npm start/bench);
+// `--force` always builds (npm run build).
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
@@ -20,7 +21,7 @@ function newestSource(dir) {
 
 const sources = Math.max(...['src', 'functions', 'bench', 'scripts'].map((d) => newestSource(path.join(root, d))), fs.statSync(path.join(root, 'tsconfig.json')).mtimeMs);
 const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
-if (sources > built) {
+if (process.argv.includes('--force') || sources > built) {
   process.stderr.write('building...\n');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
   fs.mkdirSync(path.dirname(stamp), { recursive: true });

@@ -1,0 +1,70 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+// The real `npm start` entry point, as a child process: start-up, health, config errors, SIGTERM.
+const root = path.resolve(__dirname, '../..');
+const entry = path.join(root, 'dist/src/app/host/main.js');
+
+function start(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('npm start (local host process)', () => {
+  let dataDir: string;
+
+  beforeAll(() => {
+    execFileSync(process.execPath, [path.join(root, 'scripts/build-if-needed.js')], { cwd: root, stdio: 'inherit' });
+  }, 180_000);
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'm365-bridge-process-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('stops start-up naming the bad variable', async () => {
+    const run = start({ PORT: 'abc', DATA_DIR: dataDir });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(/PORT/);
+  });
+
+  it('starts on the embedded defaults, is healthy, prints a first admin key once, and exits 0 within 5 s of SIGTERM', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const env = { PORT: String(port), SANDBOX_PORT: String(port + 1), DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    const run = start(env);
+    await waitFor(() => run.output().includes('listening on'), 30_000);
+    expect(run.output()).toMatch(/m365b_[0-9a-f]{16}_/);
+
+    const health = await fetch(`http://localhost:${port}/api/health`);
+    const body = (await health.json()) as { status: string; checks: Record<string, { status: string }> };
+    expect(health.status).toBe(200);
+    expect(body.status).toBe('ok');
+    expect(Object.keys(body.checks).sort()).toEqual(expect.arrayContaining(['queue', 'secrets', 'store']));
+    for (const check of Object.values(body.checks)) expect(check.status).toBe('ok');
+
+    const stoppedAt = Date.now();
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+
+    // A second start on the same data keeps the key: no new one is printed.
+    const again = start(env);
+    await waitFor(() => again.output().includes('listening on'), 30_000);
+    expect(again.output()).not.toMatch(/m365b_[0-9a-f]{16}_/);
+    again.child.kill('SIGINT');
+    expect(await again.exited).toBe(0);
+  }, 60_000);
+});
