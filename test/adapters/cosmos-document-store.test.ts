@@ -1,6 +1,7 @@
 import { Agent } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { CosmosClient } from '@azure/cosmos';
 import { createHttpsServer } from '@vercel/cosmosdb-server';
 import { createCosmosDocumentStore } from '../../src/adapters/cosmos/cosmos-document-store';
 import { describeDocumentStoreContract } from '../contract/document-store.contract';
@@ -15,7 +16,8 @@ const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
 let databases = 0;
 
 beforeAll(async () => {
-  server = createHttpsServer();
+  // The server closes every connection unless asked not to; a TLS handshake per request triples the run time.
+  server = createHttpsServer({ keepAlive: true });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -43,5 +45,11 @@ describe('createCosmosDocumentStore', () => {
     const second = await createCosmosDocumentStore({ endpoint, database: 'reuse', key: emulatorKey, agent });
     expect((await second.get('users', 'u1', 'u1'))?.data).toEqual({ kept: true });
     await second.close();
+
+    const client = new CosmosClient({ endpoint, key: emulatorKey, agent });
+    const { database } = await client.databases.createIfNotExists({ id: 'foreign' });
+    await database.containers.createIfNotExists({ id: 'users', partitionKey: { paths: ['/tenantId'] } });
+    client.dispose();
+    await expect(createCosmosDocumentStore({ endpoint, database: 'foreign', key: emulatorKey, agent })).rejects.toThrow(/partition key/);
   });
 });

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS documents (
   expires_at INTEGER,
   PRIMARY KEY (container, pk, id)
 );
-CREATE INDEX IF NOT EXISTS documents_by_container_id ON documents (container, id, pk);
+-- Cross-partition pages in id order, and counts that read no document (expires_at is covered).
+CREATE INDEX IF NOT EXISTS documents_by_container ON documents (container, id, pk, expires_at);
 CREATE INDEX IF NOT EXISTS documents_by_expiry ON documents (expires_at) WHERE expires_at IS NOT NULL;
 `;
 
@@ -198,6 +199,8 @@ export class SqliteDocumentStore implements DocumentStore {
     }
     const ascending = spec.orderBy?.direction !== 'desc';
     if (position !== undefined) {
+      // The row-value comparison is exact; the single-column bound in front lets SQLite seek the index to it.
+      if (keys.length > 1) where.push(`${keys[0]} ${ascending ? '>=' : '<='} ${sql.bind(after[0])}`);
       where.push(`(${keys.join(', ')}) ${ascending ? '>' : '<'} (${after.map((value) => sql.bind(value)).join(', ')})`);
     }
     const order = keys.map((column) => `${column} ${ascending ? 'ASC' : 'DESC'}`).join(', ');
@@ -258,9 +261,10 @@ export class SqliteDocumentStore implements DocumentStore {
    * fixed by the code that queries, so each gets a partial index the first time it is used.
    */
   private ensureSortIndex(container: ContainerName, field: string, path: string, partitioned: boolean): void {
-    const name = `documents:${container}:${partitioned ? 'pk:' : ''}${field}`;
+    const name = `documents_sort:${container}:${partitioned ? 'pk:' : ''}${field}`;
     if (this.sortIndexes.has(name)) return;
-    const keyColumns = partitioned ? `pk, json_extract(data, ${path}), id` : `json_extract(data, ${path}), id, pk`;
+    // The leading container column matches the query's equality term, so the planner prefers this index.
+    const keyColumns = partitioned ? `container, pk, json_extract(data, ${path}), id` : `container, json_extract(data, ${path}), id, pk`;
     this.db.exec(`CREATE INDEX IF NOT EXISTS "${name}" ON documents (${keyColumns}) WHERE container = '${container}'`);
     this.sortIndexes.add(name);
   }
