@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { cursorSchema, errorResponses, limitSchema, pageSchema } from '../../src/app/http/common-schemas';
+import { defineRoute } from '../../src/app/http/route';
+import { ApiError } from '../../src/domain/errors';
+import { InvalidCursorError } from '../../src/domain/ports/document-store';
+import { listEvents, provisioningEventTypes } from '../../src/domain/provisioning/provisioning-events';
+
+const eventSchema = z.object({
+  id: z.string(),
+  type: z.enum(provisioningEventTypes),
+  connectionId: z.string(),
+  userId: z.string().optional(),
+  groupId: z.string().optional(),
+  m365UserId: z.string().optional(),
+  changedAttributes: z.array(z.string()).meta({ description: 'Names of the attributes written, never their values' }),
+  at: z.string(),
+});
+
+// Normalised to full ISO instants so they compare with the stored `at` as strings.
+const instant = z.iso.datetime({ offset: true }).or(z.iso.date()).transform((value) => new Date(value).toISOString());
+
+export const listEventsRoute = defineRoute({
+  name: 'events-list',
+  method: 'GET',
+  route: 'events',
+  auth: 'reader',
+  summary: 'Provisioning events (successes), newest first',
+  tags: ['events'],
+  query: z.strictObject({
+    connectionId: z.string().min(1).max(128).optional(),
+    userId: z.string().min(1).max(128).optional(),
+    type: z.enum(provisioningEventTypes).optional(),
+    since: instant.optional().meta({ description: 'ISO 8601 instant or date, inclusive' }),
+    until: instant.optional().meta({ description: 'ISO 8601 instant or date, inclusive' }),
+    limit: limitSchema,
+    cursor: cursorSchema.optional(),
+  }),
+  responses: { 200: { description: 'A page of events', schema: pageSchema(eventSchema) }, ...errorResponses },
+  handler: async ({ query, services }) => {
+    try {
+      return { status: 200, body: await listEvents(services, query) };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new ApiError('VALIDATION_FAILED', 'query.cursor: not a cursor of this list', [{ field: 'query.cursor', message: 'not a cursor of this list' }]);
+      throw error;
+    }
+  },
+});
