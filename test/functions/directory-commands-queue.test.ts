@@ -1,0 +1,38 @@
+import { startTestHost, type TestHost } from '../support/test-host';
+
+let host: TestHost;
+beforeAll(async () => {
+  host = await startTestHost({ sandbox: false });
+});
+afterAll(() => host.close());
+
+async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('directory-commands queue', () => {
+  it('applies a user.upsert and a group membership by natural keys', async () => {
+    await host.services.sender.send('directory-commands', [
+      { messageId: 'upsert-1', body: { command: 'user.upsert', user: { email: 'Queued@Example.com', firstName: 'Queued' } } },
+      { messageId: 'group-1', body: { command: 'group.upsert', group: { name: 'Queued people' } } },
+    ]);
+    const user = await eventually(async () => ((await (await host.api('users?email=queued@example.com')).json()) as { items: { id: string; firstName: string }[] }).items[0]);
+    expect(user.firstName).toBe('Queued');
+    const group = await eventually(async () => ((await (await host.api('groups?name=queued%20people')).json()) as { items: { id: string }[] }).items[0]);
+    await host.services.sender.send('directory-commands', [{ messageId: 'member-1', body: { command: 'group.member.add', groupName: 'Queued People', email: 'queued@example.com' } }]);
+    await eventually(async () => ((await (await host.api(`groups/${group.id}/members`)).json()) as { items: { id: string }[] }).items.find((member) => member.id === user.id));
+  });
+
+  it('dead-letters a malformed message at once with the validation error naming the field', async () => {
+    await host.services.sender.send('directory-commands', [{ messageId: 'bad-1', body: { command: 'user.upsert', user: { email: 'not-an-email' } } }]);
+    const deadLetter = await eventually(async () => (await host.services.consumer!.deadLetters('directory-commands', { limit: 50 })).find((message) => message.messageId === 'bad-1'));
+    expect(deadLetter.reason).toMatch(/message\.user\.email/);
+    expect(deadLetter.deliveryCount).toBe(1);
+  });
+});
