@@ -29,6 +29,8 @@ export interface StoredSnapshot {
 
 /** Write-through persistence for the sandbox's state. */
 export interface SandboxStore {
+  /** False for the memory-only store: callers skip serializing what nobody keeps. */
+  readonly persistent: boolean;
   load(): StoredSnapshot;
   saveTenant(tenant: StoredTenant): void;
   saveObject(object: StoredObject): void;
@@ -44,6 +46,7 @@ export interface SandboxStore {
 
 /** The store used without a data directory: nothing survives the process. */
 export const memoryOnlyStore: SandboxStore = {
+  persistent: false,
   load: () => ({ tenants: [], objects: [], memberEvents: [], grants: [], meta: new Map() }),
   saveTenant: () => undefined,
   saveObject: () => undefined,

@@ -24,6 +24,7 @@ export function openSqliteSandboxStore(dataDir: string): SandboxStore {
   const putMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
 
   return {
+    persistent: true,
     load(): StoredSnapshot {
       const tenants = db.prepare('SELECT id, json FROM tenants').all() as StoredTenant[];
       const objects = (db.prepare('SELECT tenant_id, kind, id, json FROM objects ORDER BY rowid').all() as { tenant_id: string; kind: 'user' | 'group'; id: string; json: string }[])

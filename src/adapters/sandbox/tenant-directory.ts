@@ -47,6 +47,9 @@ export interface DirectoryRoleObject {
   readonly description: string;
 }
 
+// Shared by the many users without a role; role lists are replaced, never mutated.
+const noRoles: string[] = [];
+
 function lower(value: unknown): string | undefined {
   return typeof value === 'string' ? value.toLowerCase() : undefined;
 }
@@ -134,12 +137,18 @@ export class TenantDirectory {
 
   createUser(props: Record<string, unknown>, options: { id?: string; roles?: string[]; visibleAtMs: number }): UserRecord {
     const id = options.id ?? randomUUID();
+    const seq = ++this.seq;
     const user: UserRecord = {
-      ...newMeta(++this.seq, options.visibleAtMs),
+      createdSeq: seq,
+      seq,
+      deletedSeq: undefined,
+      deletedAtMs: undefined,
+      propSeq: {},
+      visibleAtMs: options.visibleAtMs,
       id,
       props,
       managerId: null,
-      roles: options.roles ?? [],
+      roles: options.roles ?? noRoles,
       tokensValidFromMs: 0,
     };
     this.indexUser(user);
@@ -283,11 +292,13 @@ export class TenantDirectory {
   }
 
   private persistUser(user: UserRecord): void {
+    if (!this.store.persistent) return;
     const { visibleAtMs: _visible, ...rest } = user;
     this.store.saveObject({ tenantId: this.id, kind: 'user', id: user.id, json: JSON.stringify(rest) });
   }
 
   private persistGroup(group: GroupRecord): void {
+    if (!this.store.persistent) return;
     const { visibleAtMs: _visible, members: _members, memberEvents: _events, ...rest } = group;
     this.store.saveObject({ tenantId: this.id, kind: 'group', id: group.id, json: JSON.stringify(rest) });
   }
