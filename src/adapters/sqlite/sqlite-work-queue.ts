@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Clock } from '../../domain/ports/clock';
 import { systemClock } from '../../domain/ports/clock';
-import type { MessageSender, OutgoingMessage, QueueName } from '../../domain/ports/work-queue';
+import { sessionQueues, type MessageSender, type OutgoingMessage, type QueueName } from '../../domain/ports/work-queue';
 import type { AbandonOutcome, DeadLetteredMessage, LockedMessage, QueueConsumer, ReceiveOptions } from '../../app/host/queue-consumer';
 import { MessageLockLostError } from '../../app/host/queue-consumer';
 
@@ -230,6 +230,10 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     const rows = messages.map((message) => {
       if (typeof message.messageId !== 'string' || message.messageId === '' || message.messageId.length > maxIdLength) {
         throw new TypeError(`messageId must be a non-empty string of at most ${maxIdLength} characters`);
+      }
+      if (message.sessionId === undefined && sessionQueues.has(queue)) {
+        // Service Bus refuses such a send; without this check the message would wait forever.
+        throw new TypeError(`message ${message.messageId}: queue ${queue} is session-enabled and needs a sessionId`);
       }
       if (message.sessionId !== undefined && (message.sessionId === '' || message.sessionId.length > maxIdLength)) {
         throw new TypeError(`sessionId must be a non-empty string of at most ${maxIdLength} characters`);

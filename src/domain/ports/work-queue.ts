@@ -1,6 +1,12 @@
-/** The queues the app uses. Each is session-enabled where its entry in `queueDefinitions` says so. */
+/** The queues the app uses. */
 export const queueNames = ['provisioning', 'directory-commands', 'imports'] as const;
 export type QueueName = (typeof queueNames)[number];
+
+/**
+ * The session-enabled queues: every message sent to them needs a `sessionId` (Service Bus refuses
+ * one without), and their queue functions are registered with sessions on.
+ */
+export const sessionQueues: ReadonlySet<QueueName> = new Set<QueueName>(['provisioning']);
 
 export interface OutgoingMessage {
   /** Duplicate ids sent within the de-duplication window are dropped (Service Bus duplicate detection). */
