@@ -5,6 +5,8 @@ import { createKey, deleteKey, listKeys } from './http/keys';
 import { activateUserRoute, createUserRoute, deleteUserRoute, getUserRoute, listUsersRoute, setUserPasswordRoute, suspendUserRoute, updateUserRoute } from './http/users';
 import { addGroupMemberRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMemberRoute, updateGroupRoute } from './http/groups';
 import { directoryCommands } from './queue/directory-commands';
+import { createConnectionRoute, deauthorizeConnectionRoute, deleteConnectionRoute, getConnectionRoute, listConnectionsRoute, startConsentRoute, updateConnectionRoute } from './http/connections';
+import { oauthCallbackRoute } from './http/oauth-callback';
 
 /**
  * Every function of the app, once. `functions/index.ts` registers them with the Azure Functions
@@ -33,4 +35,12 @@ export const functionTable: readonly FunctionDefinition[] = [
   removeGroupMemberRoute,
   listGroupMembersRoute,
   directoryCommands,
+  createConnectionRoute,
+  listConnectionsRoute,
+  getConnectionRoute,
+  updateConnectionRoute,
+  deleteConnectionRoute,
+  startConsentRoute,
+  deauthorizeConnectionRoute,
+  oauthCallbackRoute,
 ];

@@ -3,7 +3,12 @@ import { defineRoute } from '../../src/app/http/route';
 import { checkHealth } from '../../src/app/health';
 
 const checkSchema = z.object({ status: z.enum(['ok', 'down']), latencyMs: z.number(), error: z.string().optional() });
-const healthSchema = z.object({ status: z.enum(['ok', 'down']), checks: z.record(z.string(), checkSchema) });
+const reauthorizationSchema = z.object({ id: z.string(), name: z.string(), tenantId: z.string().optional(), code: z.string(), since: z.string() });
+const healthSchema = z.object({
+  status: z.enum(['ok', 'down']),
+  checks: z.record(z.string(), checkSchema),
+  connections: z.object({ reauthorizationRequired: z.number().int(), items: z.array(reauthorizationSchema) }).optional(),
+});
 
 export const health = defineRoute({
   name: 'health',

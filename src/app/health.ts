@@ -1,4 +1,5 @@
 import type { Services } from './services';
+import { connectionsNeedingReauthorization, type ReauthorizationNotice } from '../domain/connections/reauthorization';
 
 export interface CheckResult {
   readonly status: 'ok' | 'down';
@@ -9,6 +10,8 @@ export interface CheckResult {
 export interface HealthReport {
   readonly status: 'ok' | 'down';
   readonly checks: Readonly<Record<string, CheckResult>>;
+  /** Connections waiting for a Global Administrator's re-consent: an alert, not an outage (status stays ok). */
+  readonly connections?: { readonly reauthorizationRequired: number; readonly items: readonly ReauthorizationNotice[] };
 }
 
 const checkTimeoutMs = 2_000;
@@ -40,5 +43,6 @@ export async function checkHealth(services: Services): Promise<HealthReport> {
   ]);
   const checks = { store, queue, secrets };
   const down = Object.values(checks).some((check) => check.status === 'down');
-  return { status: down ? 'down' : 'ok', checks };
+  const waiting = store.status === 'ok' ? await connectionsNeedingReauthorization(services.store).catch(() => undefined) : undefined;
+  return { status: down ? 'down' : 'ok', checks, ...(waiting === undefined ? {} : { connections: { reauthorizationRequired: waiting.count, items: waiting.items } }) };
 }

@@ -10,6 +10,7 @@ import type { MessageSender } from '../domain/ports/work-queue';
 import type { QueueConsumer } from './host/queue-consumer';
 import { createLogger } from '../adapters/logging/pino-logger';
 import { createDirectoryHooks, type DirectoryHookRegistry } from './directory-hooks';
+import type { M365Access } from '../adapters/graph/m365-access';
 
 /** Everything a function needs, wired once per process from configuration (the composition root). */
 export interface Services {
@@ -23,6 +24,8 @@ export interface Services {
   readonly consumer: QueueConsumer | undefined;
   /** Listeners on directory changes; provisioning registers its own at wiring time. */
   readonly directoryHooks: DirectoryHookRegistry;
+  /** Microsoft 365 access for connections: msal-node identity platform, token provider, Graph client factory. */
+  readonly m365: M365Access;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     secrets = createLocalSecretStore({ dir: path.join(config.dataDir, 'secrets'), ...(config.localSecretsKey === undefined ? {} : { keyBase64: config.localSecretsKey }), clock });
   }
 
+  const { createM365Access } = await import('../adapters/graph/m365-access');
+  const m365 = await createM365Access(config, { store, secrets, clock, logger: logger.child({ component: 'm365' }) });
+  closers.push(() => m365.close());
+
   if (db !== undefined) closers.push(() => db.close());
 
   return {
@@ -91,6 +98,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     secrets,
     consumer,
     directoryHooks: createDirectoryHooks(logger.child({ component: 'directory-hooks' })),
+    m365,
     async close() {
       for (const close of closers.splice(0).reverse()) await close();
     },

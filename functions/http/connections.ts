@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { cursorSchema, errorResponses, errorSchema, idParamSchema, limitSchema, pageSchema } from '../../src/app/http/common-schemas';
+import { defineRoute } from '../../src/app/http/route';
+import { ApiError, type ApiErrorCode } from '../../src/domain/errors';
+import { InvalidCursorError } from '../../src/domain/ports/document-store';
+import type { Result } from '../../src/domain/result';
+import { connectionSettingsPatchSchema, connectionSettingsSchema, domainListSchema } from '../../src/domain/connections/connection';
+import type { ConnectionDeps, ConnectionError } from '../../src/domain/connections/connection-deps';
+import { connectionStatuses } from '../../src/domain/connections/connection-state';
+import { startConsent } from '../../src/domain/connections/consent';
+import { deauthorizeConnection } from '../../src/domain/connections/deauthorize-connection';
+import { createConnection, deleteConnection, getConnection, listConnections, updateConnection } from '../../src/domain/connections/manage-connections';
+import type { Services } from '../../src/app/services';
+
+const tags = ['connections'];
+
+const connectionSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: z.enum(connectionStatuses),
+  domains: z.array(z.string()),
+  settings: connectionSettingsSchema,
+  tenantId: z.string().optional(),
+  tenantName: z.string().optional(),
+  consentedBy: z.object({ objectId: z.string(), upn: z.string() }).optional(),
+  consentedAt: z.string().optional(),
+  reauthorization: z.object({ code: z.string(), reason: z.string(), at: z.string() }).optional().meta({ description: 'Why a Global Administrator must consent again' }),
+  deauthorizedAt: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+const consentLinkSchema = z.object({
+  consentUrl: z.string().meta({ description: 'Open as a Global Administrator; valid once, for 10 minutes' }),
+  expiresAt: z.string(),
+});
+const notFound = { 404: { description: 'No such connection', schema: errorSchema } };
+const conflict = { 409: { description: 'A domain is claimed elsewhere, or the connection is in the wrong state', schema: errorSchema } };
+
+const statusOf: Readonly<Record<ConnectionError['code'], ApiErrorCode>> = {
+  not_found: 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  unprocessable: 'UNPROCESSABLE',
+  unavailable: 'SERVICE_UNAVAILABLE',
+};
+
+function valueOr<T>(result: Result<T, ConnectionError>): T {
+  if (result.ok) return result.value;
+  const { code, message, field } = result.error;
+  throw new ApiError(statusOf[code], message, field === undefined ? undefined : [{ field: `body.${field}`, message }]);
+}
+
+function deps(services: Services): ConnectionDeps {
+  return { store: services.store, secrets: services.secrets, clock: services.clock, logger: services.logger, identity: services.m365.identity, tenants: services.m365.tenants };
+}
+
+export const createConnectionRoute = defineRoute({
+  name: 'connections-create',
+  method: 'POST',
+  route: 'connections',
+  auth: 'admin',
+  summary: 'Create a connection (pending consent) and its consent URL',
+  tags,
+  body: z.strictObject({
+    name: z.string().trim().min(1).max(200),
+    domains: domainListSchema.default([]).meta({ description: 'Domains to claim; when omitted, the verified, managed custom domains of the tenant that no other connection holds' }),
+    settings: connectionSettingsSchema.default(connectionSettingsSchema.parse({})),
+  }),
+  responses: { 201: { description: 'Created', schema: connectionSchema.extend(consentLinkSchema.shape) }, ...conflict, ...errorResponses },
+  handler: async ({ body, services }) => {
+    const created = valueOr(await createConnection(deps(services), body));
+    return { status: 201, body: created, headers: { location: `/api/connections/${created.id}` } };
+  },
+});
+
+export const listConnectionsRoute = defineRoute({
+  name: 'connections-list',
+  method: 'GET',
+  route: 'connections',
+  auth: 'reader',
+  summary: 'List connections, oldest first',
+  tags,
+  query: z.strictObject({ status: z.enum(connectionStatuses).optional(), limit: limitSchema, cursor: cursorSchema.optional() }),
+  responses: { 200: { description: 'A page of connections', schema: pageSchema(connectionSchema) }, ...errorResponses },
+  handler: async ({ query, services }) => {
+    try {
+      return { status: 200, body: await listConnections(services, query) };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new ApiError('VALIDATION_FAILED', `query.cursor: ${error.message}`, [{ field: 'query.cursor', message: error.message }]);
+      throw error;
+    }
+  },
+});
+
+export const getConnectionRoute = defineRoute({
+  name: 'connections-get',
+  method: 'GET',
+  route: 'connections/{id}',
+  auth: 'reader',
+  summary: 'Read a connection (never its tokens)',
+  tags,
+  params: idParamSchema,
+  responses: { 200: { description: 'The connection', schema: connectionSchema }, ...notFound, ...errorResponses },
+  handler: async ({ params, services }) => ({ status: 200, body: valueOr(await getConnection(services, params.id)) }),
+});
+
+export const updateConnectionRoute = defineRoute({
+  name: 'connections-update',
+  method: 'PATCH',
+  route: 'connections/{id}',
+  auth: 'admin',
+  summary: 'Edit name, domains (verified in the tenant and claimed) and settings',
+  tags,
+  params: idParamSchema,
+  body: z
+    .strictObject({ name: z.string().trim().min(1).max(200).optional(), domains: domainListSchema.optional(), settings: connectionSettingsPatchSchema.optional() })
+    .refine((patch) => patch.name !== undefined || patch.domains !== undefined || patch.settings !== undefined, 'name, domains or settings is required'),
+  responses: {
+    200: { description: 'The connection', schema: connectionSchema },
+    ...notFound,
+    ...conflict,
+    422: { description: 'A domain is not verified or managed in the tenant, or cannot be checked now', schema: errorSchema },
+    503: { description: 'Microsoft 365 could not be reached to check the domains', schema: errorSchema },
+    ...errorResponses,
+  },
+  handler: async ({ params, body, services }) => ({ status: 200, body: valueOr(await updateConnection(deps(services), params.id, body)) }),
+});
+
+export const deleteConnectionRoute = defineRoute({
+  name: 'connections-delete',
+  method: 'DELETE',
+  route: 'connections/{id}',
+  auth: 'admin',
+  summary: 'Delete a connection that is not active (de-authorize it first)',
+  tags,
+  params: idParamSchema,
+  responses: { 204: { description: 'Deleted' }, ...notFound, ...conflict, ...errorResponses },
+  handler: async ({ params, services }) => {
+    valueOr(await deleteConnection(deps(services), params.id));
+    return { status: 204 };
+  },
+});
+
+export const startConsentRoute = defineRoute({
+  name: 'connections-consent',
+  method: 'POST',
+  route: 'connections/{id}/consent',
+  auth: 'admin',
+  summary: 'A fresh consent URL (first consent, renewal or re-consent)',
+  tags,
+  params: idParamSchema,
+  responses: { 200: { description: 'The consent URL', schema: consentLinkSchema }, ...notFound, ...errorResponses },
+  handler: async ({ params, services }) => ({ status: 200, body: valueOr(await startConsent(deps(services), params.id)) }),
+});
+
+export const deauthorizeConnectionRoute = defineRoute({
+  name: 'connections-deauthorize',
+  method: 'DELETE',
+  route: 'connections/{id}/authorization',
+  auth: 'admin',
+  summary: 'De-authorize: delete the tokens and every binding, without touching Microsoft 365',
+  tags,
+  params: idParamSchema,
+  responses: {
+    200: { description: 'De-authorized', schema: z.object({ status: z.literal('deauthorized'), unboundUsers: z.number().int() }) },
+    ...notFound,
+    409: { description: 'The connection has never been authorized', schema: errorSchema },
+    ...errorResponses,
+  },
+  handler: async ({ params, services }) => ({ status: 200, body: valueOr(await deauthorizeConnection(deps(services), params.id)) }),
+});

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { defineRoute } from '../../src/app/http/route';
+import { completeConsent, type ConsentRefusal, type ConsentSuccess } from '../../src/domain/connections/consent';
+
+const htmlEscapes: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => htmlEscapes[c] ?? c);
+}
+
+// Self-contained (no script, no external asset): the page is shown once, in a browser, after the sign-in.
+function page(title: string, paragraphs: readonly string[], tone: 'success' | 'refusal'): string {
+  const accent = tone === 'success' ? '#107c10' : '#a4262c';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#201f1e}h1{color:${accent};font-size:1.5rem}code{background:#f3f2f1;padding:0 .25rem}</style>
+</head><body><h1>${escapeHtml(title)}</h1>
+${paragraphs.map((p) => `<p>${p}</p>`).join('\n')}
+</body></html>`;
+}
+
+function successPage(success: ConsentSuccess): string {
+  const domains = success.domains.map((d) => `<code>${escapeHtml(d)}</code>`).join(', ');
+  return page('Microsoft 365 connected', [
+    `The connection <strong>${escapeHtml(success.connectionName)}</strong> is now authorized for the tenant <strong>${escapeHtml(success.tenantName)}</strong> (<code>${escapeHtml(success.tenantId)}</code>).`,
+    `Domains: ${domains}.`,
+    `Consented by ${escapeHtml(success.consentedBy.upn)}. You can close this window.`,
+  ], 'success');
+}
+
+function refusalPage(refusal: ConsentRefusal): string {
+  return page('Microsoft 365 was not connected', [escapeHtml(refusal.message), `Nothing was stored. Reason code: <code>${escapeHtml(refusal.code)}</code>.`], 'refusal');
+}
+
+// Strings from the browser: take them as they come (a query that fails validation must still get a page).
+const text = z.string().max(8192).optional().catch(undefined);
+
+export const oauthCallbackRoute = defineRoute({
+  name: 'oauth-callback',
+  method: 'GET',
+  route: 'oauth/callback',
+  auth: 'none',
+  summary: 'OAuth redirect URI: completes a consent and answers a page saying what happened',
+  tags: ['connections'],
+  query: z.object({ code: text, state: text, error: text, error_description: text }),
+  responses: {
+    200: { description: 'Connected: which tenant and which domains', contentType: 'text/html', schema: z.string() },
+    400: { description: 'Refused, with the reason', contentType: 'text/html', schema: z.string() },
+  },
+  handler: async ({ query, services }) => {
+    const outcome = await completeConsent(
+      { store: services.store, secrets: services.secrets, clock: services.clock, logger: services.logger, identity: services.m365.identity, tenants: services.m365.tenants },
+      {
+        ...(query.code === undefined ? {} : { code: query.code }),
+        ...(query.state === undefined ? {} : { state: query.state }),
+        ...(query.error === undefined ? {} : { error: query.error }),
+        ...(query.error_description === undefined ? {} : { errorDescription: query.error_description }),
+      },
+    );
+    // The code and state are single-use secrets in this URL: the page must not leak them onward.
+    const headers = { 'referrer-policy': 'no-referrer', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" };
+    return outcome.ok ? { status: 200, html: successPage(outcome.value), headers } : { status: 400, html: refusalPage(outcome.error), headers };
+  },
+});

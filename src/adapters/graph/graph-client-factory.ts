@@ -1,0 +1,53 @@
+import type http from 'node:http';
+import type https from 'node:https';
+import { Client } from '@microsoft/microsoft-graph-client';
+import type { TokenProvider } from '../../domain/connections/token-provider';
+import { GraphAuthMiddleware, type AccessTokenSource } from './graph-auth-middleware';
+import { SdkGraphClient, type GraphClient } from './graph-client';
+import { carry, GraphRequestError } from './graph-error-translator';
+import { defaultGraphRetryOptions, GraphRetryMiddleware, type GraphRetryOptions } from './graph-retry-middleware';
+import { NodeHttpsTransport } from './node-https-transport';
+
+export interface GraphClientFactoryDeps {
+  /** GRAPH_BASE_URL, without the version. */
+  readonly graphBaseUrl: string;
+  readonly tokens: TokenProvider;
+  /** A keep-alive agent; in sandbox mode the one that trusts the sandbox's loopback certificate. */
+  readonly httpsAgent: https.Agent;
+  readonly httpAgent?: http.Agent;
+  readonly retry?: GraphRetryOptions;
+  readonly timeoutMs?: number;
+}
+
+/** Builds Graph clients on the middleware chain auth -> retry -> transport. */
+export interface GraphClientFactory {
+  /** A client using the connection's delegated tokens (from the TokenProvider). */
+  forConnection(connectionId: string): GraphClient;
+  /** A client using one given access token (consent checks, before the connection is active). */
+  withAccessToken(accessToken: string): GraphClient;
+}
+
+const defaultTimeoutMs = 30_000;
+
+export function createGraphClientFactory(deps: GraphClientFactoryDeps): GraphClientFactory {
+  const transport = new NodeHttpsTransport({ httpsAgent: deps.httpsAgent, ...(deps.httpAgent === undefined ? {} : { httpAgent: deps.httpAgent }), timeoutMs: deps.timeoutMs ?? defaultTimeoutMs });
+  const build = (token: AccessTokenSource): GraphClient => {
+    const auth = new GraphAuthMiddleware(token);
+    const retry = new GraphRetryMiddleware(deps.retry ?? defaultGraphRetryOptions);
+    auth.setNext(retry);
+    retry.setNext(transport);
+    return new SdkGraphClient(Client.initWithMiddleware({ middleware: auth, baseUrl: deps.graphBaseUrl, defaultVersion: 'v1.0' }));
+  };
+  return {
+    forConnection(connectionId) {
+      return build(async ({ forceRefresh }) => {
+        const token = await deps.tokens.getAccessToken(connectionId, { forceRefresh });
+        if (token.ok) return token.value;
+        throw carry(new GraphRequestError(token.error.code, token.error.message));
+      });
+    },
+    withAccessToken(accessToken) {
+      return build(async () => accessToken);
+    },
+  };
+}

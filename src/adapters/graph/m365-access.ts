@@ -1,0 +1,67 @@
+import https from 'node:https';
+import type { INetworkModule } from '@azure/msal-node';
+import type { Config } from '../../app/config';
+import type { Clock } from '../../domain/ports/clock';
+import type { DocumentStore } from '../../domain/ports/document-store';
+import type { Logger } from '../../domain/ports/logger';
+import type { SecretStore } from '../../domain/ports/secret-store';
+import { createConnectionTokenProvider } from '../../domain/connections/connection-token-provider';
+import type { IdentityPlatform } from '../../domain/connections/identity-platform';
+import type { TenantReader } from '../../domain/connections/tenant-reader';
+import type { TokenProvider } from '../../domain/connections/token-provider';
+import { MsalIdentityPlatform } from '../msal/msal-identity-platform';
+import { createGraphClientFactory, type GraphClientFactory } from './graph-client-factory';
+import { createGraphTenantReader } from './graph-tenant-reader';
+
+/** Everything that talks to Microsoft 365 for connections: msal-node, tokens, Graph clients. */
+export interface M365Access {
+  readonly identity: IdentityPlatform;
+  readonly tokens: TokenProvider;
+  readonly graph: GraphClientFactory;
+  readonly tenants: TenantReader;
+  close(): void;
+}
+
+export interface M365AccessDeps {
+  readonly store: DocumentStore;
+  readonly secrets: SecretStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * Wires msal-node and the Graph client from configuration. Only M365_MODE=sandbox trusts the
+ * sandbox's loopback certificate (an https agent and an msal network client); `live` uses Node's
+ * trust store and msal-node's own network client, on AUTHORITY_URL and GRAPH_BASE_URL as given.
+ */
+export async function createM365Access(config: Config, deps: M365AccessDeps): Promise<M365Access> {
+  let httpsAgent: https.Agent;
+  let networkClient: INetworkModule | undefined;
+  let ownAgent: https.Agent | undefined;
+  if (config.m365Mode === 'sandbox') {
+    const trust = await import('../sandbox/sandbox-trust');
+    httpsAgent = trust.sandboxHttpsAgent();
+    networkClient = trust.createSandboxNetworkClient();
+  } else {
+    ownAgent = new https.Agent({ keepAlive: true });
+    httpsAgent = ownAgent;
+  }
+  const identity = new MsalIdentityPlatform({
+    clientId: config.m365ClientId,
+    clientSecret: config.m365ClientSecret,
+    authorityUrl: config.authorityUrl,
+    redirectUri: `${config.publicBaseUrl}/api/oauth/callback`,
+    secrets: deps.secrets,
+    logger: deps.logger,
+    ...(networkClient === undefined ? {} : { networkClient }),
+  });
+  const tokens = createConnectionTokenProvider({ store: deps.store, clock: deps.clock, logger: deps.logger, identity });
+  const graph = createGraphClientFactory({ graphBaseUrl: config.graphBaseUrl, tokens, httpsAgent });
+  return {
+    identity,
+    tokens,
+    graph,
+    tenants: createGraphTenantReader(graph),
+    close: () => ownAgent?.destroy(),
+  };
+}
