@@ -422,3 +422,35 @@ describe('provisioning worker', () => {
     });
   });
 });
+
+describe('binding refusals', () => {
+  it('refuses a connection that is not active (409), a domain it does not claim (422) and a user bound to another connection (409)', async () => {
+    const h = new ProvisioningHarness();
+    await h.addConnection();
+    await h.addConnection({ id: 'conn-other', domains: ['contoso.net'] });
+    const user = await h.addUser();
+    expect(await bindUser(h.deps, 'conn-other', user.id)).toEqual({ ok: false, error: expect.objectContaining({ code: 'domain_not_claimed' }) });
+    await h.setConnection(testConnectionId, { status: 'reauthorization_required' });
+    expect(await bindUser(h.deps, testConnectionId, user.id)).toEqual({ ok: false, error: expect.objectContaining({ code: 'connection_not_active' }) });
+    await h.setConnection(testConnectionId, { status: 'active' });
+    expect((await bindUser(h.deps, testConnectionId, user.id)).ok).toBe(true);
+    // The domain moves to the other connection while the user stays bound here.
+    await h.setConnection('conn-other', { domains: ['contoso.com'] });
+    expect(await bindUser(h.deps, 'conn-other', user.id)).toEqual({ ok: false, error: expect.objectContaining({ code: 'bound_elsewhere', connectionId: testConnectionId }) });
+    // Once unbound here, the claim is free.
+    await unbindUser(h.deps, testConnectionId, user.id);
+    expect((await bindUser(h.deps, 'conn-other', user.id)).ok).toBe(true);
+  });
+
+  it('binding again is harmless: no second nudge for a binding with nothing outstanding, no second notice', async () => {
+    const h = new ProvisioningHarness();
+    await h.addConnection();
+    const user = await h.addUser();
+    await bindUser(h.deps, testConnectionId, user.id);
+    await h.drain();
+    const sent = h.queue.sent.length;
+    expect((await bindUser(h.deps, testConnectionId, user.id)).ok).toBe(true);
+    expect(h.queue.sent.length).toBe(sent);
+    expect(h.notices).toHaveLength(1);
+  });
+});
