@@ -186,6 +186,18 @@ describe('msal-node ConfidentialClientApplication against the sandbox', () => {
     expect((failure as InteractionRequiredAuthError).errorMessage).toContain('AADSTS50173');
   });
 
+  it('works with authorityMetadata and cloudDiscoveryMetadata instead of knownAuthorities', async () => {
+    const metadata = await call(`${sandbox.url}/organizations/v2.0/.well-known/openid-configuration`);
+    const discovery = await call(`${sandbox.url}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`${sandbox.url}/organizations/oauth2/v2.0/authorize`)}`);
+    const app = new ConfidentialClientApplication({
+      auth: { clientId: 'sandbox-client', clientSecret: 'sandbox-client-secret', authority: `${sandbox.url}/organizations`, authorityMetadata: metadata.text, cloudDiscoveryMetadata: discovery.text },
+      system: { networkClient: createSandboxNetworkClient() },
+    });
+    const { code, verifier } = await signIn(app, 'admin@fabrikam.com');
+    const result = await app.acquireTokenByCode({ code, codeVerifier: verifier, redirectUri, scopes: ['User.ReadWrite.All'] });
+    expect(result.account?.tenantId).toBe('2b7e4c9d-5a3f-4b1e-8c6d-0e9f8a7b6c5d');
+  });
+
   it('fails acquireTokenByCode with a wrong verifier', async () => {
     const app = msalApp();
     const { code } = await signIn(app, contoso.adminUpn);

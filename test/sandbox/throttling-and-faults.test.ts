@@ -1,3 +1,4 @@
+import { formatRetryAfter, GraphThrottler } from '../../src/adapters/sandbox/graph-throttling';
 import { call, contoso, manualClock, startGraphFixture, strongPassword, type GraphFixture } from './sandbox-test-client';
 
 // Sources (microsoftgraph/microsoft-graph-docs-contrib):
@@ -94,6 +95,21 @@ describe('throttling per application and tenant', () => {
     const statuses: number[] = [];
     for (let round = 0; round < 90; round += 1) statuses.push(...(await batch(Array.from({ length: 20 }, (_, i) => ({ id: String(i), method: 'GET', url: '/users' })))).map((r) => r.status));
     expect(statuses.every((s) => s === 200)).toBe(true);
+  });
+});
+
+describe('time scale', () => {
+  it('shrinks the windows but keeps the budgets', () => {
+    const throttler = new GraphThrottler(1000);
+    const t0 = 1_000_000;
+    for (let i = 0; i < 3000; i += 1) expect(throttler.check('app', 'tenant', 10, 1, true, t0).allowed).toBe(true);
+    const refused = throttler.check('app', 'tenant', 10, 1, true, t0);
+    expect(refused).toMatchObject({ allowed: false, information: 'WriteLimitExceeded' });
+    expect(formatRetryAfter(refused.retryAfterSec ?? 0, 1000)).toBe('0.15');
+    expect(throttler.check('app', 'tenant', 10, 1, true, t0 + 150).allowed).toBe(true);
+    // Budgets by tenant size: 600 users is an L tenant (8,000 units per window).
+    expect(throttler.check('app', 'large', 600, 7_999, false, t0).allowed).toBe(true);
+    expect(throttler.check('app', 'large', 600, 2, false, t0).allowed).toBe(false);
   });
 });
 
