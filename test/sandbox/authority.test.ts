@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ConfidentialClientApplication, InteractionRequiredAuthError, type AccountInfo } from '@azure/msal-node';
 import { createSandboxNetworkClient } from '../../src/adapters/sandbox/sandbox-trust';
 import { startSandbox, type SandboxHandle } from '../../src/adapters/sandbox/sandbox-server';
-import { call, contoso } from './sandbox-test-client';
+import { call, contoso, manualClock } from './sandbox-test-client';
 
 // Sources:
 // - MicrosoftDocs/entra-docs docs/identity-platform/v2-oauth2-auth-code-flow.md (authorize, redeem, refresh)
@@ -141,6 +141,32 @@ describe('authorization code flow with PKCE', () => {
     const res = await redeem({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token });
     expectStsError(res.body, 'invalid_grant', 65001);
     expect(res.body.suberror).toBe('consent_required');
+  });
+});
+
+describe('expiry', () => {
+  it('expires codes after ten minutes (AADSTS70008) and refresh tokens unused for 90 days (AADSTS700082)', async () => {
+    const clock = manualClock();
+    const timed = await startSandbox({ clock });
+    try {
+      const login = async (): Promise<{ code: string; verifier: string }> => {
+        const { verifier, challenge } = pkce();
+        const res = await call(`${timed.url}/organizations/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: 'sandbox-client', response_type: 'code', redirect_uri: redirectUri, scope: 'offline_access User.Read', login_hint: contoso.adminUpn, sandbox_auto_consent: '1', code_challenge: challenge, code_challenge_method: 'S256' }).toString()}`);
+        return { code: new URL(String(res.headers.location)).searchParams.get('code') ?? '', verifier };
+      };
+      const token = (form: Record<string, string>) => call(`${timed.url}/organizations/oauth2/v2.0/token`, { form: { client_id: 'sandbox-client', client_secret: 'sandbox-client-secret', redirect_uri: redirectUri, ...form } });
+      const stale = await login();
+      clock.advance(10 * 60 * 1000 + 1);
+      expectStsError((await token({ grant_type: 'authorization_code', code: stale.code, code_verifier: stale.verifier })).body, 'invalid_grant', 70008);
+
+      const fresh = await login();
+      const tokens = await token({ grant_type: 'authorization_code', code: fresh.code, code_verifier: fresh.verifier });
+      clock.advance(91 * 24 * 3600 * 1000);
+      const expired = await token({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token });
+      expectStsError(expired.body, 'invalid_grant', 700082);
+    } finally {
+      await timed.close();
+    }
   });
 });
 
