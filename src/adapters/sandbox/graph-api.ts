@@ -160,7 +160,7 @@ export class SandboxGraph {
     const user = tenant.findUser(key);
     const visible = user && tenant.isVisible(user, nowMs) ? user : undefined;
     if (sub === undefined) {
-      if (m === 'GET') return (self ? undefined : this.need(ctx, scopes.readUsers, nowMs)) ?? (visible ? this.getUser(call, visible, nowMs) : notFound(key, nowMs));
+      if (m === 'GET') return (self ? undefined : this.need(ctx, scopes.readUsers, nowMs)) ?? (visible ? this.getUser(call, visible) : notFound(key, nowMs));
       if (m === 'PATCH') return this.need(ctx, scopes.writeUsers, nowMs, userAdminRoles) ?? (visible ? this.updateUser(call, tenant, visible, nowMs) : notFound(key, nowMs));
       if (m === 'DELETE') {
         const denied = this.need(ctx, scopes.writeUsers, nowMs, userAdminRoles);
@@ -270,8 +270,7 @@ export class SandboxGraph {
     return view;
   }
 
-  private getUser(call: GraphCall, user: UserRecord, nowMs: number): GraphResult {
-    void nowMs;
+  private getUser(call: GraphCall, user: UserRecord): GraphResult {
     const select = parseSelect(call.query.get('$select'), userSelectable, 'microsoft.graph.user');
     return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#users${select ? `(${select.join(',')})` : ''}/$entity`, ...this.userView(user, select) });
   }
@@ -318,7 +317,6 @@ export class SandboxGraph {
 
   /** One page of a collection; `$skiptoken` is the scan position, `@odata.nextLink` repeats the query. */
   private page<T>(call: GraphCall, path: string, select: string[] | undefined, nowMs: number, source: readonly T[], include: (item: T) => boolean, view: (item: T) => Record<string, unknown>, contextName?: string): GraphResult {
-    void nowMs;
     const top = parseTop(call.query.get('$top'), 100);
     const skip = call.query.get('$skiptoken');
     let pos = 0;
@@ -552,7 +550,7 @@ export class SandboxGraph {
       provisionedPlans: [],
       verifiedDomains: tenant.domains
         .filter((d) => d.isVerified)
-        .map((d) => ({ capabilities: d.isInitial ? 'Email, OfficeCommunicationsOnline' : 'Email, OfficeCommunicationsOnline', isDefault: d.isDefault, isInitial: d.isInitial, name: d.id, type: d.authenticationType })),
+        .map((d) => ({ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: d.isDefault, isInitial: d.isInitial, name: d.id, type: d.authenticationType })),
     };
   }
 

@@ -266,7 +266,7 @@ export class SandboxAuthority {
     if (decision === 'cancel') {
       return back({ error: 'access_denied', error_description: this.describe(65004, 'User declined to consent to access the app.') });
     }
-    if (upn === undefined || upn === null || upn === '') return this.consentPage(req, tenantSegment, params);
+    if (upn === undefined || upn === null || upn === '') return this.consentPage(tenantSegment, params);
 
     const domain = upn.slice(upn.lastIndexOf('@') + 1);
     const tenant = this.state.tenantOfDomain(domain);
@@ -308,7 +308,7 @@ export class SandboxAuthority {
     return redirectReply(url.toString());
   }
 
-  private consentPage(req: SandboxRequest, tenantSegment: string, params: URLSearchParams): SandboxReply {
+  private consentPage(tenantSegment: string, params: URLSearchParams): SandboxReply {
     const hidden = [...params.entries()]
       .filter(([k]) => !k.startsWith('sandbox_'))
       .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}"/>`)
@@ -316,7 +316,6 @@ export class SandboxAuthority {
     const scopes = (params.get('scope') ?? '').split(/\s+/).filter((s) => s !== '').map((s) => `<li>${escapeHtml(s)}</li>`).join('');
     const hint = params.get('login_hint') ?? '';
     const action = `${this.baseUrl}/${encodeURIComponent(tenantSegment)}/oauth2/v2.0/authorize`;
-    void req;
     return htmlReply(
       200,
       `<!doctype html><html><head><meta charset="utf-8"><title>Permissions requested - sandbox tenant</title></head><body>
