@@ -25,6 +25,7 @@ const connectionSchema = z.object({
   consentedBy: z.object({ objectId: z.string(), upn: z.string() }).optional(),
   consentedAt: z.string().optional(),
   reauthorization: z.object({ code: z.string(), reason: z.string(), at: z.string() }).optional().meta({ description: 'Why a Global Administrator must consent again' }),
+  deactivationHold: z.object({ count: z.number().int(), since: z.string() }).optional().meta({ description: 'Deactivations held by the mass-deactivation guard (status sync_paused) until confirmed or cancelled' }),
   deauthorizedAt: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),

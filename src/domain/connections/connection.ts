@@ -80,6 +80,12 @@ export interface ReauthorizationInfo {
   readonly at: string;
 }
 
+/** Deactivations the mass-deactivation guard holds for an admin to confirm or cancel (status `sync_paused`). */
+export interface DeactivationHold {
+  readonly count: number;
+  readonly since: string;
+}
+
 /** The stored connection (container `connections`, pk = id). Holds no secret. */
 export interface ConnectionRecord {
   readonly id: string;
@@ -95,6 +101,7 @@ export interface ConnectionRecord {
   /** msal's key of the consenting account in the token cache (an identifier, not a credential). */
   readonly homeAccountId?: string;
   readonly reauthorization?: ReauthorizationInfo;
+  readonly deactivationHold?: DeactivationHold;
   readonly deauthorizedAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -112,6 +119,7 @@ export interface ConnectionView {
   readonly consentedBy?: ConsentingAccount;
   readonly consentedAt?: string;
   readonly reauthorization?: ReauthorizationInfo;
+  readonly deactivationHold?: DeactivationHold;
   readonly deauthorizedAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -129,6 +137,7 @@ export function toConnectionView(record: ConnectionRecord): ConnectionView {
     ...(record.consentedBy === undefined ? {} : { consentedBy: record.consentedBy }),
     ...(record.consentedAt === undefined ? {} : { consentedAt: record.consentedAt }),
     ...(record.reauthorization === undefined ? {} : { reauthorization: record.reauthorization }),
+    ...(record.deactivationHold === undefined ? {} : { deactivationHold: record.deactivationHold }),
     ...(record.deauthorizedAt === undefined ? {} : { deauthorizedAt: record.deauthorizedAt }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
