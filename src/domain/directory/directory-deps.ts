@@ -20,6 +20,14 @@ export interface ConditionalWrite {
   readonly ifMatch?: string;
 }
 
+export interface CreateOptions {
+  /**
+   * The new document's id (from `newDirectoryId`), for a caller that records it before creating so
+   * that a retry after a crash finds its own earlier create (an import). Defaults to a fresh one.
+   */
+  readonly id?: string;
+}
+
 export interface Page<T> {
   readonly items: T[];
   readonly nextCursor?: string;

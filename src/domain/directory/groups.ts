@@ -1,6 +1,6 @@
 import { InvalidCursorError, type Condition } from '../ports/document-store';
 import { err, ok, type Result } from '../result';
-import { maxWriteAttempts, sameEtag, type ConditionalWrite, type DirectoryDeps, type Page, type Versioned } from './directory-deps';
+import { maxWriteAttempts, sameEtag, type ConditionalWrite, type CreateOptions, type DirectoryDeps, type Page, type Versioned } from './directory-deps';
 import type { DirectoryFailure } from './directory-failures';
 import type { GroupField } from './directory-hooks';
 import { newDirectoryId } from './directory-ids';
@@ -40,8 +40,8 @@ function holdsName(deps: DirectoryDeps, name: string): HolderCheck {
 }
 
 /** Creates a group; `group_name_taken` when another group has the name in any case. */
-export async function createGroup(deps: DirectoryDeps, input: CreateGroupInput): Promise<Result<Versioned<Group>, DirectoryFailure>> {
-  const id = newDirectoryId(deps.clock);
+export async function createGroup(deps: DirectoryDeps, input: CreateGroupInput, options: CreateOptions = {}): Promise<Result<Versioned<Group>, DirectoryFailure>> {
+  const id = options.id ?? newDirectoryId(deps.clock);
   const now = deps.clock.now().toISOString();
   const record: GroupRecord = { id, name: input.name, ...(input.description === undefined ? {} : { description: input.description }), createdAt: now, updatedAt: now };
   const key = groupNameClaim(input.name);

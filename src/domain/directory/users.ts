@@ -1,6 +1,6 @@
 import { InvalidCursorError, type Condition } from '../ports/document-store';
 import { err, ok, type Result } from '../result';
-import { maxWriteAttempts, sameEtag, type ConditionalWrite, type DirectoryDeps, type Page, type Versioned } from './directory-deps';
+import { maxWriteAttempts, sameEtag, type ConditionalWrite, type CreateOptions, type DirectoryDeps, type Page, type Versioned } from './directory-deps';
 import type { DirectoryFailure } from './directory-failures';
 import type { UserField } from './directory-hooks';
 import { newDirectoryId } from './directory-ids';
@@ -97,10 +97,10 @@ function withoutUndefined<T extends object>(value: T): T {
  * Creates a user. The email (and the username, which defaults to the email's local part) must be
  * free: `email_taken` / `username_taken` otherwise, also when two creates race.
  */
-export async function createUser(deps: DirectoryDeps, input: CreateUserInput): Promise<Result<Versioned<User>, DirectoryFailure>> {
+export async function createUser(deps: DirectoryDeps, input: CreateUserInput, options: CreateOptions = {}): Promise<Result<Versioned<User>, DirectoryFailure>> {
   const email = normalizeEmail(input.email);
   const username = input.username ?? localPart(email);
-  const id = newDirectoryId(deps.clock);
+  const id = options.id ?? newDirectoryId(deps.clock);
   const manager = await checkManager(deps, id, input.managerId);
   if (!manager.ok) return manager;
   const now = deps.clock.now().toISOString();

@@ -46,21 +46,67 @@ export async function groupBindingsOf(deps: Pick<BindingDeps, 'store'>, groupId:
  * per message) and every future one (the membership hook). Binding again is harmless.
  */
 export async function bindGroup(deps: BindingDeps, connectionId: string, groupId: string): Promise<Result<GroupBindingView, BindingRefusal>> {
+  const bound = await startGroupBinding(deps, connectionId, groupId, undefined);
+  // Only a link to a Microsoft 365 group can find the binding anchored on another one.
+  if (!bound.ok && bound.error.code === 'group_linked_to_other') throw new Error(`group ${groupId} was refused as anchored elsewhere without an anchor`);
+  return bound as Result<GroupBindingView, BindingRefusal>;
+}
+
+/** Linking refused: the directory group is bound on this connection anchored on another Microsoft 365 group. */
+export interface GroupLinkedToOther {
+  readonly code: 'group_linked_to_other';
+  readonly message: string;
+  readonly m365GroupId: string;
+}
+
+/**
+ * Binds a directory group to a Microsoft 365 group that already exists (an import), anchored on its
+ * object id: members are bound through it as `bindGroup` binds them, and nothing is created in
+ * Microsoft 365 for the group. Linking again to the same group changes nothing.
+ */
+export function linkExistingGroup(deps: BindingDeps, connectionId: string, groupId: string, m365GroupId: string): Promise<Result<GroupBindingView, BindingRefusal | GroupLinkedToOther>> {
+  return startGroupBinding(deps, connectionId, groupId, m365GroupId);
+}
+
+async function startGroupBinding(deps: BindingDeps, connectionId: string, groupId: string, m365GroupId: string | undefined): Promise<Result<GroupBindingView, BindingRefusal | GroupLinkedToOther>> {
   const connection = await readConnection(deps.store, connectionId);
   if (connection === undefined) return err({ code: 'connection_not_found', message: `connection ${connectionId} not found` });
   if (connection.status !== 'active') return err({ code: 'connection_not_active', message: `connection ${connectionId} is ${connection.status}; only an active connection can bind groups` });
   if ((await deps.store.get('groups', groupId, groupId)) === undefined) return err({ code: 'group_not_found', message: `group ${groupId} not found` });
   const now = deps.clock.now().toISOString();
   let started: string | undefined;
+  let anchoredElsewhere: string | undefined;
   const stored = await mutateDocument<StoredGroupBinding>(deps.store, 'bindings', connectionId, groupBindingId(groupId), (current) => {
     started = undefined;
-    if (current !== undefined && current.expansion !== 'unbinding') return undefined;
+    anchoredElsewhere = undefined;
+    if (current !== undefined && current.expansion !== 'unbinding') {
+      if (m365GroupId === undefined || current.m365GroupId === m365GroupId) return undefined;
+      if (current.m365GroupId !== undefined) {
+        anchoredElsewhere = current.m365GroupId;
+        return undefined;
+      }
+      return { ...current, m365GroupId, updatedAt: now };
+    }
     started = randomUUID();
-    return { kind: 'group', connectionId, groupId, expansion: 'binding', run: started, boundMembers: 0, skippedMembers: 0, createdAt: current?.createdAt ?? now, updatedAt: now };
+    return {
+      kind: 'group',
+      connectionId,
+      groupId,
+      expansion: 'binding',
+      run: started,
+      boundMembers: 0,
+      skippedMembers: 0,
+      ...(m365GroupId === undefined ? {} : { m365GroupId }),
+      createdAt: current?.createdAt ?? now,
+      updatedAt: now,
+    };
   });
+  if (anchoredElsewhere !== undefined) {
+    return err({ code: 'group_linked_to_other', m365GroupId: anchoredElsewhere, message: `group ${groupId} is bound on connection ${connectionId} to Microsoft 365 group ${anchoredElsewhere}` });
+  }
   if (started !== undefined) {
     await sendNudges(deps.sender, [groupMessage(connectionId, groupId, 'bind', started)]);
-    deps.logger.info('group bound', { connectionId, groupId });
+    deps.logger.info('group bound', { connectionId, groupId, ...(m365GroupId === undefined ? {} : { m365GroupId }) });
   }
   return ok(toGroupBindingView((stored as NonNullable<typeof stored>).data));
 }

@@ -236,3 +236,76 @@ export async function unbindUser(deps: BindingDeps, connectionId: string, userId
   if (detached === undefined) return err({ code: 'binding_not_found', message: `user ${userId} is not bound to connection ${connectionId}` });
   return ok(toUserBindingView(detached));
 }
+
+/** Linking refused because the user is already bound here to a different Microsoft 365 account. */
+export interface LinkedToOtherAccount {
+  readonly code: 'linked_to_other_account';
+  readonly message: string;
+  readonly m365UserId: string;
+}
+
+/**
+ * Binds a user directly to a Microsoft 365 account that already exists (an import), anchored on
+ * its object id. Without `push` the binding is `provisioned` at once and nothing is sent: the
+ * account already holds what the directory took from it, so there is no Graph write and no event.
+ * With `push` (the conflict policy `link`) a nudge makes the next pass write the directory's
+ * attributes over the account's. Linking again to the same account changes nothing.
+ */
+export async function linkExistingAccount(
+  deps: BindingDeps,
+  connection: ConnectionRecord,
+  user: User,
+  m365UserId: string,
+  options: { readonly push: boolean },
+): Promise<Result<UserBindingRecord, BindingRefusal | LinkedToOtherAccount>> {
+  if (connection.status !== 'active') {
+    return err({ code: 'connection_not_active', message: `connection ${connection.id} is ${connection.status}; only an active connection can bind users` });
+  }
+  const domain = emailDomain(user.email);
+  if (!connection.domains.includes(domain)) {
+    return err({ code: 'domain_not_claimed', message: `the domain of ${user.email} (${domain}) is not claimed by connection ${connection.id} (${connection.domains.join(', ') || 'no domains'})` });
+  }
+  const claimed = await claimUser(deps, user.id, connection.id);
+  if (!claimed.ok) {
+    return err({ code: 'bound_elsewhere', connectionId: claimed.error, message: `user ${user.id} is bound to connection ${claimed.error}; a user can be bound to one connection only` });
+  }
+  const now = deps.clock.now().toISOString();
+  let linkedElsewhere: string | undefined;
+  let changed = false;
+  const stored = await mutateUserBinding(deps.store, connection.id, user.id, (current) => {
+    linkedElsewhere = undefined;
+    changed = false;
+    if (current !== undefined && isBound(current.via) && current.m365UserId !== undefined) {
+      if (current.m365UserId !== m365UserId) linkedElsewhere = current.m365UserId;
+      return undefined;
+    }
+    changed = true;
+    const base = current ?? newBinding(connection.id, user.id, { direct: true, groups: [] }, now);
+    const changeSeq = current === undefined ? base.changeSeq : base.changeSeq + (options.push ? 1 : 0);
+    return {
+      ...base,
+      via: withSource(base.via, { direct: true }),
+      m365UserId,
+      linkCount: base.linkCount + 1,
+      pendingWrite: undefined,
+      lastError: undefined,
+      attempts: 0,
+      changeSeq,
+      ...(options.push
+        ? { state: 'pending' as const }
+        : // Nothing is owed to Microsoft 365: whatever an earlier binding still had outstanding is settled.
+          { state: 'provisioned' as const, handledChangeSeq: changeSeq, lastSyncedAt: now }),
+      updatedAt: now,
+    };
+  });
+  if (linkedElsewhere !== undefined) {
+    return err({ code: 'linked_to_other_account', m365UserId: linkedElsewhere, message: `user ${user.id} is already bound on connection ${connection.id} to Microsoft 365 account ${linkedElsewhere}` });
+  }
+  const binding = (stored as NonNullable<typeof stored>).data;
+  // Work still outstanding is nudged again: the first nudge may have been lost with a crash.
+  if (options.push && binding.handledChangeSeq < binding.changeSeq) {
+    await sendNudges(deps.sender, [{ kind: 'user', connectionId: connection.id, userId: user.id, changeSeq: binding.changeSeq, reason: 'bind', hop: 0 }]);
+  }
+  if (changed) deps.logger.info('user linked to an existing Microsoft 365 account', { connectionId: connection.id, userId: user.id, m365UserId, push: options.push });
+  return ok(binding);
+}

@@ -74,6 +74,8 @@ export interface GroupBindingRecord {
   readonly boundMembers: number;
   /** Members left unbound: their domain is not this connection's, or they are bound elsewhere. */
   readonly skippedMembers: number;
+  /** The Microsoft 365 group it is anchored on, when it was imported from one (nothing is created then). */
+  readonly m365GroupId?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -137,6 +139,7 @@ export interface GroupBindingView {
   readonly expansion: GroupBindingRecord['expansion'];
   readonly boundMembers: number;
   readonly skippedMembers: number;
+  readonly m365GroupId?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -148,6 +151,7 @@ export function toGroupBindingView(record: GroupBindingRecord): GroupBindingView
     expansion: record.expansion,
     boundMembers: record.boundMembers,
     skippedMembers: record.skippedMembers,
+    ...(record.m365GroupId === undefined ? {} : { m365GroupId: record.m365GroupId }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
