@@ -36,7 +36,7 @@ export function createGraphClientFactory(deps: GraphClientFactoryDeps): GraphCli
     const retry = new GraphRetryMiddleware(deps.retry ?? defaultGraphRetryOptions);
     auth.setNext(retry);
     retry.setNext(transport);
-    return new SdkGraphClient(Client.initWithMiddleware({ middleware: auth, baseUrl: deps.graphBaseUrl, defaultVersion: 'v1.0' }));
+    return new SdkGraphClient(Client.initWithMiddleware({ middleware: auth, baseUrl: deps.graphBaseUrl, defaultVersion: 'v1.0' }), deps.graphBaseUrl);
   };
   return {
     forConnection(connectionId) {

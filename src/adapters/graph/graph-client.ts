@@ -72,7 +72,15 @@ function headerValue(headers: Readonly<Record<string, string>>, name: string): s
 
 /** Wraps an SDK client built on our middleware chain. */
 export class SdkGraphClient implements GraphClient {
-  constructor(readonly sdk: Client) {}
+  private readonly versionRoot: string;
+
+  /** `graphBaseUrl` is GRAPH_BASE_URL: links Graph returns under it are followed as paths. */
+  constructor(
+    readonly sdk: Client,
+    graphBaseUrl: string,
+  ) {
+    this.versionRoot = `${graphBaseUrl.replace(/\/+$/, '')}/v1.0`;
+  }
 
   private async run<T>(call: () => Promise<T>): Promise<T> {
     try {
@@ -83,7 +91,9 @@ export class SdkGraphClient implements GraphClient {
   }
 
   private request(path: string, options: GraphRequestOptions | undefined) {
-    const request = this.sdk.api(path);
+    // The SDK parses absolute https links itself but not http ones (test doubles): hand it the path.
+    const relative = path.startsWith(`${this.versionRoot}/`) ? path.slice(this.versionRoot.length) : path;
+    const request = this.sdk.api(relative);
     if (options?.headers !== undefined) request.headers({ ...options.headers });
     return request;
   }

@@ -1,0 +1,129 @@
+import { MsalIdentityPlatform } from '../../src/adapters/msal/msal-identity-platform';
+import { tokenCacheSecretName } from '../../src/adapters/msal/secret-store-cache-plugin';
+import { startSandbox, type SandboxHandle } from '../../src/adapters/sandbox/sandbox-server';
+import { createSandboxNetworkClient } from '../../src/adapters/sandbox/sandbox-trust';
+import { sandboxTenants } from '../../src/adapters/sandbox/seed';
+import type { ConsentGrant } from '../../src/domain/connections/identity-platform';
+import { call } from '../sandbox/sandbox-test-client';
+import { MemorySecrets, RecordingLogger } from '../domain/connections/connections-harness';
+
+const contoso = sandboxTenants.contoso;
+const redirectUri = 'http://localhost:7071/api/oauth/callback';
+
+describe('msal-node identity platform against the sandbox authority', () => {
+  let sandbox: SandboxHandle;
+  let secrets: MemorySecrets;
+  let logger: RecordingLogger;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+  });
+  afterAll(() => sandbox.close());
+  beforeEach(() => {
+    sandbox.control.reset();
+    secrets = new MemorySecrets({ now: () => new Date() });
+    logger = new RecordingLogger();
+  });
+
+  function platform(authorityUrl = sandbox.url): MsalIdentityPlatform {
+    return new MsalIdentityPlatform({ clientId: 'sandbox-client', clientSecret: 'sandbox-client-secret', authorityUrl, redirectUri, secrets, logger, networkClient: createSandboxNetworkClient() });
+  }
+
+  /** Runs the authorization code + PKCE flow as `upn` and redeems the code. */
+  async function signIn(identity: MsalIdentityPlatform, upn: string, verifierOverride?: string) {
+    const pkce = await identity.createPkce();
+    const url = await identity.authorizationUrl({ state: 'opaque-state', codeChallenge: pkce.challenge });
+    const parsed = new URL(url);
+    expect(parsed.pathname).toBe('/organizations/oauth2/v2.0/authorize');
+    expect(parsed.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(parsed.searchParams.get('redirect_uri')).toBe(redirectUri);
+    expect(parsed.searchParams.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['offline_access', 'User.ReadWrite.All', 'Group.ReadWrite.All', 'Domain.Read.All', 'RoleManagement.Read.Directory', 'User-PasswordProfile.ReadWrite.All']));
+    const answer = await call(`${url}&login_hint=${encodeURIComponent(upn)}&sandbox_auto_consent=1`);
+    const back = new URL(String(answer.headers.location));
+    expect(back.searchParams.get('state')).toBe('opaque-state');
+    return identity.redeemCode({ code: back.searchParams.get('code') ?? '', codeVerifier: verifierOverride ?? pkce.verifier });
+  }
+
+  async function consented(identity: MsalIdentityPlatform, connectionId = 'c1'): Promise<ConsentGrant> {
+    const redeemed = await signIn(identity, contoso.adminUpn);
+    if (!redeemed.ok) throw new Error(redeemed.error.message);
+    await redeemed.value.persist(connectionId);
+    return redeemed.value;
+  }
+
+  function refreshTokens(): string[] {
+    return sandbox.control.grants(contoso.id).flatMap((g) => g.refreshTokens.map((t) => t.token));
+  }
+
+  it('redeems a code into a grant that stores nothing until it is persisted, then only in the secret store', async () => {
+    const identity = platform();
+    const redeemed = await signIn(identity, contoso.adminUpn);
+    if (!redeemed.ok) throw new Error(redeemed.error.message);
+    expect(redeemed.value).toMatchObject({ tenantId: contoso.id, upn: contoso.adminUpn, homeAccountId: expect.stringContaining(contoso.id) });
+    expect(secrets.values.size).toBe(0);
+
+    await redeemed.value.persist('c1');
+    const [refreshToken] = refreshTokens();
+    expect(refreshToken).toBeDefined();
+    expect([...secrets.values.keys()]).toEqual([tokenCacheSecretName('c1')]);
+    expect(secrets.values.get(tokenCacheSecretName('c1'))?.value).toContain(refreshToken);
+    expect(JSON.stringify(logger.lines)).not.toContain(refreshToken);
+  });
+
+  it('serves cached access tokens silently and refreshes (rotating the stored refresh token) when forced', async () => {
+    const identity = platform();
+    const grant = await consented(identity);
+    const account = { connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId };
+
+    const first = await identity.acquireToken(account);
+    if (!first.ok) throw new Error(first.error.message);
+    const me = await call(`${sandbox.url}/v1.0/me?$select=userPrincipalName`, { headers: { authorization: `Bearer ${first.value}` } });
+    expect(me.body.userPrincipalName).toBe(contoso.adminUpn);
+    expect(await identity.acquireToken(account)).toEqual(first);
+    expect(refreshTokens()).toHaveLength(1);
+
+    expect((await identity.acquireToken(account, { forceRefresh: true })).ok).toBe(true);
+    const rotated = refreshTokens();
+    expect(rotated).toHaveLength(2);
+    expect(secrets.values.get(tokenCacheSecretName('c1'))?.value).toContain(rotated[1]);
+  });
+
+  it('lets another host use the persisted cache', async () => {
+    const grant = await consented(platform());
+    const otherHost = platform();
+    expect((await otherHost.acquireToken({ connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId }, { forceRefresh: true })).ok).toBe(true);
+  });
+
+  it.each([
+    ['revoked', 'AADSTS50173'],
+    ['consent', 'AADSTS65001'],
+    ['expired', 'AADSTS700082'],
+    ['disabled', 'AADSTS50057'],
+  ] as const)('reports a grant ended by %s as reauthorization_required with %s', async (reason, code) => {
+    const identity = platform();
+    const grant = await consented(identity);
+    sandbox.control.revoke(contoso.id, reason);
+    const result = await identity.acquireToken({ connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId }, { forceRefresh: true });
+    expect(result).toEqual({ ok: false, error: { kind: 'reauthorization_required', code, message: expect.stringContaining(code) } });
+  });
+
+  it('reports a missing cache as token_cache_missing, and forgets a connection for good', async () => {
+    const identity = platform();
+    const grant = await consented(identity);
+    await identity.forget('c1');
+    expect(secrets.values.size).toBe(0);
+    const result = await identity.acquireToken({ connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId });
+    expect(result).toEqual({ ok: false, error: expect.objectContaining({ kind: 'reauthorization_required', code: 'token_cache_missing' }) });
+  });
+
+  it('refuses a code redeemed with the wrong PKCE verifier', async () => {
+    const redeemed = await signIn(platform(), contoso.adminUpn, 'x'.repeat(43));
+    expect(redeemed).toEqual({ ok: false, error: expect.objectContaining({ kind: 'refused', error: 'invalid_grant', code: 'AADSTS501481' }) });
+  });
+
+  it('reports an unreachable authority as transient', async () => {
+    const grant = await consented(platform());
+    const result = await platform('https://127.0.0.1:1').acquireToken({ connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId }, { forceRefresh: true });
+    expect(result).toEqual({ ok: false, error: expect.objectContaining({ kind: 'transient' }) });
+  });
+});
