@@ -1,0 +1,205 @@
+import type { ConnectionRecord } from '../connections/connection';
+import { transition, type ConnectionStatus } from '../connections/connection-state';
+import type { Clock } from '../ports/clock';
+import type { DocumentStore } from '../ports/document-store';
+import type { Logger } from '../ports/logger';
+import { deactivationLimit, minimumShareLimit, type DeactivationGuard, type DeactivationRequest, type DeactivationVerdict } from './deactivation-guard';
+
+export interface GuardDeps {
+  readonly store: DocumentStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** The guard's records of a connection (container `state`). */
+export function guardPartition(connectionId: string): string {
+  return `deactivation-guard:${connectionId}`;
+}
+
+/** One requested deactivation, counted in the rolling hour (id `intent:<user>:<incarnation>:<changeSeq>`). */
+interface IntentRecord {
+  readonly kind: 'intent';
+  readonly userId: string;
+  readonly at: string;
+}
+
+/** A deactivation held for an admin (id `held:<userId>`); `released` once confirmed, until the worker writes it. */
+export interface HeldDeactivationRecord {
+  readonly kind: 'held';
+  readonly userId: string;
+  readonly incarnation: string;
+  readonly changeSeq: number;
+  readonly m365UserId: string;
+  readonly heldAt: string;
+  readonly released: boolean;
+}
+
+/** Deactivations before `resetAt` no longer count (id `window`): an admin decided on them. */
+interface WindowRecord {
+  readonly kind: 'window';
+  readonly resetAt: string;
+}
+
+export const windowId = 'window';
+export function heldId(userId: string): string {
+  return `held:${userId}`;
+}
+
+const windowMs = 3600_000;
+/**
+ * Every deactivation waits this long after it was requested before it is written, so a burst
+ * (a run's nudges, an HR system suspending a department) is counted whole before any of it passes.
+ */
+export const burstSettleMs = 2_000;
+const intentTtlSeconds = 2 * 3600;
+/** A confirmed deactivation the worker never came back for (the user was re-activated) expires. */
+export const releasedTtlSeconds = 24 * 3600;
+
+/**
+ * The mass-deactivation guard on the document store. Each requested deactivation is recorded and
+ * counted over the last hour; while the count stays within the connection's limit it passes (after
+ * `burstSettleMs`); beyond it, the deactivation is held, and the connection goes `sync_paused` with
+ * the number held. While paused every deactivation is held; everything else carries on.
+ */
+export function createStoreDeactivationGuard(deps: GuardDeps): DeactivationGuard {
+  return {
+    async admit(request) {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const verdict = await admitOnce(deps, request);
+        if (verdict !== 'resumed') return verdict;
+      }
+      // Paused and resumed again under our feet three times: count it as a new request would be.
+      return countAndDecide(deps, request, await readConnection(deps.store, request.connectionId));
+    },
+  };
+}
+
+async function readConnection(store: DocumentStore, connectionId: string): Promise<ConnectionRecord | undefined> {
+  return (await store.get<ConnectionRecord>('connections', connectionId, connectionId))?.data;
+}
+
+async function admitOnce(deps: GuardDeps, request: DeactivationRequest): Promise<DeactivationVerdict | 'resumed'> {
+  const pk = guardPartition(request.connectionId);
+  const connection = await readConnection(deps.store, request.connectionId);
+  // The worker stops for a missing connection before it gets here.
+  if (connection === undefined) return { kind: 'proceed' };
+  const held = await deps.store.get<HeldDeactivationRecord>('state', pk, heldId(request.userId));
+  if (held !== undefined && held.data.released && held.data.incarnation === request.incarnation) {
+    await deps.store.delete('state', pk, heldId(request.userId), { ifMatch: held.etag });
+    return { kind: 'proceed' };
+  }
+  if (connection.status === 'sync_paused') {
+    await hold(deps, request);
+    const status = await setHold(deps, request.connectionId, 'update');
+    if (status === 'sync_paused') return { kind: 'held' };
+    // An admin confirmed or cancelled between our read and our record: decide again.
+    await deps.store.delete('state', pk, heldId(request.userId));
+    return 'resumed';
+  }
+  return countAndDecide(deps, request, connection);
+}
+
+async function countAndDecide(deps: GuardDeps, request: DeactivationRequest, connection: ConnectionRecord | undefined): Promise<DeactivationVerdict> {
+  if (connection === undefined) return { kind: 'proceed' };
+  const pk = guardPartition(request.connectionId);
+  const now = deps.clock.now();
+  const intent = await recordIntent(deps, request);
+  const window = await deps.store.get<WindowRecord>('state', pk, windowId);
+  const windowStart = new Date(Math.max(now.getTime() - windowMs, window === undefined ? 0 : Date.parse(window.data.resetAt))).toISOString();
+  // Requested before the window: counted back then, or an admin decided on its burst since.
+  if (intent.at < windowStart) return { kind: 'proceed' };
+  const guard = connection.settings.deactivationGuard;
+  const count = await deps.store.count('state', { pk, where: [{ field: 'kind', op: 'eq', value: 'intent' }, { field: 'at', op: 'ge', value: windowStart }] });
+  if (count > Math.min(guard.maxUsers, minimumShareLimit)) {
+    const active = await deps.store.count('bindings', { pk: request.connectionId, where: [{ field: 'kind', op: 'eq', value: 'user' }, { field: 'state', op: 'in', values: ['pending', 'provisioned', 'error'] }] });
+    const limit = deactivationLimit(guard, active);
+    if (count > limit) {
+      await hold(deps, request);
+      const status = await setHold(deps, request.connectionId, 'pause');
+      deps.logger.warn('deactivation held: more deactivations within an hour than the connection allows', { connectionId: request.connectionId, userId: request.userId, requested: count, limit, status });
+      return { kind: 'held' };
+    }
+  }
+  const settledAtMs = Date.parse(intent.at) + burstSettleMs;
+  if (now.getTime() < settledAtMs) return { kind: 'wait', untilMs: settledAtMs };
+  // A hold of this user left from a pause the connection no longer has (it lost its authorization meanwhile) is over.
+  await deps.store.delete('state', pk, heldId(request.userId));
+  return { kind: 'proceed' };
+}
+
+/** The request's intent, recorded on its first ask (a redelivered nudge finds it recorded). */
+async function recordIntent(deps: GuardDeps, request: DeactivationRequest): Promise<IntentRecord> {
+  const pk = guardPartition(request.connectionId);
+  const id = `intent:${request.userId}:${request.incarnation}:${request.changeSeq}`;
+  const mine: IntentRecord = { kind: 'intent', userId: request.userId, at: deps.clock.now().toISOString() };
+  const created = await deps.store.create<IntentRecord>('state', pk, id, mine, { ttlSeconds: intentTtlSeconds });
+  if (created.ok) return mine;
+  return (await deps.store.get<IntentRecord>('state', pk, id))?.data ?? mine;
+}
+
+async function hold(deps: GuardDeps, request: DeactivationRequest): Promise<void> {
+  const record: HeldDeactivationRecord = {
+    kind: 'held',
+    userId: request.userId,
+    incarnation: request.incarnation,
+    changeSeq: request.changeSeq,
+    m365UserId: request.m365UserId,
+    heldAt: deps.clock.now().toISOString(),
+    released: false,
+  };
+  await deps.store.upsert('state', guardPartition(request.connectionId), heldId(request.userId), record);
+}
+
+/** Held deactivations of a connection not yet released. */
+export function countHeld(store: DocumentStore, connectionId: string): Promise<number> {
+  return store.count('state', { pk: guardPartition(connectionId), where: [{ field: 'kind', op: 'eq', value: 'held' }, { field: 'released', op: 'eq', value: false }] });
+}
+
+/** Starts a new counting window: what happened before it was decided on by an admin. */
+export async function resetWindow(deps: GuardDeps, connectionId: string): Promise<void> {
+  const record: WindowRecord = { kind: 'window', resetAt: deps.clock.now().toISOString() };
+  await deps.store.upsert('state', guardPartition(connectionId), windowId, record);
+}
+
+/**
+ * Writes the held count on the connection. `pause` also moves an active connection to
+ * `sync_paused`; `update` only refreshes the count of a paused one; `resume` moves a paused
+ * connection back to `active` and drops the count. The count is taken after reading the
+ * connection and written only if it is unchanged, so concurrent holders converge on the true
+ * number. Returns the status afterwards.
+ */
+export async function setHold(deps: GuardDeps, connectionId: string, change: 'pause' | 'update' | 'resume'): Promise<ConnectionStatus | undefined> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const doc = await deps.store.get<ConnectionRecord>('connections', connectionId, connectionId);
+    if (doc === undefined) return undefined;
+    const current = doc.data;
+    let status = current.status;
+    let next: ConnectionRecord;
+    const now = deps.clock.now().toISOString();
+    if (change === 'resume') {
+      const resumed = transition(status, 'sync_resumed');
+      if (resumed.ok) status = resumed.value;
+      if (status === current.status && current.deactivationHold === undefined) return status;
+      const { deactivationHold: _dropped, ...rest } = current;
+      next = { ...rest, status, updatedAt: now };
+    } else {
+      if (change === 'pause') {
+        const paused = transition(status, 'sync_paused');
+        if (paused.ok) status = paused.value;
+      }
+      if (status !== 'sync_paused') return status;
+      const count = await countHeld(deps.store, connectionId);
+      if (current.status === status && current.deactivationHold?.count === count) return status;
+      next = { ...current, status, deactivationHold: { count, since: current.deactivationHold?.since ?? now }, updatedAt: now };
+    }
+    const replaced = await deps.store.replace<ConnectionRecord>('connections', connectionId, connectionId, next, { ifMatch: doc.etag });
+    if (replaced.ok) {
+      if (status !== current.status) deps.logger.warn(`connection ${status === 'sync_paused' ? 'paused: deactivations wait for an admin' : 'resumed'}`, { connectionId, status, held: next.deactivationHold?.count ?? 0 });
+      return status;
+    }
+    if (replaced.error === 'not_found') return undefined;
+    // Spread the retries of many workers holding at once.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
+  }
+  throw new Error(`connection ${connectionId} kept changing while its held deactivations were counted`);
+}
