@@ -1,0 +1,202 @@
+import type { ConnectionRecord } from '../connections/connection';
+import type { Clock } from '../ports/clock';
+import type { DocumentStore } from '../ports/document-store';
+import { err, ok, type Result } from '../result';
+import { readFailure, type ImportFailure } from './import-failures';
+import { filterFingerprint, matchesPerson, matchesStatus, type ImportFilter } from './import-filter';
+import { importEmail, resolveStatuses, type ImportStatus, type ResolvedStatus } from './import-status';
+import type { M365Directories, M365Page, M365Person } from './m365-directory';
+
+export interface PreviewQuery extends ImportFilter {
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+/** One Microsoft 365 user as the preview lists it. */
+export interface PreviewItem {
+  readonly id: string;
+  readonly userPrincipalName: string;
+  readonly mail?: string;
+  /** The email an import would give the directory user (mail, else the UPN); absent when neither is valid. */
+  readonly email?: string;
+  readonly displayName?: string;
+  readonly givenName?: string;
+  readonly surname?: string;
+  readonly accountEnabled: boolean;
+  readonly status: ImportStatus;
+  /** `imported`: the bound directory user; `conflict`, `other_connection`: the one holding the email. */
+  readonly userId?: string;
+  /** `other_connection`: where that directory user is bound. */
+  readonly boundConnectionId?: string;
+}
+
+export interface PreviewPage {
+  readonly items: PreviewItem[];
+  /** Absent once the tenant is read to the end. A page can hold fewer than `limit` items and still have one. */
+  readonly nextCursor?: string;
+}
+
+export interface PreviewDeps {
+  readonly store: DocumentStore;
+  readonly clock: Clock;
+  readonly directories: M365Directories;
+  readonly pages: GraphPageCache;
+}
+
+/**
+ * Graph pages one request reads at most before it answers with what it found and a cursor, so a
+ * selective filter over a large tenant answers in seconds rather than holding the request open.
+ */
+export const maxGraphPagesPerRequest = 5;
+
+/** Where a listing stands: the Graph page (its link; none for the first) and how far into it. */
+interface CursorState {
+  readonly page: string | undefined;
+  readonly offset: number;
+}
+
+interface CursorPayload {
+  readonly v: 1;
+  readonly c: string;
+  readonly f: string;
+  readonly p: string | null;
+  readonly o: number;
+}
+
+function encodeCursor(connectionId: string, filter: ImportFilter, state: CursorState): string {
+  const payload: CursorPayload = { v: 1, c: connectionId, f: filterFingerprint(filter), p: state.page ?? null, o: state.offset };
+  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, connectionId: string, filter: ImportFilter): CursorState | undefined {
+  let payload: Partial<CursorPayload>;
+  try {
+    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorPayload>;
+  } catch {
+    return undefined;
+  }
+  if (payload.v !== 1 || payload.c !== connectionId || payload.f !== filterFingerprint(filter)) return undefined;
+  if (!(payload.p === null || typeof payload.p === 'string') || typeof payload.o !== 'number' || !Number.isInteger(payload.o) || payload.o < 0) return undefined;
+  return { page: payload.p ?? undefined, offset: payload.o };
+}
+
+interface CachedPage {
+  readonly page: M365Page<M365Person>;
+  readonly expiresAtMs: number;
+}
+
+/**
+ * The last few Graph pages read, so an admin paging with a `limit` smaller than Graph's page reads
+ * each Graph page once, not once per admin page. Only continuations (requests with a cursor) read
+ * from it: a fresh listing always asks Graph. Bounded in entries and age; per process.
+ */
+export class GraphPageCache {
+  private readonly entries = new Map<string, CachedPage>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxEntries = 8,
+    private readonly ttlMs = 60_000,
+  ) {}
+
+  get(key: string): M365Page<M365Person> | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs <= this.clock.now().getTime()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.page;
+  }
+
+  set(key: string, page: M365Page<M365Person>): void {
+    this.entries.delete(key);
+    this.entries.set(key, { page, expiresAtMs: this.clock.now().getTime() + this.ttlMs });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+}
+
+/** Reads a connection and checks its tenant can be read now. */
+export async function readableConnection(store: DocumentStore, connectionId: string): Promise<Result<ConnectionRecord, ImportFailure>> {
+  const connection = (await store.get<ConnectionRecord>('connections', connectionId, connectionId))?.data;
+  if (connection === undefined) return err({ code: 'connection_not_found', message: `connection ${connectionId} not found` });
+  if (connection.status !== 'active' && connection.status !== 'sync_paused') {
+    return err({ code: 'connection_not_active', message: `connection ${connectionId} is ${connection.status}; its tenant can be read once a Global Administrator has consented` });
+  }
+  return ok(connection);
+}
+
+function toItem(person: M365Person, resolved: ResolvedStatus): PreviewItem {
+  const email = importEmail(person);
+  const text = (value: string | null | undefined) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const mail = text(person.mail);
+  const displayName = text(person.displayName);
+  const givenName = text(person.givenName);
+  const surname = text(person.surname);
+  return {
+    id: person.id,
+    userPrincipalName: person.userPrincipalName,
+    ...(mail === undefined ? {} : { mail }),
+    ...(email === undefined ? {} : { email }),
+    ...(displayName === undefined ? {} : { displayName }),
+    ...(givenName === undefined ? {} : { givenName }),
+    ...(surname === undefined ? {} : { surname }),
+    accountEnabled: person.accountEnabled !== false,
+    status: resolved.status,
+    ...(resolved.userId === undefined ? {} : { userId: resolved.userId }),
+    ...(resolved.boundConnectionId === undefined ? {} : { boundConnectionId: resolved.boundConnectionId }),
+  };
+}
+
+/**
+ * GET /connections/{id}/m365/users: the tenant's users with their status against the directory,
+ * filtered and paged. Streams Graph's largest pages (a cursor names a Graph page and a position in
+ * it) and resolves statuses per page in one batch of store queries, so neither the tenant nor one
+ * query per user is ever needed.
+ */
+export async function previewM365Users(deps: PreviewDeps, connectionId: string, query: PreviewQuery): Promise<Result<PreviewPage, ImportFailure>> {
+  const connection = await readableConnection(deps.store, connectionId);
+  if (!connection.ok) return connection;
+  const filter: ImportFilter = { status: query.status, domain: query.domain, q: query.q, enabled: query.enabled };
+  let state: CursorState = { page: undefined, offset: 0 };
+  if (query.cursor !== undefined) {
+    const decoded = decodeCursor(query.cursor, connectionId, filter);
+    if (decoded === undefined) return err({ code: 'invalid_cursor', message: 'query.cursor: not a cursor of this list (cursors belong to one connection and one set of filters)' });
+    state = decoded;
+  }
+  const directory = deps.directories.forConnection(connectionId);
+  const items: PreviewItem[] = [];
+  for (let read = 0; read < maxGraphPagesPerRequest; read += 1) {
+    const cacheKey = `${connectionId}\n${String(filter.enabled)}\n${state.page ?? ''}`;
+    let page = query.cursor === undefined && read === 0 ? undefined : deps.pages.get(cacheKey);
+    if (page === undefined) {
+      const fetched = await directory.listUsers({ ...(filter.enabled === undefined ? {} : { enabled: filter.enabled }), ...(state.page === undefined ? {} : { page: state.page }) });
+      if (!fetched.ok) return err(readFailure(fetched.error));
+      page = fetched.value;
+      deps.pages.set(cacheKey, page);
+    }
+    const candidates: number[] = [];
+    for (let index = state.offset; index < page.items.length; index += 1) {
+      if (matchesPerson(page.items[index] as M365Person, filter)) candidates.push(index);
+    }
+    // Without a status filter only the users shown need a status.
+    const needed = filter.status === undefined ? candidates.slice(0, query.limit - items.length) : candidates;
+    const statuses = await resolveStatuses(deps.store, connectionId, needed.map((index) => page.items[index] as M365Person));
+    for (const index of needed) {
+      const person = page.items[index] as M365Person;
+      const resolved = statuses.get(person.id) ?? { status: 'new' };
+      if (!matchesStatus(resolved.status, filter)) continue;
+      items.push(toItem(person, resolved));
+      if (items.length === query.limit) {
+        const next: CursorState | undefined = index + 1 < page.items.length ? { page: state.page, offset: index + 1 } : page.nextPage === undefined ? undefined : { page: page.nextPage, offset: 0 };
+        return ok({ items, ...(next === undefined ? {} : { nextCursor: encodeCursor(connectionId, filter, next) }) });
+      }
+    }
+    if (page.nextPage === undefined) return ok({ items });
+    state = { page: page.nextPage, offset: 0 };
+  }
+  return ok({ items, nextCursor: encodeCursor(connectionId, filter, state) });
+}
