@@ -5,6 +5,7 @@ import type { Clock } from '../ports/clock';
 import type { DocumentStore } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
 import type { SecretStore } from '../ports/secret-store';
+import type { DeactivationGuard } from '../reconcile/deactivation-guard';
 import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, type ExportAttributeRule } from './attribute-mapping';
 import { isBound, pendingPasswordSecretName, type BindingError, type BindingState, type PendingWrite, type UserBindingRecord } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
@@ -23,6 +24,8 @@ export interface ProvisionUserDeps {
   readonly throttle: ConnectionThrottle;
   /** Failed attempts after which the binding shows `error` and the nudge is dead-lettered. */
   readonly maxAttempts: number;
+  /** Asked before an account is disabled (the mass-deactivation guard); absent, deactivations are never held. */
+  readonly deactivationGuard?: DeactivationGuard;
 }
 
 /**
@@ -121,6 +124,7 @@ class UserProvisioningRun {
     }
     const account = await this.resolvePendingWrite(read.value);
     if (account.accountEnabled !== false) {
+      await this.admitDeactivation(account.id);
       await this.write(account, { attributes: { accountEnabled: false }, events: [{ type: 'user_deprovision', version: '', changedAttributes: ['accountEnabled'] }] });
     }
     return 'deprovisioned';
@@ -168,9 +172,32 @@ class UserProvisioningRun {
     }
     if (password !== undefined) events.push({ type: 'user_password_update_provision', version: '', changedAttributes: ['passwordProfile'] });
     if (events.length > 0) {
+      // Taking over an account for a suspended user is a link, not one of our accounts going dark.
+      if (attributes.accountEnabled === false && !takeover) await this.admitDeactivation(account.id);
       await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), events });
     }
     return enabled ? 'provisioned' : 'deprovisioned';
+  }
+
+  /**
+   * Asks the mass-deactivation guard before disabling an account. A deactivation that must wait for
+   * its burst to settle is rescheduled; a held one ends the run without writing, the binding
+   * `pending` until an admin confirms (the guard nudges it again) or cancels it.
+   */
+  private async admitDeactivation(m365UserId: string): Promise<void> {
+    const guard = this.deps.deactivationGuard;
+    if (guard === undefined) return;
+    const verdict = await guard.admit({ connectionId: this.connection.id, userId: this.binding.userId, incarnation: this.binding.incarnation, changeSeq: this.startChangeSeq, m365UserId });
+    switch (verdict.kind) {
+      case 'proceed':
+        return;
+      case 'wait':
+        throw new RunStop({ kind: 'wait', untilMs: verdict.untilMs, detail: 'deactivation waits for its burst to be counted' });
+      case 'held':
+        this.log.warn('deactivation held by the mass-deactivation guard until an admin confirms or cancels it', { m365UserId });
+        await this.finish('pending');
+        throw new RunStop({ kind: 'done', detail: 'deactivation held' });
+    }
   }
 
   // ---- linking: take over by userPrincipalName, or create -------------------------------------
@@ -477,7 +504,8 @@ export async function provisionUser(deps: ProvisionUserDeps, nudge: UserNudge): 
   const binding = bindingDoc.data;
   if (nudge.changeSeq <= binding.handledChangeSeq && binding.pendingWrite === undefined) return { kind: 'done', detail: 'handled already' };
   const nowMs = deps.clock.now().getTime();
-  if (connection.status !== 'active') {
+  // A paused connection carries on with everything but deactivations, which its guard holds.
+  if (connection.status !== 'active' && connection.status !== 'sync_paused') {
     return { kind: 'wait', untilMs: nowMs + backoffMs(nudge.hop, notActiveWaitMs), detail: `connection is ${connection.status}` };
   }
   const notBefore = deps.throttle.waitUntil(connection.id, nowMs);
