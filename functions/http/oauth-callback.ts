@@ -33,8 +33,8 @@ function refusalPage(refusal: ConsentRefusal): string {
   return page('Microsoft 365 was not connected', [escapeHtml(refusal.message), `Nothing was stored. Reason code: <code>${escapeHtml(refusal.code)}</code>.`], 'refusal');
 }
 
-// Strings from the browser: take them as they come (a query that fails validation must still get a page).
-const text = z.string().max(8192).optional().catch(undefined);
+// Any string passes: a person in a browser must get a page, never a JSON validation error.
+const text = z.string().optional();
 
 export const oauthCallbackRoute = defineRoute({
   name: 'oauth-callback',
