@@ -7,6 +7,8 @@ import { addGroupMemberRoute, createGroupRoute, deleteGroupRoute, getGroupRoute,
 import { directoryCommands } from './queue/directory-commands';
 import { createConnectionRoute, deauthorizeConnectionRoute, deleteConnectionRoute, getConnectionRoute, listConnectionsRoute, startConsentRoute, updateConnectionRoute } from './http/connections';
 import { oauthCallbackRoute } from './http/oauth-callback';
+import { cancelDeactivationsRoute, confirmDeactivationsRoute, listHeldDeactivationsRoute, reconcileConnectionRoute, reconcileStatusRoute } from './http/reconcile';
+import { reconcileTimer } from './timer/reconcile';
 
 /**
  * Every function of the app, once. `functions/index.ts` registers them with the Azure Functions
@@ -43,4 +45,10 @@ export const functionTable: readonly FunctionDefinition[] = [
   startConsentRoute,
   deauthorizeConnectionRoute,
   oauthCallbackRoute,
+  reconcileConnectionRoute,
+  reconcileStatusRoute,
+  listHeldDeactivationsRoute,
+  confirmDeactivationsRoute,
+  cancelDeactivationsRoute,
+  reconcileTimer,
 ];

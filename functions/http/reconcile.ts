@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { cursorSchema, errorResponses, errorSchema, limitSchema } from '../../src/app/http/common-schemas';
+import { defineRoute } from '../../src/app/http/route';
+import { reconcileFor } from '../../src/app/reconcile-services';
+import { connectionStatuses } from '../../src/domain/connections/connection-state';
+import { ApiError } from '../../src/domain/errors';
+import { InvalidCursorError } from '../../src/domain/ports/document-store';
+import { cancelDeactivations, confirmDeactivations, listHeldDeactivations, type HeldDeactivationsFailure } from '../../src/domain/reconcile/held-deactivations';
+import { reconcileStatus, startReconcile, type ReconcileRefusal } from '../../src/domain/reconcile/reconcile-connection';
+import type { Result } from '../../src/domain/result';
+
+const tags = ['reconcile'];
+const params = z.strictObject({ id: z.string().min(1).max(128) });
+const notFound = { 404: { description: 'No such connection', schema: errorSchema } };
+
+function refusal(error: ReconcileRefusal | HeldDeactivationsFailure): ApiError {
+  switch (error.code) {
+    case 'connection_not_found':
+      return new ApiError('NOT_FOUND', error.message);
+    case 'lease_held':
+    case 'reauthorization_required':
+    case 'not_active':
+    case 'nothing_held':
+      return new ApiError('CONFLICT', error.message);
+  }
+}
+
+function valueOf<T>(result: Result<T, ReconcileRefusal | HeldDeactivationsFailure>): T {
+  if (!result.ok) throw refusal(result.error);
+  return result.value;
+}
+
+const countsSchema = z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]));
+const runReportSchema = z.object({
+  runId: z.string(),
+  connectionId: z.string(),
+  trigger: z.enum(['timer', 'on_demand']),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  outcome: z.enum(['completed', 'failed', 'lease_lost', 'reauthorization_required']),
+  users: countsSchema.optional().meta({ description: 'round (incremental|full), fullRoundReason, pages, reported, bound, drifted, deleted, missing, nudged' }),
+  safetyNet: countsSchema.optional().meta({ description: 'stuck, retried, backingOff, cancelled' }),
+  groups: countsSchema.optional(),
+  heldDeactivations: z.number().int(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const reconcileConnectionRoute = defineRoute({
+  name: 'reconcile-start',
+  method: 'POST',
+  route: 'connections/{id}/reconcile',
+  auth: 'admin',
+  summary: 'Reconcile a connection now: read what changed in Microsoft 365 and nudge every drifted or deleted bound account',
+  tags,
+  params,
+  body: z.strictObject({ full: z.boolean().default(false).meta({ description: 'Read every account (a full resync) instead of the changes since the last run' }) }).default({ full: false }),
+  responses: {
+    202: { description: 'Started; it runs in the background under the connection\'s lease (GET shows it)', schema: z.object({ runId: z.string(), connectionId: z.string(), status: z.literal('running'), leaseExpiresAt: z.string() }) },
+    ...notFound,
+    409: { description: 'A reconcile of this connection is already running (its lease is held), or the connection waits for re-consent or is not active', schema: errorSchema },
+    ...errorResponses,
+  },
+  handler: async ({ params: { id }, body, services }) => {
+    const started = valueOf(await startReconcile(reconcileFor(services), id, { trigger: 'on_demand', forceFull: body.full }));
+    // The run reports through GET and the logs; its promise never rejects.
+    void started.finished;
+    return { status: 202, body: { runId: started.runId, connectionId: started.connectionId, status: 'running', leaseExpiresAt: started.leaseExpiresAt }, headers: { location: `/api/connections/${id}/reconcile` } };
+  },
+});
+
+export const reconcileStatusRoute = defineRoute({
+  name: 'reconcile-status',
+  method: 'GET',
+  route: 'connections/{id}/reconcile',
+  auth: 'reader',
+  summary: 'The reconcile run holding the connection\'s lease, if any, and the last finished run',
+  tags,
+  params,
+  responses: { 200: { description: 'Status', schema: z.object({ running: z.object({ runId: z.string(), leaseExpiresAt: z.string() }).optional(), lastRun: runReportSchema.optional() }) }, ...notFound, ...errorResponses },
+  handler: async ({ params: { id }, services }) => ({ status: 200, body: valueOf(await reconcileStatus(reconcileFor(services), id)) }),
+});
+
+export const listHeldDeactivationsRoute = defineRoute({
+  name: 'deactivations-list',
+  method: 'GET',
+  route: 'connections/{id}/deactivations',
+  auth: 'reader',
+  summary: 'Deactivations the mass-deactivation guard holds for an admin, oldest first',
+  tags,
+  params,
+  query: z.strictObject({ limit: limitSchema, cursor: cursorSchema.optional() }),
+  responses: {
+    200: {
+      description: 'Held deactivations',
+      schema: z.object({ status: z.enum(connectionStatuses), count: z.number().int(), items: z.array(z.object({ userId: z.string(), m365UserId: z.string(), heldAt: z.string() })), nextCursor: z.string().optional() }),
+    },
+    ...notFound,
+    ...errorResponses,
+  },
+  handler: async ({ params: { id }, query, services }) => {
+    try {
+      return { status: 200, body: valueOf(await listHeldDeactivations(reconcileFor(services), id, query)) };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new ApiError('VALIDATION_FAILED', `query.cursor: ${error.message}`, [{ field: 'query.cursor', message: error.message }]);
+      throw error;
+    }
+  },
+});
+
+const decided = { 409: { description: 'Nothing is held and the connection is not paused', schema: errorSchema } };
+
+export const confirmDeactivationsRoute = defineRoute({
+  name: 'deactivations-confirm',
+  method: 'POST',
+  route: 'connections/{id}/deactivations/confirm',
+  auth: 'admin',
+  summary: 'Release the held deactivations: the worker disables those accounts, and the connection is active again',
+  tags,
+  params,
+  responses: { 200: { description: 'Released', schema: z.object({ status: z.enum(connectionStatuses), released: z.number().int() }) }, ...notFound, ...decided, ...errorResponses },
+  handler: async ({ params: { id }, services }) => ({ status: 200, body: valueOf(await confirmDeactivations(reconcileFor(services), id)) }),
+});
+
+export const cancelDeactivationsRoute = defineRoute({
+  name: 'deactivations-cancel',
+  method: 'POST',
+  route: 'connections/{id}/deactivations/cancel',
+  auth: 'admin',
+  summary: 'Drop the held deactivations: those accounts stay enabled, their bindings show error DEACTIVATION_CANCELLED, and the connection is active again',
+  tags,
+  params,
+  responses: { 200: { description: 'Cancelled', schema: z.object({ status: z.enum(connectionStatuses), cancelled: z.number().int() }) }, ...notFound, ...decided, ...errorResponses },
+  handler: async ({ params: { id }, services }) => ({ status: 200, body: valueOf(await cancelDeactivations(reconcileFor(services), id)) }),
+});

@@ -1,0 +1,20 @@
+import type { TimerFunctionDefinition } from '../../src/app/functions/definition';
+import { getConfig } from '../../src/app/config';
+import { reconcileFor } from '../../src/app/reconcile-services';
+import { getServices } from '../../src/app/services';
+import { reconcileAll } from '../../src/domain/reconcile/reconcile-connection';
+
+/** Reconciles every active connection on RECONCILE_SCHEDULE (NCRONTAB, default every 15 minutes). */
+export const reconcileTimer: TimerFunctionDefinition = {
+  kind: 'timer',
+  name: 'reconcile-timer',
+  // Read when the host registers the timer, not when this module loads: a bad setting fails start-up by name.
+  get schedule() {
+    return getConfig().reconcileSchedule;
+  },
+  handler: async (context) => {
+    const services = await getServices();
+    const report = await reconcileAll(reconcileFor(services));
+    context.log(`reconciled ${report.runs.length} connection(s); skipped ${report.skipped.length}`);
+  },
+};
