@@ -12,7 +12,10 @@ const eventSchema = z.object({
   userId: z.string().optional(),
   groupId: z.string().optional(),
   m365UserId: z.string().optional(),
+  m365GroupId: z.string().optional(),
   changedAttributes: z.array(z.string()).meta({ description: 'Names of the attributes written, never their values' }),
+  addedMembers: z.number().int().optional().meta({ description: 'group_membership_provision: members added to the Microsoft 365 group' }),
+  removedMembers: z.number().int().optional().meta({ description: 'group_membership_provision: members removed from the Microsoft 365 group' }),
   at: z.string(),
 });
 

@@ -39,6 +39,8 @@ export const connectionSettingsSchema = z.strictObject({
   /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
   usageLocation: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code such as "US"').optional(),
   deactivationGuard: deactivationGuardSchema.default({ maxUsers: 50, maxPercent: 10 }),
+  /** Unbinding a group deletes its Microsoft 365 group too; absent or false leaves it (with its members). */
+  deleteGroupOnUnbind: z.boolean().optional(),
 });
 export type ConnectionSettings = z.output<typeof connectionSettingsSchema>;
 
@@ -50,6 +52,7 @@ export const connectionSettingsPatchSchema = z.strictObject({
   deprovisionAction: z.enum(['disable']).optional(),
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
+  deleteGroupOnUnbind: z.boolean().optional(),
 });
 export type ConnectionSettingsPatch = z.output<typeof connectionSettingsPatchSchema>;
 
@@ -146,12 +149,14 @@ export function toConnectionView(record: ConnectionRecord): ConnectionView {
 
 /** Applies a settings change to the current settings. */
 export function applySettingsPatch(current: ConnectionSettings, patch: ConnectionSettingsPatch): ConnectionSettings {
+  const deleteGroupOnUnbind = patch.deleteGroupOnUnbind ?? current.deleteGroupOnUnbind;
   const next: ConnectionSettings = {
     exportAttributes: patch.exportAttributes ?? current.exportAttributes,
     conflictPolicy: patch.conflictPolicy ?? current.conflictPolicy,
     deletedAccountPolicy: patch.deletedAccountPolicy ?? current.deletedAccountPolicy,
     deprovisionAction: patch.deprovisionAction ?? current.deprovisionAction,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
+    ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
   };
   const usageLocation = patch.usageLocation === undefined ? current.usageLocation : (patch.usageLocation ?? undefined);
   return usageLocation === undefined ? next : { ...next, usageLocation };

@@ -1,12 +1,12 @@
 /** The queues the app uses. */
-export const queueNames = ['provisioning', 'directory-commands', 'imports'] as const;
+export const queueNames = ['provisioning', 'directory-commands', 'imports', 'group-sync'] as const;
 export type QueueName = (typeof queueNames)[number];
 
 /**
  * The session-enabled queues: every message sent to them needs a `sessionId` (Service Bus refuses
  * one without), and their queue functions are registered with sessions on.
  */
-export const sessionQueues: ReadonlySet<QueueName> = new Set<QueueName>(['provisioning']);
+export const sessionQueues: ReadonlySet<QueueName> = new Set<QueueName>(['provisioning', 'group-sync']);
 
 export interface OutgoingMessage {
   /** Duplicate ids sent within the de-duplication window are dropped (Service Bus duplicate detection). */

@@ -4,6 +4,7 @@ import { err, ok, type Result } from '../result';
 import { groupBindingId, toGroupBindingView, type GroupBindingRecord, type GroupBindingView, type UserBindingRecord } from './binding';
 import { mutateDocument, readGroupBinding } from './binding-records';
 import { attachUser, detachUser, readConnection, readDirectoryUser, type BindingDeps, type BindingRefusal } from './bind-user';
+import { nudgeGroupSync } from '../group-sync/group-sync-nudges';
 import { sendNudges, type GroupNudge } from './nudges';
 
 /** Members handled per group message: small enough to finish well within a message lock. */
@@ -108,6 +109,7 @@ async function startGroupBinding(deps: BindingDeps, connectionId: string, groupI
     await sendNudges(deps.sender, [groupMessage(connectionId, groupId, 'bind', started)]);
     deps.logger.info('group bound', { connectionId, groupId, ...(m365GroupId === undefined ? {} : { m365GroupId }) });
   }
+  if (started !== undefined || m365GroupId !== undefined) await nudgeGroupSync(deps, connectionId, groupId, 'bind');
   return ok(toGroupBindingView((stored as NonNullable<typeof stored>).data));
 }
 
@@ -132,6 +134,7 @@ export async function startUnbinding(deps: BindingDeps, connectionId: string, gr
   if (stored === undefined) return undefined;
   if (started !== undefined) {
     await sendNudges(deps.sender, [groupMessage(connectionId, groupId, 'unbind', started)]);
+    await nudgeGroupSync(deps, connectionId, groupId, 'unbind');
     deps.logger.info('group unbound', { connectionId, groupId });
   }
   return toGroupBindingView(stored.data);

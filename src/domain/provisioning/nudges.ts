@@ -40,7 +40,7 @@ export type GroupNudge = z.output<typeof groupNudgeSchema>;
 export type ProvisioningMessage = z.output<typeof provisioningMessageSchema>;
 
 // Service Bus message ids are at most 128 characters.
-function boundedId(id: string): string {
+export function boundedId(id: string): string {
   return id.length <= 128 ? id : `h:${createHash('sha256').update(id).digest('base64url')}`;
 }
 

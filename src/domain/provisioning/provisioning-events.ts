@@ -22,7 +22,11 @@ export interface ProvisioningEvent {
   readonly userId?: string;
   readonly groupId?: string;
   readonly m365UserId?: string;
+  readonly m365GroupId?: string;
   readonly changedAttributes: readonly string[];
+  /** For `group_membership_provision`: members added to and removed from the Microsoft 365 group. */
+  readonly addedMembers?: number;
+  readonly removedMembers?: number;
   readonly at: string;
 }
 

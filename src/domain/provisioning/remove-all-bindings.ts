@@ -28,7 +28,8 @@ export async function removeAllBindings(deps: RemoveAllBindingsDeps, connectionI
         if (claim !== undefined && claim.data.connectionId === connectionId) await deps.store.delete('uniques', key, key, { ifMatch: claim.etag });
         if (binding.passwordPending) await deps.secrets.delete(pendingPasswordSecretName(binding.userId));
         if (binding.via.direct || binding.via.groups.length > 0) users += 1;
-      } else {
+      } else if (binding.kind === 'group') {
+        // Group sync records (`m365group:<groupId>`) share the partition and go too, uncounted.
         groups += 1;
       }
       await deps.store.delete('bindings', connectionId, doc.id);
