@@ -5,7 +5,7 @@ import { createSandboxNetworkClient } from '../../src/adapters/sandbox/sandbox-t
 import { sandboxTenants } from '../../src/adapters/sandbox/seed';
 import type { ConsentGrant } from '../../src/domain/connections/identity-platform';
 import { call } from '../sandbox/sandbox-test-client';
-import { MemorySecrets, RecordingLogger } from '../domain/connections/connections-harness';
+import { ManualClock, MemorySecrets, RecordingLogger } from '../domain/connections/connections-harness';
 
 const contoso = sandboxTenants.contoso;
 const redirectUri = 'http://localhost:7071/api/oauth/callback';
@@ -14,6 +14,7 @@ describe('msal-node identity platform against the sandbox authority', () => {
   let sandbox: SandboxHandle;
   let secrets: MemorySecrets;
   let logger: RecordingLogger;
+  let clock: ManualClock;
 
   beforeAll(async () => {
     sandbox = await startSandbox();
@@ -21,12 +22,13 @@ describe('msal-node identity platform against the sandbox authority', () => {
   afterAll(() => sandbox.close());
   beforeEach(() => {
     sandbox.control.reset();
-    secrets = new MemorySecrets({ now: () => new Date() });
+    clock = new ManualClock(Date.now());
+    secrets = new MemorySecrets(clock);
     logger = new RecordingLogger();
   });
 
   function platform(authorityUrl = sandbox.url): MsalIdentityPlatform {
-    return new MsalIdentityPlatform({ clientId: 'sandbox-client', clientSecret: 'sandbox-client-secret', authorityUrl, redirectUri, secrets, logger, networkClient: createSandboxNetworkClient() });
+    return new MsalIdentityPlatform({ clientId: 'sandbox-client', clientSecret: 'sandbox-client-secret', authorityUrl, redirectUri, secrets, logger, clock, networkClient: createSandboxNetworkClient() });
   }
 
   /** Runs the authorization code + PKCE flow as `upn` and redeems the code. */

@@ -53,6 +53,7 @@ export async function createM365Access(config: Config, deps: M365AccessDeps): Pr
     redirectUri: `${config.publicBaseUrl}/api/oauth/callback`,
     secrets: deps.secrets,
     logger: deps.logger,
+    clock: deps.clock,
     ...(networkClient === undefined ? {} : { networkClient }),
   });
   const tokens = createConnectionTokenProvider({ store: deps.store, clock: deps.clock, logger: deps.logger, identity });

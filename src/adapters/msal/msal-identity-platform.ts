@@ -1,4 +1,5 @@
 import { AuthError, ConfidentialClientApplication, CryptoProvider, InteractionRequiredAuthError, LogLevel, ServerError, type Configuration, type INetworkModule } from '@azure/msal-node';
+import type { Clock } from '../../domain/ports/clock';
 import type { Logger } from '../../domain/ports/logger';
 import type { SecretStore } from '../../domain/ports/secret-store';
 import { err, ok, type Result } from '../../domain/result';
@@ -17,7 +18,11 @@ export interface MsalIdentityPlatformOptions {
   readonly logger: Logger;
   /** A network client for an authority Node's default trust store cannot verify (the sandbox only). */
   readonly networkClient?: INetworkModule;
+  readonly clock: Clock;
 }
+
+// Like msal-node, renew an access token this long before it expires.
+const renewalMarginMs = 5 * 60 * 1000;
 
 type JsonCache = Record<string, Record<string, unknown> | undefined>;
 
@@ -58,6 +63,9 @@ export class MsalIdentityPlatform implements IdentityPlatform {
   private readonly crypto = new CryptoProvider();
   private readonly consentApp: ConfidentialClientApplication;
   private readonly apps = new Map<string, { app: ConfidentialClientApplication; plugin: SecretStoreCachePlugin }>();
+  // msal-node's silent path costs about a millisecond of CPU even for a cached token, once per Graph
+  // request; the token itself is kept here until msal would renew it.
+  private readonly current = new Map<string, { homeAccountId: string; token: string; renewAtMs: number }>();
 
   constructor(private readonly options: MsalIdentityPlatformOptions) {
     this.consentApp = this.createApp('organizations');
@@ -148,11 +156,16 @@ export class MsalIdentityPlatform implements IdentityPlatform {
         // Merged, not replaced: the account the connection document names until it is rewritten stays usable.
         await secrets.set(name, mergeCaches(await secrets.get(name), serialized));
         this.apps.get(connectionId)?.plugin.reload();
+        this.current.delete(connectionId);
       },
     });
   }
 
   async acquireToken(account: ConnectionAccount, options: { readonly forceRefresh?: boolean } = {}): Promise<Result<string, TokenSourceFailure>> {
+    const nowMs = this.options.clock.now().getTime();
+    const known = this.current.get(account.connectionId);
+    if (options.forceRefresh !== true && known !== undefined && known.homeAccountId === account.homeAccountId && known.renewAtMs > nowMs) return ok(known.token);
+    this.current.delete(account.connectionId);
     const { app, plugin } = this.appFor(account.connectionId, account.tenantId);
     let failure: TokenSourceFailure | undefined;
     // A refusal may come from a refresh token another host has already rotated: read the stored cache once more and retry.
@@ -165,6 +178,8 @@ export class MsalIdentityPlatform implements IdentityPlatform {
           continue;
         }
         const result = await app.acquireTokenSilent({ account: cached, scopes: [...graphResourceScopes], forceRefresh: options.forceRefresh === true });
+        const expiresAtMs = result.expiresOn?.getTime() ?? nowMs;
+        this.current.set(account.connectionId, { homeAccountId: account.homeAccountId, token: result.accessToken, renewAtMs: expiresAtMs - renewalMarginMs });
         return ok(result.accessToken);
       } catch (error) {
         failure = classifyTokenError(error);
@@ -176,6 +191,7 @@ export class MsalIdentityPlatform implements IdentityPlatform {
 
   async forget(connectionId: string): Promise<void> {
     this.apps.delete(connectionId);
+    this.current.delete(connectionId);
     await this.options.secrets.delete(tokenCacheSecretName(connectionId));
   }
 }
