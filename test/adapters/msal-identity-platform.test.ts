@@ -123,6 +123,15 @@ describe('msal-node identity platform against the sandbox authority', () => {
     expect(redeemed).toEqual({ ok: false, error: expect.objectContaining({ kind: 'refused', error: 'invalid_grant', code: 'AADSTS501481' }) });
   });
 
+  it('builds the consent URL for Microsoft on the production path, from msal-node metadata without a network call', async () => {
+    const live = new MsalIdentityPlatform({ clientId: '00000000-0000-0000-0000-000000000001', clientSecret: 'secret', authorityUrl: 'https://login.microsoftonline.com', redirectUri: 'https://bridge.example/api/oauth/callback', secrets, logger, clock });
+    const pkce = await live.createPkce();
+    const url = new URL(await live.authorizationUrl({ state: 's', codeChallenge: pkce.challenge }));
+    expect(`${url.origin}${url.pathname}`).toBe('https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize');
+    expect(url.searchParams.get('redirect_uri')).toBe('https://bridge.example/api/oauth/callback');
+    expect(url.searchParams.get('code_challenge')).toBe(pkce.challenge);
+  });
+
   it('reports an unreachable authority as transient', async () => {
     const grant = await consented(platform());
     const result = await platform('https://127.0.0.1:1').acquireToken({ connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId }, { forceRefresh: true });
