@@ -50,7 +50,8 @@ function valueOr<T>(result: Result<T, ConnectionError>): T {
   throw new ApiError(statusOf[code], message, field === undefined ? undefined : [{ field: `body.${field}`, message }]);
 }
 
-function deps(services: Services): ConnectionDeps {
+/** The connection use cases' ports, from the process services. */
+export function connectionDeps(services: Services): ConnectionDeps {
   return { store: services.store, secrets: services.secrets, clock: services.clock, logger: services.logger, identity: services.m365.identity, tenants: services.m365.tenants };
 }
 
@@ -68,7 +69,7 @@ export const createConnectionRoute = defineRoute({
   }),
   responses: { 201: { description: 'Created', schema: connectionSchema.extend(consentLinkSchema.shape) }, ...conflict, ...errorResponses },
   handler: async ({ body, services }) => {
-    const created = valueOr(await createConnection(deps(services), body));
+    const created = valueOr(await createConnection(connectionDeps(services), body));
     return { status: 201, body: created, headers: { location: `/api/connections/${created.id}` } };
   },
 });
@@ -123,7 +124,7 @@ export const updateConnectionRoute = defineRoute({
     503: { description: 'Microsoft 365 could not be reached to check the domains', schema: errorSchema },
     ...errorResponses,
   },
-  handler: async ({ params, body, services }) => ({ status: 200, body: valueOr(await updateConnection(deps(services), params.id, body)) }),
+  handler: async ({ params, body, services }) => ({ status: 200, body: valueOr(await updateConnection(connectionDeps(services), params.id, body)) }),
 });
 
 export const deleteConnectionRoute = defineRoute({
@@ -136,7 +137,7 @@ export const deleteConnectionRoute = defineRoute({
   params: idParamSchema,
   responses: { 204: { description: 'Deleted' }, ...notFound, ...conflict, ...errorResponses },
   handler: async ({ params, services }) => {
-    valueOr(await deleteConnection(deps(services), params.id));
+    valueOr(await deleteConnection(connectionDeps(services), params.id));
     return { status: 204 };
   },
 });
@@ -150,7 +151,7 @@ export const startConsentRoute = defineRoute({
   tags,
   params: idParamSchema,
   responses: { 200: { description: 'The consent URL', schema: consentLinkSchema }, ...notFound, ...errorResponses },
-  handler: async ({ params, services }) => ({ status: 200, body: valueOr(await startConsent(deps(services), params.id)) }),
+  handler: async ({ params, services }) => ({ status: 200, body: valueOr(await startConsent(connectionDeps(services), params.id)) }),
 });
 
 export const deauthorizeConnectionRoute = defineRoute({
@@ -167,5 +168,5 @@ export const deauthorizeConnectionRoute = defineRoute({
     409: { description: 'The connection has never been authorized', schema: errorSchema },
     ...errorResponses,
   },
-  handler: async ({ params, services }) => ({ status: 200, body: valueOr(await deauthorizeConnection(deps(services), params.id)) }),
+  handler: async ({ params, services }) => ({ status: 200, body: valueOr(await deauthorizeConnection(connectionDeps(services), params.id)) }),
 });

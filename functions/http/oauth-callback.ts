@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineRoute } from '../../src/app/http/route';
 import { completeConsent, type ConsentRefusal, type ConsentSuccess } from '../../src/domain/connections/consent';
+import { connectionDeps } from './connections';
 
 const htmlEscapes: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -50,7 +51,7 @@ export const oauthCallbackRoute = defineRoute({
   },
   handler: async ({ query, services }) => {
     const outcome = await completeConsent(
-      { store: services.store, secrets: services.secrets, clock: services.clock, logger: services.logger, identity: services.m365.identity, tenants: services.m365.tenants },
+      connectionDeps(services),
       {
         ...(query.code === undefined ? {} : { code: query.code }),
         ...(query.state === undefined ? {} : { state: query.state }),
