@@ -163,6 +163,16 @@ describe('Graph client (middleware chain against a scripted Graph)', () => {
     expect(graph.seen).toHaveLength(4);
   });
 
+  it('reports a revoked grant found by the forced refresh after a 401', async () => {
+    graph.script('GET /v1.0/me', { status: 401, body: { error: { code: 'InvalidAuthenticationToken', message: 'Continuous access evaluation resulted in challenge' } } });
+    const revoking: TokenProvider = {
+      getAccessToken: async (_id, options = {}) => (options.forceRefresh === true ? err({ code: 'reauthorization_required', reason: 'AADSTS50173', message: 'AADSTS50173: grant revoked' }) : ok('cached-token')),
+    };
+    const client = createGraphClientFactory({ graphBaseUrl: graph.url, tokens: revoking, httpsAgent: new https.Agent(), httpAgent }).forConnection('c1');
+    expect(await thrown(client.get('/me'))).toMatchObject({ code: 'reauthorization_required', message: 'AADSTS50173: grant revoked' });
+    expect(graph.seen).toHaveLength(1);
+  });
+
   it('surfaces a connection that needs re-consent without calling Graph', async () => {
     tokens.failure = { code: 'reauthorization_required', reason: 'AADSTS50173', message: 'grant revoked' };
     expect(await thrown(factory.forConnection('c1').get('/me'))).toMatchObject({ code: 'reauthorization_required', message: 'grant revoked' });
