@@ -1,0 +1,136 @@
+import type { ConnectionRecord } from '../../../src/domain/connections/connection';
+import { cancelledDeactivationCode, deactivationLimit } from '../../../src/domain/reconcile/deactivation-guard';
+import { cancelDeactivations, confirmDeactivations, listHeldDeactivations } from '../../../src/domain/reconcile/held-deactivations';
+import { testConnectionId } from '../provisioning/provisioning-harness';
+import { ReconcileHarness } from './reconcile-harness';
+
+const guard = (maxUsers: number, maxPercent = 10) => ({ deactivationGuard: { maxUsers, maxPercent } });
+
+describe('mass-deactivation guard', () => {
+  let h: ReconcileHarness;
+
+  const connection = async (): Promise<ConnectionRecord> => (await h.store.get<ConnectionRecord>('connections', testConnectionId, testConnectionId))?.data as ConnectionRecord;
+  const enabled = (m365UserId: string) => h.gateway.accounts.get(m365UserId)?.accountEnabled;
+  const heldDeps = () => ({ ...h.reconcile, store: h.store });
+
+  async function suspendAll(users: { user: { id: string } }[]): Promise<void> {
+    for (const { user } of users) await h.changeUser(user.id, { state: 'suspended' }, 'user.suspended');
+    await h.drain();
+  }
+
+  async function provisionedUsers(count: number) {
+    const users = [];
+    for (let i = 0; i < count; i += 1) users.push(await h.provisioned());
+    return users;
+  }
+
+  it('allows the smaller of maxUsers and maxPercent of the active bindings, the share never below 10', () => {
+    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 10_000)).toBe(500);
+    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 2_000)).toBe(200);
+    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 30)).toBe(10);
+    expect(deactivationLimit({ maxUsers: 2, maxPercent: 10 }, 30)).toBe(2);
+    expect(deactivationLimit({ maxUsers: 0, maxPercent: 10 }, 30)).toBe(0);
+  });
+
+  it('lets deactivations within the limit through once their burst has been counted', async () => {
+    h = new ReconcileHarness();
+    await h.addConnection({ settings: guard(3) });
+    const users = await provisionedUsers(3);
+    const start = h.clock.ms;
+    await suspendAll(users);
+    for (const { m365UserId } of users) expect(enabled(m365UserId)).toBe(false);
+    expect(h.clock.ms - start).toBeGreaterThanOrEqual(2_000);
+    expect(await h.events('user_deprovision')).toHaveLength(3);
+    expect((await connection()).status).toBe('active');
+  });
+
+  describe('a burst beyond the limit', () => {
+    let users: { user: { id: string; email: string }; m365UserId: string }[];
+
+    beforeEach(async () => {
+      h = new ReconcileHarness();
+      await h.addConnection({ settings: guard(2) });
+      users = await provisionedUsers(5);
+      await suspendAll(users.slice(0, 4));
+    });
+
+    it('deactivates nothing, pauses the connection with the count, and carries on with everything else', async () => {
+      for (const { m365UserId } of users.slice(0, 4)) expect(enabled(m365UserId)).toBe(true);
+      expect(await h.events('user_deprovision')).toHaveLength(0);
+      expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 4 } });
+      for (const { user } of users.slice(0, 4)) expect((await h.bindingDoc(user.id)).state).toBe('pending');
+      const held = await listHeldDeactivations(h.reconcile, testConnectionId, { limit: 10 });
+      expect(held).toMatchObject({ ok: true, value: { status: 'sync_paused', count: 4 } });
+
+      const other = users[4] as (typeof users)[number];
+      await h.changeUser(other.user.id, { lastName: 'Renamed' });
+      await h.drain();
+      expect(h.gateway.accounts.get(other.m365UserId)?.surname).toBe('Renamed');
+      // More deactivations wait with the others.
+      await suspendAll([other]);
+      expect(enabled(other.m365UserId)).toBe(true);
+      expect((await connection()).deactivationHold?.count).toBe(5);
+    });
+
+    it('deactivates them all once an admin confirms, and resumes the connection', async () => {
+      const confirmed = await confirmDeactivations(heldDeps(), testConnectionId);
+      expect(confirmed).toEqual({ ok: true, value: { status: 'active', released: 4 } });
+      const resumed = await connection();
+      expect(resumed.status).toBe('active');
+      expect(resumed.deactivationHold).toBeUndefined();
+      await h.drain();
+      for (const { user, m365UserId } of users.slice(0, 4)) {
+        expect(enabled(m365UserId)).toBe(false);
+        expect((await h.bindingDoc(user.id)).state).toBe('deprovisioned');
+      }
+      expect(await h.events('user_deprovision')).toHaveLength(4);
+      expect(await confirmDeactivations(heldDeps(), testConnectionId)).toMatchObject({ ok: false, error: { code: 'nothing_held' } });
+    });
+
+    it('keeps the accounts enabled when an admin cancels, marks the bindings, and retries nothing', async () => {
+      const cancelled = await cancelDeactivations(heldDeps(), testConnectionId);
+      expect(cancelled).toEqual({ ok: true, value: { status: 'active', cancelled: 4 } });
+      await h.drain();
+      for (const { user, m365UserId } of users.slice(0, 4)) {
+        expect(enabled(m365UserId)).toBe(true);
+        expect((await h.bindingDoc(user.id))).toMatchObject({ state: 'error', lastError: { code: cancelledDeactivationCode } });
+      }
+      h.clock.advance(7 * 3600_000);
+      expect((await h.reconcileOnce()).safetyNet).toMatchObject({ retried: 0, cancelled: 4 });
+      await h.drain();
+      for (const { m365UserId } of users.slice(0, 4)) expect(enabled(m365UserId)).toBe(true);
+
+      // A later change of the user is acted on again.
+      const first = users[0] as (typeof users)[number];
+      await h.changeUser(first.user.id, { state: 'active' }, 'user.activated');
+      await h.drain();
+      expect((await h.bindingDoc(first.user.id)).state).toBe('provisioned');
+    });
+
+    it('pauses the connection again on the next run if it came back active with deactivations still held', async () => {
+      await h.setConnection(testConnectionId, { status: 'active', deactivationHold: undefined });
+      const report = await h.reconcileOnce();
+      expect(report.heldDeactivations).toBe(4);
+      expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 4 } });
+    });
+  });
+
+  it('holds a run\'s corrections when they would deactivate more accounts than the limit', async () => {
+    h = new ReconcileHarness();
+    await h.addConnection({ settings: guard(5) });
+    const users = await provisionedUsers(3);
+    await suspendAll(users);
+    await h.reconcileOnce();
+    await h.setConnection(testConnectionId, { settings: { ...(await connection()).settings, ...guard(2) } });
+    h.clock.advance(2 * 3600_000);
+    // Someone re-enables the suspended accounts in the portal.
+    for (const { m365UserId } of users) (h.gateway.accounts.get(m365UserId) as Record<string, unknown>).accountEnabled = true;
+
+    const report = await h.reconcileOnce();
+    expect(report.users).toMatchObject({ drifted: 3, nudged: 3 });
+    await h.drain();
+
+    for (const { m365UserId } of users) expect(enabled(m365UserId)).toBe(true);
+    expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 3 } });
+  });
+});
