@@ -60,8 +60,6 @@ function directoryInput(person: M365Person, email: string): { input: CreateUserI
 export async function importUser(deps: ImportUserDeps, connection: ConnectionRecord, person: M365Person, resolved: ResolvedStatus, plannedUserId: string): Promise<UserOutcome> {
   const email = importEmail(person);
   if (email === undefined) return { outcome: 'failed', reason: `neither the mail nor the userPrincipalName (${person.userPrincipalName}) is a valid email address` };
-  const domain = domainOf(email);
-  if (!connection.domains.includes(domain)) return { outcome: 'failed', reason: `the email domain ${domain} is not claimed by this connection` };
   return settle(deps, connection, person, email, resolved, plannedUserId);
 }
 
@@ -78,6 +76,9 @@ async function settle(deps: ImportUserDeps, connection: ConnectionRecord, person
       if (connection.settings.conflictPolicy === 'fail') return { outcome: 'failed', reason: emailConflictReason };
       return linkConflicting(deps, connection, person, resolved.userId as string);
     case 'new': {
+      // A user is bound to the connection that claims its email's domain (DESIGN.md point 3).
+      const domain = domainOf(email);
+      if (!connection.domains.includes(domain)) return { outcome: 'failed', reason: `the email domain ${domain} is not claimed by this connection` };
       const built = directoryInput(person, email);
       if ('reason' in built) return { outcome: 'failed', reason: built.reason };
       const created = await createUser(deps, built.input, { id: plannedUserId });
