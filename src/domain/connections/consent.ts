@@ -178,20 +178,37 @@ async function accept(deps: ConnectionDeps, connection: ConnectionRecord, grant:
     if (tenantClaim.value.created) await release(deps, 'tenant', facts.tenantId, connectionId);
     return refuse('domain_claimed', `The domain ${domainClaims.error.domain} is already claimed by another connection.`);
   }
-  const rollBack = async (): Promise<void> => {
+  // Undoes this consent's claims, and its tokens when the connection had none before.
+  const undo = async (): Promise<void> => {
     for (const domain of domainClaims.value) await release(deps, 'domain', domain, connectionId);
     if (tenantClaim.value.created) await release(deps, 'tenant', facts.tenantId, connectionId);
+    if (connection.homeAccountId === undefined) await deps.identity.forget(connectionId);
   };
+  let recorded: ConsentSuccess | undefined;
+  try {
+    recorded = await recordConsent(deps, connection, grant, facts, domains);
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+  if (recorded !== undefined) return ok(recorded);
+  // Another change to this connection's authorization won the race (a de-authorization, a deletion, another consent).
+  await undo();
+  return refuse('connection_changed', 'The connection changed while the consent was being completed. Start the consent again.');
+}
 
+/** Persists the tokens, then records the consent on the connection unless its authorization changed meanwhile. */
+async function recordConsent(deps: ConnectionDeps, connection: ConnectionRecord, grant: ConsentGrant, facts: TenantFacts, domains: string[]): Promise<ConsentSuccess | undefined> {
+  const connectionId = connection.id;
   // Tokens first: a connection document that says `active` must always find its account in the cache.
   await grant.persist(connectionId);
   const now = deps.clock.now().toISOString();
   const consentedBy = { objectId: facts.account.objectId, upn: facts.account.upn };
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const stored = await deps.store.get<ConnectionRecord>('connections', connectionId, connectionId);
-    if (stored === undefined || !sameAuthorization(stored.data, connection)) break;
+    if (stored === undefined || !sameAuthorization(stored.data, connection)) return undefined;
     const next = transition(stored.data.status, 'consent_granted');
-    if (!next.ok) break;
+    if (!next.ok) return undefined;
     const { reauthorization: _reauthorization, deauthorizedAt: _deauthorizedAt, ...kept } = stored.data;
     const record: ConnectionRecord = {
       ...kept,
@@ -207,12 +224,8 @@ async function accept(deps: ConnectionDeps, connection: ConnectionRecord, grant:
     const replaced = await deps.store.replace('connections', connectionId, connectionId, record, { ifMatch: stored.etag });
     if (replaced.ok) {
       deps.logger.info('connection consented', { connectionId, tenantId: facts.tenantId, domains, status: next.value });
-      return ok({ connectionId, connectionName: record.name, tenantId: facts.tenantId, tenantName: facts.tenantName, domains, consentedBy });
+      return { connectionId, connectionName: record.name, tenantId: facts.tenantId, tenantName: facts.tenantName, domains, consentedBy };
     }
   }
-  // Another change to this connection's authorization won the race (a de-authorization, a deletion, another consent).
-  await rollBack();
-  if (connection.homeAccountId === undefined) await deps.identity.forget(connectionId);
-  return refuse('connection_changed', 'The connection changed while the consent was being completed. Start the consent again.');
+  return undefined;
 }
-

@@ -75,6 +75,8 @@ export class FakeIdentityPlatform implements IdentityPlatform {
   readonly redeemed: { code: string; codeVerifier: string }[] = [];
   readonly tokenRequests: { account: ConnectionAccount; forceRefresh: boolean }[] = [];
   tokenOutcome: Result<string, TokenSourceFailure> = ok('access-token');
+  /** Runs inside `persist`, before the cache is written (to fail it, or to race it). */
+  onPersist: (connectionId: string) => Promise<void> = async () => undefined;
   private next = 0;
 
   async createPkce(): Promise<PkcePair> {
@@ -97,6 +99,7 @@ export class FakeIdentityPlatform implements IdentityPlatform {
       homeAccountId,
       accessToken: `token-for:${outcome.upn}`,
       persist: async (connectionId: string) => {
+        await this.onPersist(connectionId);
         this.caches.set(connectionId, [...(this.caches.get(connectionId) ?? []), homeAccountId]);
       },
     });

@@ -57,7 +57,7 @@ describe('consent', () => {
   }
 
   async function claims(): Promise<unknown[]> {
-    return (await h.store.query('uniques', { limit: 100 })).items.map((doc) => [doc.id, doc.data]);
+    return (await h.store.query('uniques', { limit: 100 })).items.filter((doc) => /^(tenant|domain):/.test(doc.id)).map((doc) => [doc.id, doc.data]);
   }
 
   it('activates the connection with the tenant, its claimable domains, who consented and when', async () => {
@@ -207,6 +207,28 @@ describe('consent', () => {
     const loser = results[0]!.ok ? b : a;
     expect((await record(loser)).status).toBe('pending_consent');
     expect(h.deps.identity.caches.has(loser)).toBe(false);
+  });
+
+  it('undoes its claims when the secret store fails while the tokens are saved', async () => {
+    const id = await create();
+    h.deps.identity.onPersist = async () => {
+      throw new Error('Key Vault unavailable');
+    };
+    await expect(consent(id, people.contosoAdmin)).rejects.toThrow('Key Vault unavailable');
+    expect(await claims()).toEqual([]);
+    expect((await record(id)).status).toBe('pending_consent');
+  });
+
+  it('gives way to a change of the connection made while the consent completes', async () => {
+    const id = await create();
+    h.deps.identity.onPersist = async () => {
+      const doc = await h.store.get<ConnectionRecord>('connections', id, id);
+      await h.store.replace('connections', id, id, { ...doc!.data, domains: ['contoso.onmicrosoft.com'] });
+    };
+    expect(expectErr(await consent(id, people.contosoAdmin)).code).toBe('connection_changed');
+    expect(await claims()).toEqual([]);
+    expect(h.deps.identity.caches.has(id)).toBe(false);
+    expect((await record(id)).status).toBe('pending_consent');
   });
 
   it('logs refusals without the code or the state', async () => {
