@@ -155,7 +155,8 @@ export async function reconcileGroups(deps: GroupSyncDeps, connectionId: string,
     } else if (record.m365GroupId === undefined || record.membersDigest !== membersDigest((await desiredOf(record.groupId)).include)) {
       nudges.add(record.groupId);
     }
-    if (binding !== undefined && binding.expansion !== 'unbinding' && record.m365GroupId !== undefined) linked.set(record.m365GroupId, record);
+    // A failed group waits for its retry, which brings it wholly in step; drift does not hasten it.
+    if (binding !== undefined && binding.expansion !== 'unbinding' && record.m365GroupId !== undefined && record.lastError === undefined) linked.set(record.m365GroupId, record);
   }
 
   let fullRound = false;
