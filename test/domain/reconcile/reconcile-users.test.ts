@@ -1,3 +1,4 @@
+import type { ConnectionRecord } from '../../../src/domain/connections/connection';
 import { readReconcileRecord, usersDeltaId, type UsersDeltaRecord } from '../../../src/domain/reconcile/reconcile-records';
 import { testConnectionId } from '../provisioning/provisioning-harness';
 import { ReconcileHarness } from './reconcile-harness';
@@ -151,7 +152,8 @@ describe('reconcile: users', () => {
   it('starts a full round when the connection maps other attributes than its delta link tracks', async () => {
     await h.provisioned({ jobTitle: 'Engineer' });
     await h.reconcileOnce();
-    await h.setConnection(testConnectionId, { settings: { ...(await h.store.get<{ settings: never }>('connections', testConnectionId, testConnectionId))!.data.settings, exportAttributes: ['jobTitle', 'department'] } as never });
+    const current = await h.store.get<ConnectionRecord>('connections', testConnectionId, testConnectionId);
+    await h.setConnection(testConnectionId, { settings: { ...(current?.data as ConnectionRecord).settings, exportAttributes: ['jobTitle', 'department'] } });
 
     const report = await h.reconcileOnce();
 
