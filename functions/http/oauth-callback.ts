@@ -48,19 +48,23 @@ export const oauthCallbackRoute = defineRoute({
   responses: {
     200: { description: 'Connected: which tenant and which domains', contentType: 'text/html', schema: z.string() },
     400: { description: 'Refused, with the reason', contentType: 'text/html', schema: z.string() },
+    500: { description: 'The service failed; nothing was stored', contentType: 'text/html', schema: z.string() },
   },
-  handler: async ({ query, services }) => {
-    const outcome = await completeConsent(
-      connectionDeps(services),
-      {
+  handler: async ({ query, services, log, correlationId }) => {
+    // The code and state are single-use secrets in this URL: the page must not leak them onward.
+    const headers = { 'referrer-policy': 'no-referrer', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" };
+    let outcome;
+    try {
+      outcome = await completeConsent(connectionDeps(services), {
         ...(query.code === undefined ? {} : { code: query.code }),
         ...(query.state === undefined ? {} : { state: query.state }),
         ...(query.error === undefined ? {} : { error: query.error }),
         ...(query.error_description === undefined ? {} : { errorDescription: query.error_description }),
-      },
-    );
-    // The code and state are single-use secrets in this URL: the page must not leak them onward.
-    const headers = { 'referrer-policy': 'no-referrer', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" };
+      });
+    } catch (error) {
+      log.error('consent could not be completed', { error });
+      return { status: 500, html: page('Microsoft 365 was not connected', [`The service failed while completing the consent; nothing was stored. Start the consent again, and if it fails again quote <code>${escapeHtml(correlationId)}</code>.`], 'refusal'), headers };
+    }
     return outcome.ok ? { status: 200, html: successPage(outcome.value), headers } : { status: 400, html: refusalPage(outcome.error), headers };
   },
 });

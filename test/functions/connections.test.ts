@@ -78,6 +78,26 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
     expect((await host.api(`connections/${created.id}`, { method: 'DELETE' })).status).toBe(204);
   });
 
+  it('answers an error from the authority, or a bare callback, with an escaped page and no JSON', async () => {
+    const created = await createConnection({ name: 'Declined' });
+    const state = new URL(created.consentUrl!).searchParams.get('state')!;
+    const query = new URLSearchParams({ state, error: 'access_denied', error_description: 'AADSTS65004: <script>alert(1)</script> declined.\r\nTrace ID: x' });
+    const declined = await fetch(`${host.url}/oauth/callback?${query.toString()}`);
+    expect(declined.status).toBe(400);
+    expect(declined.headers.get('referrer-policy')).toBe('no-referrer');
+    const html = await declined.text();
+    expect(html).toContain('access_denied');
+    expect(html).toContain('&lt;script&gt;');
+    expect(html).not.toContain('<script>');
+    expect(html).not.toContain('Trace ID');
+
+    const bare = await fetch(`${host.url}/oauth/callback`);
+    expect(bare.status).toBe(400);
+    expect(bare.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await bare.text()).toContain('carries no state');
+    expect((await getConnection(created.id)).status).toBe('pending_consent');
+  });
+
   it('refuses the GoDaddy-operated tenant', async () => {
     const created = await createConnection({ name: 'Northwind' });
     const outcome = await consent(created.consentUrl!, northwind.adminUpn);
