@@ -17,7 +17,8 @@ export interface FakeGroup {
 }
 
 /** One change as groups/delta reports it: a group's attributes, one member, or the group's deletion. */
-type Change = { readonly seq: number; readonly groupId: string } & ({ readonly kind: 'attributes' | 'deleted' } | { readonly kind: 'member'; readonly memberId: string; readonly present: boolean });
+type ChangeFact = { readonly groupId: string } & ({ readonly kind: 'attributes' | 'deleted' } | { readonly kind: 'member'; readonly memberId: string; readonly present: boolean });
+type Change = ChangeFact & { readonly seq: number };
 
 /**
  * A tiny in-memory set of Microsoft 365 groups behind the group gateway port: a change log for
@@ -160,7 +161,7 @@ export class FakeM365GroupGateway implements M365GroupGateway {
   }
 
   deltaPage(link: string | undefined): Promise<GatewayResult<GroupDeltaPage>> {
-    return this.run('deltaPage', undefined, () => {
+    return this.run('deltaPage', undefined, (): GatewayResult<GroupDeltaPage> => {
       if (link !== undefined && this.expireLinks) return ok({ kind: 'expired' });
       const since = link === undefined ? undefined : Number(link.slice('delta:'.length));
       const items: GroupDeltaItem[] = since === undefined ? this.live().map((g) => ({ ...attributesOf(g), removed: false, membersAdded: [...g.members], membersRemoved: [] })) : this.changesSince(since);
@@ -199,9 +200,9 @@ export class FakeM365GroupGateway implements M365GroupGateway {
     this.note({ groupId: group.id, kind: 'member', memberId, present });
   }
 
-  private note(change: Omit<Change, 'seq'>): void {
+  private note(change: ChangeFact): void {
     this.seq += 1;
-    this.log.push({ ...change, seq: this.seq } as Change);
+    this.log.push({ ...change, seq: this.seq });
   }
 
   private async run<T>(op: Op, id: string | undefined, apply: () => GatewayResult<T>, changes?: readonly MemberChange[]): Promise<GatewayResult<T>> {
