@@ -12,6 +12,11 @@ import { mapConcurrently } from './map-concurrently';
 
 /** How long a run's claim on its connection lasts without renewal; runs renew it as they go. */
 export const leaseDurationMs = 2 * 60_000;
+/**
+ * A run holds its connection's lease at least this long, so requests that arrive together (a double
+ * click, two admins, a retried request) collapse into one run even when it finishes at once.
+ */
+export const minimumLeaseMs = 1_000;
 /** Connections the timer reconciles at once. */
 const timerConcurrency = 4;
 
@@ -87,7 +92,8 @@ export async function startReconcile(deps: ReconcileDeps, connectionId: string, 
     return err({ code: 'lease_held', runId: lease.error.owner, expiresAt: lease.error.expiresAt, message: `a reconcile of connection ${connectionId} is already running (run ${lease.error.owner}); its lease is held until ${lease.error.expiresAt}` });
   }
   const run: ReconcileRun = { runId, connection, forceFull: options.forceFull === true, keepLease: () => lease.value.keep() };
-  const finished = execute(deps, run, options.trigger).finally(() => lease.value.release().catch(() => undefined));
+  const notBeforeMs = deps.clock.now().getTime() + minimumLeaseMs;
+  const finished = execute(deps, run, options.trigger).finally(() => lease.value.release({ notBeforeMs }).catch(() => undefined));
   return ok({ runId, connectionId, leaseExpiresAt: lease.value.expiresAt, finished });
 }
 
@@ -151,8 +157,10 @@ export interface ReconcileStatus {
 export async function reconcileStatus(deps: ReconcileDeps, connectionId: string): Promise<Result<ReconcileStatus, ReconcileRefusal>> {
   if ((await readConnection(deps, connectionId)) === undefined) return err({ code: 'connection_not_found', message: `connection ${connectionId} not found` });
   const [holder, lastRun] = await Promise.all([leaseHolder(deps, reconcileLeaseName(connectionId)), readReconcileRecord<RunReport>(deps.store, connectionId, lastRunId)]);
+  // A finished run keeps its lease for `minimumLeaseMs`; it is not running any more.
+  const running = holder !== undefined && holder.owner !== lastRun?.runId;
   return ok({
-    ...(holder === undefined ? {} : { running: { runId: holder.owner, leaseExpiresAt: holder.expiresAt } }),
+    ...(running ? { running: { runId: holder.owner, leaseExpiresAt: holder.expiresAt } } : {}),
     ...(lastRun === undefined ? {} : { lastRun }),
   });
 }

@@ -81,10 +81,19 @@ export class StoreLease {
     return true;
   }
 
-  /** Gives the lease up; a lease lost meanwhile is left to its new holder. */
-  async release(): Promise<void> {
+  /**
+   * Gives the lease up, or with `notBeforeMs` in the future lets it expire then instead; a lease
+   * lost meanwhile is left to its new holder.
+   */
+  async release(options: { readonly notBeforeMs?: number } = {}): Promise<void> {
     if (this.lost) return;
     this.lost = true;
+    const notBeforeMs = options.notBeforeMs ?? 0;
+    if (notBeforeMs > this.deps.clock.now().getTime()) {
+      const record: LeaseRecord = { name: this.name, owner: this.owner, acquiredAt: this.acquiredAt, expiresAtMs: Math.min(notBeforeMs, this.expiresAtMs) };
+      await this.deps.store.replace<LeaseRecord>('leases', this.name, this.name, record, { ifMatch: this.etag });
+      return;
+    }
     await this.deps.store.delete('leases', this.name, this.name, { ifMatch: this.etag });
   }
 }

@@ -1,5 +1,5 @@
 import type { M365UsersDelta } from '../../../src/domain/reconcile/m365-users-delta';
-import { leaseDurationMs, reconcileAll, reconcileLeaseName, reconcileStatus, startReconcile } from '../../../src/domain/reconcile/reconcile-connection';
+import { leaseDurationMs, minimumLeaseMs, reconcileAll, reconcileLeaseName, reconcileStatus, startReconcile } from '../../../src/domain/reconcile/reconcile-connection';
 import { readReconcileRecord, usersDeltaId } from '../../../src/domain/reconcile/reconcile-records';
 import { StoreLease } from '../../../src/domain/reconcile/store-lease';
 import { testConnectionId } from '../provisioning/provisioning-harness';
@@ -22,7 +22,9 @@ describe('reconcile: runs and their lease', () => {
     expect(refused).toEqual([{ ok: false, error: expect.objectContaining({ code: 'lease_held', message: expect.stringMatching(/already running.*lease is held until/) }) }]);
     if (!started[0]?.ok) throw new Error('unreachable');
     expect((await started[0].value.finished).outcome).toBe('completed');
-    // Released at the end: the next one runs.
+    // Requests arriving right after it collapse into it too; a moment later the next one runs.
+    expect(await startReconcile(h.reconcile, testConnectionId, { trigger: 'on_demand' })).toMatchObject({ ok: false, error: { code: 'lease_held' } });
+    h.clock.advance(minimumLeaseMs);
     expect((await h.reconcileOnce()).outcome).toBe('completed');
   });
 

@@ -3,7 +3,7 @@ import type { DocumentStore } from '../../../src/domain/ports/document-store';
 import { bindUser } from '../../../src/domain/provisioning/bind-user';
 import type { UserBindingRecord } from '../../../src/domain/provisioning/binding';
 import type { ReconcileDeps } from '../../../src/domain/reconcile/reconcile-deps';
-import { startReconcile, type RunReport } from '../../../src/domain/reconcile/reconcile-connection';
+import { minimumLeaseMs, startReconcile, type RunReport } from '../../../src/domain/reconcile/reconcile-connection';
 import { createStoreDeactivationGuard } from '../../../src/domain/reconcile/store-deactivation-guard';
 import { ProvisioningHarness, silentLogger, testConnectionId } from '../provisioning/provisioning-harness';
 import { FakeUsersDelta } from './fake-users-delta';
@@ -53,7 +53,10 @@ export class ReconcileHarness extends ProvisioningHarness {
   async reconcileOnce(options: { forceFull?: boolean } = {}): Promise<RunReport> {
     const started = await startReconcile(this.reconcile, testConnectionId, { trigger: 'on_demand', ...options });
     if (!started.ok) throw new Error(`reconcile refused: ${started.error.message}`);
-    return started.value.finished;
+    const report = await started.value.finished;
+    // Time passes: the run's lease outlives it by `minimumLeaseMs`.
+    this.clock.advance(minimumLeaseMs);
+    return report;
   }
 
   async bindingDoc(userId: string): Promise<UserBindingRecord> {

@@ -27,6 +27,16 @@ describe('store lease', () => {
     expect((await StoreLease.acquire(deps, lease, 'run-b', 60_000)).ok).toBe(true);
   });
 
+  it('released with a time not yet reached, stays held until then', async () => {
+    const lease = name();
+    const first = await StoreLease.acquire(deps, lease, 'run-a', 60_000);
+    if (!first.ok) throw new Error('not acquired');
+    await first.value.release({ notBeforeMs: clock.ms + 1_000 });
+    expect((await StoreLease.acquire(deps, lease, 'run-b', 60_000)).ok).toBe(false);
+    clock.advance(1_000);
+    expect((await StoreLease.acquire(deps, lease, 'run-b', 60_000)).ok).toBe(true);
+  });
+
   it('lets a holder that died be replaced after expiry; the old holder then finds it lost', async () => {
     const lease = name();
     const dead = await StoreLease.acquire(deps, lease, 'run-a', 60_000);
