@@ -55,6 +55,11 @@ export async function ensurePlan(deps: { store: DocumentStore; clock: Clock }, j
   throw new Error(`the plan of import page ${jobId}/${key} kept changing while being written`);
 }
 
+/** Lets timers and I/O run: with a synchronous store (SQLite) a page would otherwise hold the event loop for its whole length. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 async function forEachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -62,6 +67,7 @@ async function forEachLimited<T>(items: readonly T[], limit: number, run: (item:
       const item = items[next] as T;
       next += 1;
       await run(item);
+      await yieldToEventLoop();
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
