@@ -38,7 +38,7 @@ export const connectionSettingsSchema = z.strictObject({
   deprovisionAction: z.enum(['disable']).default('disable'),
   /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
   usageLocation: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code such as "US"').optional(),
-  deactivationGuard: deactivationGuardSchema.default({ maxUsers: 50, maxPercent: 10 }),
+  deactivationGuard: deactivationGuardSchema.default({ maxUsers: 500, maxPercent: 10 }),
   /** Unbinding a group deletes its Microsoft 365 group too; absent or false leaves it (with its members). */
   deleteGroupOnUnbind: z.boolean().optional(),
 });
