@@ -6,7 +6,7 @@ import { sandboxHttpsAgent } from '../../src/adapters/sandbox/sandbox-trust';
 import { startTestHost, type TestHost } from '../support/test-host';
 import { connectTenant, contoso, eventually, events, json, SandboxClient, type Json } from './provisioning-support';
 
-const seeded = 5_000;
+const seeded = 3_000;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
