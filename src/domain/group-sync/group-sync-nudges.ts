@@ -12,12 +12,14 @@ export type GroupSyncReason = (typeof groupSyncReasons)[number];
 /**
  * "Bring group G on connection C in step" (queue `group-sync`, one session per group and connection).
  * `changeSeq` is the record's change counter when sent, so a nudge a later run already covered is
- * dropped without calling Graph. `hop` counts reschedules of one nudge.
+ * dropped without calling Graph; `incarnation` names the record, whose counter starts over when a
+ * group is bound again. `hop` counts reschedules of one nudge.
  */
 export const groupSyncNudgeSchema = z.strictObject({
   kind: z.literal('group-sync'),
   connectionId: z.string().min(1).max(128),
   groupId: z.string().min(1).max(128),
+  incarnation: z.string().min(1).max(64),
   changeSeq: z.number().int().min(0),
   reason: z.enum(groupSyncReasons),
   hop: z.number().int().min(0).default(0),
@@ -26,7 +28,7 @@ export const groupSyncNudgeSchema = z.strictObject({
 export type GroupSyncNudge = z.output<typeof groupSyncNudgeSchema>;
 
 export function groupSyncMessage(nudge: GroupSyncNudge, scheduledEnqueueTime?: Date): OutgoingMessage {
-  const base = `${nudge.connectionId}:${nudge.groupId}:${nudge.changeSeq}`;
+  const base = `${nudge.connectionId}:${nudge.groupId}:${nudge.incarnation}:${nudge.changeSeq}`;
   return {
     messageId: boundedId(nudge.hop === 0 ? base : `${base}~${nudge.hop}`),
     sessionId: boundedId(`${nudge.connectionId}:${nudge.groupId}`),
@@ -51,6 +53,6 @@ export async function nudgeGroupSync(deps: GroupSyncNudgeDeps, connectionId: str
     const record = current ?? newGroupSyncRecord(connectionId, groupId, now);
     return { ...record, changeSeq: record.changeSeq + 1, updatedAt: now };
   });
-  const changeSeq = (stored as NonNullable<typeof stored>).data.changeSeq;
-  await deps.sender.send('group-sync', [groupSyncMessage({ kind: 'group-sync', connectionId, groupId, changeSeq, reason, hop: 0 })]);
+  const { incarnation, changeSeq } = (stored as NonNullable<typeof stored>).data;
+  await deps.sender.send('group-sync', [groupSyncMessage({ kind: 'group-sync', connectionId, groupId, incarnation, changeSeq, reason, hop: 0 })]);
 }

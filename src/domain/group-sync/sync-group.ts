@@ -473,7 +473,7 @@ export async function syncGroup(deps: GroupSyncDeps, nudge: GroupSyncNudge): Pro
     return { kind: 'done', detail: `connection ${connection?.status ?? 'missing'}` };
   }
   const doc = await readGroupSyncRecord(deps.store, nudge.connectionId, nudge.groupId);
-  if (doc === undefined) return { kind: 'done', detail: 'no sync record' };
+  if (doc === undefined || doc.data.incarnation !== nudge.incarnation) return { kind: 'done', detail: 'no sync record for this nudge' };
   const record = doc.data;
   const unfinished = record.pendingWrite !== undefined || record.pendingMembers !== undefined;
   if (nudge.changeSeq <= record.handledChangeSeq && !unfinished) return { kind: 'done', detail: 'handled already' };

@@ -196,6 +196,11 @@ describe('security-group sync', () => {
     expect(await h.record(group.id)).toBeUndefined();
     expect(kept?.deleted).toBe(false);
 
+    // Bound again (its nudges' ids must not collide with the first binding's): the group left behind is taken over.
+    await h.bind(group.id);
+    await h.drain();
+    expect((await h.record(group.id))?.m365GroupId).toBe(kept?.id);
+
     await h.p.setConnection(testConnectionId, { settings: { ...(await h.store.get<{ settings: object }>('connections', testConnectionId, testConnectionId))!.data.settings, deleteGroupOnUnbind: true } as never });
     const other = await h.addGroup('Short Lived', []);
     await h.bind(other.id);
@@ -225,7 +230,7 @@ describe('security-group sync', () => {
   });
 
   it('dead-letters a message that is not a group-sync nudge', async () => {
-    const settled = await h.deliverGroupSync({ ...groupSyncMessage({ kind: 'group-sync', connectionId: testConnectionId, groupId: 'g', changeSeq: 1, reason: 'bind', hop: 0 }), body: { kind: 'group-sync', groupId: 'g' }, deliveryCount: 0 });
+    const settled = await h.deliverGroupSync({ ...groupSyncMessage({ kind: 'group-sync', connectionId: testConnectionId, groupId: 'g', incarnation: 'i', changeSeq: 1, reason: 'bind', hop: 0 }), body: { kind: 'group-sync', groupId: 'g' }, deliveryCount: 0 });
     expect(settled).toMatchObject({ kind: 'dead_letter', reason: expect.stringMatching(/^not a group-sync message: connectionId/) });
   });
 });
