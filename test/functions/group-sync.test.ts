@@ -1,5 +1,3 @@
-import { groupSyncFor } from '../../src/app/group-sync-services';
-import { reconcileGroups } from '../../src/domain/group-sync/reconcile-groups';
 import { startTestHost, type TestHost } from '../support/test-host';
 import { bindingIn, connectTenant, contoso, createUser, eventually, events, json, SandboxClient, type Json } from './provisioning-support';
 
@@ -44,6 +42,21 @@ describe('security groups over the admin API, against the sandbox tenant', () =>
     }, 15_000, what);
   }
 
+  /** An on-demand reconcile run (POST /connections/{id}/reconcile), waited for; returns its report. */
+  async function reconcile(): Promise<Json> {
+    // A run keeps its lease a moment after it finishes.
+    const started = await eventually(async () => {
+      const answer = await host.api(`connections/${connectionId}/reconcile`, { method: 'POST' });
+      return answer.status === 409 ? undefined : answer;
+    }, 3_000, 'the previous run to release its lease');
+    expect(started.status).toBe(202);
+    const { runId } = await json(started);
+    return eventually(async () => {
+      const status = await json(await host.api(`connections/${connectionId}/reconcile`));
+      return status.lastRun?.runId === runId ? status.lastRun : undefined;
+    }, 10_000, 'the reconcile run to finish');
+  }
+
   beforeAll(async () => {
     host = await startTestHost();
     sandbox = new SandboxClient(host.sandboxUrl as string);
@@ -72,14 +85,13 @@ describe('security groups over the admin API, against the sandbox tenant', () =>
     await membersBecome(m365.id as string, [anaAccount, cyAccount], 'the removed member to leave the group');
 
     // Changed in Microsoft 365: the next reconciliation undoes it.
-    const deps = groupSyncFor(host.services);
-    await reconcileGroups(deps, connectionId);
+    expect((await reconcile()).groups).toMatchObject({ fullRound: true, driftedGroups: 0 });
     const stranger = (await sandbox.user(contoso.helpdeskUpn)).id as string;
     const added = await sandbox.graph(`/groups/${m365.id as string}/members/$ref`, { method: 'POST', body: { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${stranger}` } });
     expect(added.status).toBe(204);
     const dropped = await sandbox.graph(`/groups/${m365.id as string}/members/${cyAccount}/$ref`, { method: 'DELETE' });
     expect(dropped.status).toBe(204);
-    expect(await reconcileGroups(deps, connectionId)).toMatchObject({ fullRound: false, driftedGroups: 1, nudgedGroups: 1 });
+    expect((await reconcile()).groups).toMatchObject({ fullRound: false, driftedGroups: 1, nudgedGroups: 1 });
     await membersBecome(m365.id as string, [anaAccount, cyAccount], 'the stranger to be removed and the member re-added');
 
     // Renamed in the directory: renamed in Microsoft 365, mailNickname unchanged.
@@ -87,11 +99,12 @@ describe('security groups over the admin API, against the sandbox tenant', () =>
     expect(await m365Group('Cabin Crew')).toMatchObject({ id: m365.id, mailNickname: 'FlightCrew' });
     expect(await events(host, { connectionId, type: 'group_update_provision' })).toEqual([expect.objectContaining({ changedAttributes: ['displayName'], m365GroupId: m365.id })]);
     const memberships = await events(host, { connectionId, type: 'group_membership_provision' });
-    expect(memberships.map((e) => [e.addedMembers, e.removedMembers]).sort()).toEqual([
-      [0, 1],
-      [1, 1],
-      [3, 0],
-    ]);
+    // Members join as they get provisioned (one event or several); each correction is one event.
+    const counts = memberships.map((e) => [e.addedMembers as number, e.removedMembers as number]);
+    expect(counts).toContainEqual([0, 1]);
+    expect(counts).toContainEqual([1, 1]);
+    expect(counts.reduce((sum, [added]) => sum + (added as number), 0)).toBe(4);
+    expect(counts.reduce((sum, [, removed]) => sum + (removed as number), 0)).toBe(2);
   });
 
   it('unbinding leaves the Microsoft 365 group as it is', async () => {
