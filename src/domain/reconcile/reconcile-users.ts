@@ -36,7 +36,8 @@ export type UsersFailure = { readonly code: 'lease_lost' } | Exclude<UsersDeltaF
 
 /** Bindings whose account is compared: work finished, not failed (the safety net retries failures). */
 const comparableStates: readonly BindingState[] = ['provisioned', 'deprovisioned'];
-const lookupChunk = 500;
+/** Accounts compared at once: Graph's pages are collected up to this many, so each bindings look-up covers several. */
+const examineBatch = 1000;
 const userReadConcurrency = 16;
 
 /**
@@ -96,13 +97,19 @@ class UsersRound {
 
   async read(): Promise<Result<UsersReport, UsersFailure | { code: 'resync_required'; message: string }>> {
     let from = this.start;
+    let batch: { changed: DeltaUser[]; removed: string[] } = { changed: [], removed: [] };
     for (;;) {
       const page = await this.deps.usersDelta.page(this.connectionId, from);
       if (!page.ok) return err(page.error);
       this.pages += 1;
-      await this.examine(page.value);
-      if (!(await this.run.keepLease())) return err({ code: 'lease_lost' });
+      batch.changed.push(...page.value.changed);
+      batch.removed.push(...page.value.removed);
       const next = page.value.next;
+      if (next.kind === 'done' || batch.changed.length + batch.removed.length >= examineBatch) {
+        await this.examine(batch);
+        batch = { changed: [], removed: [] };
+      }
+      if (!(await this.run.keepLease())) return err({ code: 'lease_lost' });
       if (next.kind === 'next') {
         from = { kind: 'link', link: next.link };
         continue;
@@ -129,7 +136,7 @@ class UsersRound {
     };
   }
 
-  private async examine(page: UsersDeltaPage): Promise<void> {
+  private async examine(page: Pick<UsersDeltaPage, 'changed' | 'removed'>): Promise<void> {
     const ids = [...page.changed.map((u) => u.id), ...page.removed];
     this.reported += ids.length;
     if (ids.length === 0) return;
@@ -195,13 +202,13 @@ class UsersRound {
     this.nudged += await sendAll(this.deps.sender, await bumpUnchanged(this.deps, bindings, 'reconcile'));
   }
 
-  /** The user bindings of this connection linked to any of these accounts, a chunk of ids per query. */
+  /** The user bindings of this connection linked to any of these accounts, a batch of ids per query. */
   private async bindingsOfAccounts(accountIds: readonly string[]): Promise<UserBindingRecord[]> {
     const found: UserBindingRecord[] = [];
-    for (let i = 0; i < accountIds.length; i += lookupChunk) {
+    for (let i = 0; i < accountIds.length; i += examineBatch) {
       const where: Condition[] = [
         { field: 'kind', op: 'eq', value: 'user' },
-        { field: 'm365UserId', op: 'in', values: accountIds.slice(i, i + lookupChunk) },
+        { field: 'm365UserId', op: 'in', values: accountIds.slice(i, i + examineBatch) },
       ];
       let cursor: string | undefined;
       do {

@@ -92,9 +92,9 @@ describe('reconcile: users', () => {
     const report = await h.reconcileOnce();
 
     expect(report.users).toMatchObject({ round: 'full', fullRoundReason: 'resync_required', reported: 10, bound: 5, drifted: 1, nudged: 1 });
-    // One bindings look-up per delta page of two accounts, plus the safety net's and the missing-account pass.
+    // Five delta pages, one bindings look-up for all their accounts; then the missing-account pass and the safety net's two.
     expect(report.users?.pages).toBe(5);
-    expect(h.queries.get('bindings')).toBeLessThanOrEqual(5 + 3);
+    expect(h.queries.get('bindings')).toBe(1 + 1 + 2);
   });
 
   it('nudges a bound account a full round no longer lists', async () => {

@@ -1,0 +1,326 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../src/app/config';
+import { startLocalHost, type LocalHost } from '../src/app/host/local-host';
+import { reconcileFor } from '../src/app/reconcile-services';
+import { createLogger } from '../src/adapters/logging/pino-logger';
+import { startSandbox } from '../src/adapters/sandbox/sandbox-server';
+import { sandboxHttpsAgent } from '../src/adapters/sandbox/sandbox-trust';
+import { sandboxTenants } from '../src/adapters/sandbox/seed';
+import type { UserRecord } from '../src/domain/directory/user-records';
+import type { UserBindingRecord } from '../src/domain/provisioning/binding';
+import { bindingClaimKey } from '../src/domain/provisioning/binding';
+import { mapConcurrently } from '../src/domain/reconcile/map-concurrently';
+import { minimumLeaseMs, startReconcile, type RunReport } from '../src/domain/reconcile/reconcile-connection';
+
+/**
+ * `npm run bench -- reconcile [--tenant-users N] [--bound N] [--drift-percent P]`: a sandbox tenant
+ * of 100,000 users, 10,000 of them bound to one connection (written straight into the store: this
+ * measures reconciling, not binding), then three runs: an incremental run with nothing changed, one
+ * after 1% of the bound accounts drifted (until the worker has corrected them), and a forced full
+ * resync. The sandbox runs in a child process, so this process's memory is the service's.
+ */
+interface Settings {
+  readonly tenantUsers: number;
+  readonly bound: number;
+  readonly driftPercent: number;
+}
+
+const defaults: Settings = { tenantUsers: 100_000, bound: 10_000, driftPercent: 1 };
+const adminKey = 'bench-admin-key-0123456789abcdef';
+const contoso = sandboxTenants.contoso;
+
+function parseArgs(args: readonly string[]): Settings {
+  const settings: Record<string, number> = { ...defaults };
+  for (let i = 0; i < args.length; i += 2) {
+    const key = args[i]?.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const value = Number(args[i + 1]);
+    if (key === undefined || !(key in defaults) || !(value > 0)) throw new Error(`usage: reconcile [--tenant-users N] [--bound N] [--drift-percent P] (got ${args.join(' ')})`);
+    settings[key] = value;
+  }
+  if (settings.bound! > settings.tenantUsers!) throw new Error('--bound cannot exceed --tenant-users');
+  return settings as unknown as Settings;
+}
+
+// Decoded JSON is read field by field.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+function sandboxCall(url: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Json }> {
+  return new Promise((resolve, reject) => {
+    const data = init.body === undefined ? undefined : JSON.stringify(init.body);
+    const headers: Record<string, string> = {};
+    if (data !== undefined) headers['content-type'] = 'application/json';
+    if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
+    const req = https.request(url, { method: init.method ?? (data === undefined ? 'GET' : 'POST'), headers, agent: sandboxHttpsAgent() }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: Json = text;
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          // Not JSON (an HTML page): kept as text.
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+// ---- the sandbox, in a child process -----------------------------------------------------------
+
+/** A seeded account to bind, as the tenant holds it. */
+interface Account {
+  readonly id: string;
+  readonly userPrincipalName: string;
+  readonly givenName: string;
+  readonly surname: string;
+  readonly displayName: string;
+}
+
+type ChildRequest = { readonly seq: number; readonly op: 'accounts'; readonly every: number; readonly count: number } | { readonly seq: number; readonly op: 'drift'; readonly ids: readonly string[] };
+
+async function serveSandbox(tenantUsers: number): Promise<void> {
+  const sandbox = await startSandbox({});
+  sandbox.control.seedUsers(contoso.id, tenantUsers);
+  const token = () => sandbox.control.issueToken(contoso.id, contoso.adminUpn).access_token;
+  process.on('message', (message: ChildRequest) => {
+    void (async () => {
+      if (message.op === 'accounts') {
+        // Every n-th generated account, so the bound ones are spread over the whole tenant.
+        const accounts: Account[] = [];
+        let seen = 0;
+        let next: string | undefined = `${sandbox.url}/v1.0/users?$select=id,userPrincipalName,givenName,surname,displayName&$top=999`;
+        while (next !== undefined && accounts.length < message.count) {
+          const page = await sandboxCall(next, { token: token() });
+          for (const account of page.body.value as Account[]) {
+            if (!account.userPrincipalName.startsWith('sandbox.user')) continue;
+            if (seen % message.every === 0 && accounts.length < message.count) accounts.push(account);
+            seen += 1;
+          }
+          next = page.body['@odata.nextLink'] as string | undefined;
+        }
+        process.send?.({ seq: message.seq, accounts });
+        return;
+      }
+      const access = token();
+      await mapConcurrently(message.ids, 16, async (id) => {
+        const patched = await sandboxCall(`${sandbox.url}/v1.0/users/${id}`, { method: 'PATCH', body: { displayName: `Drifted ${id.slice(0, 8)}` }, token: access });
+        if (patched.status !== 204) throw new Error(`drifting ${id} answered ${patched.status}`);
+      });
+      process.send?.({ seq: message.seq });
+    })();
+  });
+  process.send?.({ url: sandbox.url });
+  process.on('disconnect', () => void sandbox.close().then(() => process.exit(0)));
+}
+
+interface SandboxProcess {
+  readonly url: string;
+  accounts(every: number, count: number): Promise<Account[]>;
+  drift(ids: readonly string[]): Promise<void>;
+  stop(): void;
+}
+
+function startSandboxProcess(tenantUsers: number): Promise<SandboxProcess> {
+  const child: ChildProcess = fork(path.join(__dirname, 'run.js'), ['reconcile', '--sandbox-child', String(tenantUsers)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map<number, (answer: Json) => void>();
+  let seq = 0;
+  const ask = (request: Omit<Extract<ChildRequest, { op: 'accounts' }>, 'seq'> | Omit<Extract<ChildRequest, { op: 'drift' }>, 'seq'>): Promise<Json> =>
+    new Promise((done) => {
+      seq += 1;
+      waiting.set(seq, done);
+      child.send({ ...request, seq });
+    });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the sandbox process exited with ${code ?? 'a signal'}`)));
+    child.on('message', (message: Json) => {
+      if (typeof message.url === 'string') {
+        resolve({
+          url: message.url as string,
+          accounts: async (every, count) => (await ask({ op: 'accounts', every, count })).accounts as Account[],
+          drift: async (ids) => void (await ask({ op: 'drift', ids })),
+          stop: () => child.disconnect(),
+        });
+        return;
+      }
+      waiting.get(message.seq as number)?.(message);
+      waiting.delete(message.seq as number);
+    });
+  });
+}
+
+// ---- set-up --------------------------------------------------------------------------------------
+
+async function connect(host: LocalHost): Promise<string> {
+  const created = await fetch(`${host.url}/connections`, { method: 'POST', headers: { 'x-api-key': adminKey, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Bench', domains: [contoso.defaultDomain] }) });
+  const body = (await created.json()) as Json;
+  if (created.status !== 201) throw new Error(`creating the connection answered ${created.status}`);
+  const consent = new URL(body.consentUrl as string);
+  consent.searchParams.set('login_hint', contoso.adminUpn);
+  consent.searchParams.set('sandbox_auto_consent', '1');
+  const authorized = await sandboxCall(consent.toString());
+  const callback = await fetch(authorized.headers.location as string);
+  if (callback.status !== 200) throw new Error(`consent failed: ${callback.status} ${await callback.text()}`);
+  return body.id as string;
+}
+
+/** Directory users in step with their accounts, bound and provisioned, written straight into the store. */
+async function seedBindings(host: LocalHost, connectionId: string, accounts: readonly Account[]): Promise<void> {
+  const { store } = host.services;
+  const now = new Date().toISOString();
+  await mapConcurrently(accounts, 32, async (account) => {
+    const userId = randomUUID();
+    const user: UserRecord = {
+      id: userId,
+      email: account.userPrincipalName,
+      username: account.userPrincipalName.slice(0, account.userPrincipalName.indexOf('@')),
+      firstName: account.givenName,
+      lastName: account.surname,
+      displayName: account.displayName,
+      state: 'active',
+      createdAt: now,
+      updatedAt: now,
+    };
+    const binding: UserBindingRecord = {
+      kind: 'user',
+      connectionId,
+      userId,
+      incarnation: randomUUID(),
+      state: 'provisioned',
+      via: { direct: true, groups: [] },
+      changeSeq: 1,
+      handledChangeSeq: 1,
+      m365UserId: account.id,
+      attempts: 0,
+      lastSyncedAt: now,
+      linkCount: 1,
+      writeSeq: 0,
+      passwordPending: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await store.upsert('users', userId, userId, user);
+    await store.upsert('bindings', connectionId, userId, binding);
+    await store.upsert('uniques', bindingClaimKey(userId), bindingClaimKey(userId), { userId, connectionId, claimedAt: now });
+  });
+}
+
+// ---- measuring -----------------------------------------------------------------------------------
+
+interface ServedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly write: boolean;
+}
+
+async function lastRequestSeq(url: string): Promise<number> {
+  return (await sandboxCall(`${url}/_sandbox/requests?since=999999999`)).body.lastSeq as number;
+}
+
+async function requestsSince(url: string, since: number): Promise<ServedRequest[]> {
+  return (await sandboxCall(`${url}/_sandbox/requests?since=${since}`)).body.value as ServedRequest[];
+}
+
+/** Runs one reconcile of the connection, sampling this process's RSS while it runs. */
+async function measuredRun(host: LocalHost, connectionId: string, forceFull: boolean): Promise<{ report: RunReport; ms: number; peakRssBytes: number }> {
+  // A previous run keeps its lease for a moment after it ends.
+  await new Promise((resolve) => setTimeout(resolve, minimumLeaseMs + 50));
+  let peakRssBytes = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss)), 10);
+  const started = performance.now();
+  const run = await startReconcile(reconcileFor(host.services), connectionId, { trigger: 'on_demand', forceFull });
+  if (!run.ok) throw new Error(`reconcile refused: ${run.error.message}`);
+  const report = await run.value.finished;
+  const ms = performance.now() - started;
+  clearInterval(sampler);
+  peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
+  if (report.outcome !== 'completed') throw new Error(`reconcile ended ${report.outcome}: ${report.error?.message ?? ''}`);
+  return { report, ms, peakRssBytes };
+}
+
+async function countEvents(host: LocalHost, connectionId: string): Promise<number> {
+  return host.services.store.count('events', { pk: connectionId, where: [{ field: 'type', op: 'eq', value: 'user_update_provision' }] });
+}
+
+const megabytes = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const seconds = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+const isDelta = (r: ServedRequest): boolean => r.path.startsWith('/v1.0/users/delta');
+
+export async function run(args: string[]): Promise<void> {
+  if (args[0] === '--sandbox-child') {
+    await serveSandbox(Number(args[1]));
+    return;
+  }
+  const settings = parseArgs(args);
+  const setupStarted = performance.now();
+  const sandbox = await startSandboxProcess(settings.tenantUsers);
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'm365-bridge-bench-reconcile-'));
+  let host: LocalHost | undefined;
+  try {
+    const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, ADMIN_API_KEY: adminKey, AUTHORITY_URL: sandbox.url, GRAPH_BASE_URL: sandbox.url, LOG_LEVEL: 'error' });
+    host = await startLocalHost(config, { sandbox: false, timers: false, logger: createLogger({ level: 'error' }) });
+    const connectionId = await connect(host);
+    const every = Math.max(1, Math.floor(settings.tenantUsers / settings.bound));
+    const accounts = await sandbox.accounts(every, settings.bound);
+    await seedBindings(host, connectionId, accounts);
+    process.stdout.write(`set-up: ${settings.tenantUsers} tenant users, ${accounts.length} bound (every ${every}th), in ${seconds(performance.now() - setupStarted)}\n`);
+
+    // The connection's first run reads every account to get its first delta token.
+    const first = await measuredRun(host, connectionId, false);
+    process.stdout.write(`first run (full round for a token): ${first.report.users?.pages} delta pages, ${seconds(first.ms)}, ${first.report.users?.nudged} nudges\n`);
+
+    let seq = await lastRequestSeq(sandbox.url);
+    const quiet = await measuredRun(host, connectionId, false);
+    const quietRequests = await requestsSince(sandbox.url, seq);
+    process.stdout.write(
+      `no-change incremental run: ${quietRequests.length} Graph requests, ${seconds(quiet.ms)}, ${quiet.report.users?.nudged} nudges (target: <= 3 requests, <= 1 s)` +
+        `${quietRequests.length <= 3 && quiet.ms <= 1000 ? '' : '  << MISSED'}\n`,
+    );
+
+    const drifting = accounts.filter((_, i) => i % Math.round(100 / settings.driftPercent) === 0).map((a) => a.id);
+    await sandbox.drift(drifting);
+    const eventsBefore = await countEvents(host, connectionId);
+    seq = await lastRequestSeq(sandbox.url);
+    const driftStarted = performance.now();
+    const drift = await measuredRun(host, connectionId, false);
+    const deadline = performance.now() + 120_000;
+    while ((await countEvents(host, connectionId)) - eventsBefore < drifting.length) {
+      if (performance.now() > deadline) throw new Error('the drifted accounts were not corrected within 2 minutes');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const correctedMs = performance.now() - driftStarted;
+    // Anything more the worker would write shows up in this pause.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const driftRequests = await requestsSince(sandbox.url, seq);
+    const writes = driftRequests.filter((r) => r.write);
+    process.stdout.write(
+      `${settings.driftPercent}% drift (${drifting.length} accounts): reconcile ${driftRequests.filter(isDelta).length} Graph requests in ${seconds(drift.ms)}, ${drift.report.users?.drifted} drifted, ${drift.report.users?.nudged} nudges; ` +
+        `worker ${driftRequests.filter((r) => !isDelta(r) && !r.write).length} reads and ${writes.length} corrective writes (${writes.filter((r) => r.method === 'PATCH').length} PATCH); ` +
+        `all corrected ${seconds(correctedMs)} after the run started${writes.length === drifting.length ? '' : `  << expected exactly ${drifting.length} writes`}\n`,
+    );
+
+    seq = await lastRequestSeq(sandbox.url);
+    const rssBefore = process.memoryUsage().rss;
+    const full = await measuredRun(host, connectionId, true);
+    const fullRequests = await requestsSince(sandbox.url, seq);
+    process.stdout.write(
+      `forced full resync: ${full.report.users?.pages} delta pages (${fullRequests.length} Graph requests), ${full.report.users?.reported} accounts compared against ${full.report.users?.bound} bound, ${full.report.users?.nudged} nudges, ${seconds(full.ms)}; ` +
+        `RSS ${megabytes(rssBefore)} before, peak ${megabytes(full.peakRssBytes)} (target: <= 300 MB)${full.peakRssBytes <= 300 * 1024 * 1024 ? '' : '  << MISSED'}\n`,
+    );
+  } finally {
+    await host?.stop(1_000);
+    sandbox.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
