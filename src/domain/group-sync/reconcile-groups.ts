@@ -4,6 +4,7 @@ import type { GroupBindingRecord } from '../provisioning/binding';
 import { readConnection } from '../provisioning/bind-user';
 import type { GatewayFailure } from '../provisioning/m365-user-gateway';
 import type { GroupsReconciler } from '../reconcile/reconcile-deps';
+import { reconcilePartition } from '../reconcile/reconcile-records';
 import { desiredMembers, membersDigest, type DesiredMembers } from './desired-members';
 import { nudgeGroupSync } from './group-sync-nudges';
 import { groupSyncRecordsOf, type GroupSyncRecord } from './group-sync-record';
@@ -35,7 +36,7 @@ export interface GroupReconcileReport {
   readonly deltaFailure?: GatewayFailure;
 }
 
-/** The delta link of a connection's groups (container `state`, pk `group-sync-delta`, id = connection id). */
+/** Where the next groups round starts (container `state`, the connection's reconcile partition, id `groups-delta`). */
 interface GroupDeltaState {
   readonly connectionId: string;
   /** The tenant the link was issued for: a connection re-consented to another tenant starts over. */
@@ -44,7 +45,7 @@ interface GroupDeltaState {
   readonly updatedAt: string;
 }
 
-const deltaStatePk = 'group-sync-delta';
+const groupsDeltaId = 'groups-delta';
 /** A nudge unhandled for this long is sent again: its message was lost after the record was bumped. */
 const stuckAfterMs = 5 * 60_000;
 /** A long delta round renews the caller's lease every this many pages. */
@@ -189,7 +190,7 @@ export async function reconcileGroups(deps: GroupSyncDeps, connectionId: string,
   }
   for (const groupId of nudges) await nudgeGroupSync(deps, connectionId, groupId, 'reconcile');
   if (deltaLink !== undefined) {
-    await store.upsert<GroupDeltaState>('state', deltaStatePk, connectionId, { connectionId, tenantId: connection.tenantId, deltaLink, updatedAt: deps.clock.now().toISOString() });
+    await store.upsert<GroupDeltaState>('state', reconcilePartition(connectionId), groupsDeltaId, { connectionId, tenantId: connection.tenantId, deltaLink, updatedAt: deps.clock.now().toISOString() });
   }
   const report: GroupReconcileReport = { connectionId, fullRound, deltaPages, driftedGroups, nudgedGroups: nudges.size, ...(deltaFailure === undefined ? {} : { deltaFailure }) };
   deps.logger.info('groups reconciled', { connectionId, fullRound, deltaPages, driftedGroups, nudgedGroups: nudges.size, ...(deltaFailure === undefined ? {} : { deltaFailure: deltaFailure.code }) });
@@ -219,7 +220,7 @@ interface DeltaRound {
  * stored link that expired (or that Graph no longer takes) starts a full round instead, once.
  */
 async function readDeltaRound(deps: GroupSyncDeps, connectionId: string, tenantId: string | undefined, tracked: ReadonlySet<string>, options: ReconcileGroupsOptions): Promise<DeltaRound> {
-  const stored = options.fullResync === true ? undefined : (await deps.store.get<GroupDeltaState>('state', deltaStatePk, connectionId))?.data;
+  const stored = options.fullResync === true ? undefined : (await deps.store.get<GroupDeltaState>('state', reconcilePartition(connectionId), groupsDeltaId))?.data;
   let link = stored !== undefined && stored.tenantId === tenantId ? stored.deltaLink : undefined;
   let fullRound = link === undefined;
   let restarted = fullRound;
