@@ -95,7 +95,7 @@ export class GraphEndpoint {
     if (injected) return finish(injected, 1, undefined, false);
 
     const auth = this.authority.authenticate(req.headers.authorization);
-    if (!auth.ok) return finish(unauthenticated(auth.reason, nowMs), 1, undefined, false);
+    if (!auth.ok) return finish(auth.reason === 'revoked' ? continuousAccessChallenge(auth.notBeforeMs, nowMs) : unauthenticated(auth.reason, nowMs), 1, undefined, false);
     const ctx = auth.context;
     const parsed = parseJsonBody(req.bodyText);
     if (!parsed.ok) return finish(badRequest('Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.', nowMs), 1, ctx, false);
@@ -231,9 +231,25 @@ function tooManyRequests(nowMs: number, headers: Record<string, string>): GraphR
   };
 }
 
+const graphChallenge = 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"';
+
 function unauthenticated(reason: 'missing' | 'invalid' | 'expired', nowMs: number): GraphResult {
   const message = reason === 'missing' ? 'Access token is empty.' : reason === 'expired' ? 'Lifetime validation failed, the token is expired.' : 'Access token validation failure. Invalid audience.';
-  return graphError(401, 'InvalidAuthenticationToken', message, nowMs, {
-    headers: { 'www-authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"' },
+  return graphError(401, 'InvalidAuthenticationToken', message, nowMs, { headers: { 'www-authenticate': graphChallenge } });
+}
+
+const revokedTokenMessage = 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp';
+
+/**
+ * Graph's answer to a token whose session was revoked: a claims challenge asking for a token not
+ * issued before the revocation (entra/identity-platform/claims-challenge.md and
+ * app-resilience-continuous-access-evaluation.md: 401, `error="insufficient_claims"`, `claims` the
+ * base64 of `{"access_token":{"nbf":{"essential":true, "value":"<epoch seconds>"}}}`); the
+ * message and `error_description` are those Graph sends (microsoftgraph/msgraph-sdk-powershell#1741).
+ */
+function continuousAccessChallenge(notBeforeMs: number, nowMs: number): GraphResult {
+  const claims = Buffer.from(`{"access_token":{"nbf":{"essential":true, "value":"${Math.floor(notBeforeMs / 1000)}"}}}`).toString('base64');
+  return graphError(401, 'InvalidAuthenticationToken', revokedTokenMessage, nowMs, {
+    headers: { 'www-authenticate': `${graphChallenge}, error_description="${revokedTokenMessage}", error="insufficient_claims", claims="${claims}"` },
   });
 }

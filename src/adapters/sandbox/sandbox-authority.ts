@@ -41,7 +41,20 @@ export interface AccessContext {
   readonly scopes: ReadonlySet<string>;
 }
 
-export type AuthenticationOutcome = { ok: true; context: AccessContext } | { ok: false; reason: 'missing' | 'invalid' | 'expired' };
+/** `revoked`: the token was issued before its session was revoked (`notBeforeMs`, the revocation instant). */
+export type AuthenticationOutcome =
+  | { ok: true; context: AccessContext }
+  | { ok: false; reason: 'missing' | 'invalid' | 'expired' }
+  | { ok: false; reason: 'revoked'; notBeforeMs: number };
+
+/** A verified access token, cached: signature checks are the hot path's cost. */
+interface VerifiedToken {
+  readonly context: AccessContext;
+  readonly expMs: number;
+  readonly issuedAtSec: number;
+  /** The grant (session) the token was issued under; undefined for a control-API token. */
+  readonly grantId: string | undefined;
+}
 
 interface AuthCode {
   readonly tenantId: string;
@@ -88,7 +101,7 @@ function resourceScopes(requested: string[]): string[] {
 /** The simulated Entra authority: metadata, authorize (consent page), token, and access token checks. */
 export class SandboxAuthority {
   private readonly codes = new Map<string, AuthCode>();
-  private readonly verifiedTokens = new Map<string, { context: AccessContext; expMs: number }>();
+  private readonly verifiedTokens = new Map<string, VerifiedToken>();
 
   constructor(
     private readonly state: SandboxState,
@@ -122,8 +135,12 @@ export class SandboxAuthority {
     }
   }
 
-  /** Signs an access token for `user` (also used by the control API to act "behind the app's back"). */
-  issueAccessToken(tenant: TenantDirectory, user: UserRecord, clientId: string, scopes: string[]): { token: string; expiresInSec: number } {
+  /**
+   * Signs an access token for `user`: under a grant from the token endpoint, or without one for the
+   * control API (a test script acting "behind the app's back"). `sid` names the grant as Entra's
+   * tokens name the session, so revoking the grant revokes its access tokens too.
+   */
+  issueAccessToken(tenant: TenantDirectory, user: UserRecord, clientId: string, scopes: string[], grantId?: string): { token: string; expiresInSec: number } {
     const nowSec = Math.floor(this.nowMs() / 1000);
     const expiresInSec = Math.max(1, Math.round(this.settings.accessTokenLifetimeSec / this.timeScale));
     const upn = String(user.props.userPrincipalName);
@@ -139,6 +156,7 @@ export class SandboxAuthority {
       name: user.props.displayName,
       oid: user.id,
       scp: resourceScopes(scopes).join(' '),
+      ...(grantId === undefined ? {} : { sid: grantId }),
       sub: user.id,
       tid: tenant.id,
       unique_name: upn,
@@ -150,30 +168,59 @@ export class SandboxAuthority {
     return { token, expiresInSec };
   }
 
-  /** Checks a Graph `Authorization` header. Verified tokens are cached: signature checks are the hot path's cost. */
+  /**
+   * Checks a Graph `Authorization` header. Like Graph with continuous access evaluation, a token of
+   * a revoked grant, or issued before its user's sessions were revoked (password reset), is refused
+   * at once rather than when it expires. Real Graph does so only for clients that declare the CP1
+   * capability (others keep their token until it expires); the sandbox holds every client to it so
+   * the service's path from a refused token to re-consent is exercised. Control-API tokens have no
+   * grant: revoking the app's grants leaves them working until they expire.
+   */
   authenticate(authorization: string | undefined): AuthenticationOutcome {
     if (!authorization || !/^bearer\s+/i.test(authorization)) return { ok: false, reason: 'missing' };
     const token = authorization.replace(/^bearer\s+/i, '').trim();
     if (token === '') return { ok: false, reason: 'missing' };
     const nowMs = this.nowMs();
-    const cached = this.verifiedTokens.get(token);
-    if (cached) return cached.expMs > nowMs ? { ok: true, context: cached.context } : { ok: false, reason: 'expired' };
+    const verified = this.verifiedTokens.get(token) ?? this.verify(token);
+    if (verified === undefined) return { ok: false, reason: 'invalid' };
+    if (verified.expMs <= nowMs) return { ok: false, reason: 'expired' };
+    const revokedAtMs = this.revokedAtMs(verified);
+    if (revokedAtMs !== undefined) return { ok: false, reason: 'revoked', notBeforeMs: revokedAtMs };
+    return { ok: true, context: verified.context };
+  }
+
+  private verify(token: string): VerifiedToken | undefined {
     const claims = this.key.verify(token);
-    if (!claims || claims.aud !== graphResource || typeof claims.tid !== 'string' || typeof claims.oid !== 'string' || typeof claims.exp !== 'number') return { ok: false, reason: 'invalid' };
+    if (!claims || claims.aud !== graphResource || typeof claims.tid !== 'string' || typeof claims.oid !== 'string' || typeof claims.exp !== 'number') return undefined;
     const tenant = this.state.tenants.get(claims.tid);
-    if (!tenant) return { ok: false, reason: 'invalid' };
-    const expMs = claims.exp * 1000;
-    if (expMs <= nowMs) return { ok: false, reason: 'expired' };
-    const context: AccessContext = {
-      tenant,
-      userId: claims.oid,
-      upn: String(claims.upn ?? ''),
-      appId: String(claims.appid ?? ''),
-      scopes: new Set(String(claims.scp ?? '').split(' ').filter((s) => s !== '').map((s) => s.toLowerCase())),
+    if (!tenant) return undefined;
+    const verified: VerifiedToken = {
+      context: {
+        tenant,
+        userId: claims.oid,
+        upn: String(claims.upn ?? ''),
+        appId: String(claims.appid ?? ''),
+        scopes: new Set(String(claims.scp ?? '').split(' ').filter((s) => s !== '').map((s) => s.toLowerCase())),
+      },
+      expMs: claims.exp * 1000,
+      issuedAtSec: typeof claims.iat === 'number' ? claims.iat : 0,
+      grantId: typeof claims.sid === 'string' ? claims.sid : undefined,
     };
     if (this.verifiedTokens.size >= 10_000) this.verifiedTokens.clear();
-    this.verifiedTokens.set(token, { context, expMs });
-    return { ok: true, context };
+    this.verifiedTokens.set(token, verified);
+    return verified;
+  }
+
+  /** When the token's session ended, if it has: its grant revoked, or its user's tokens invalidated since it was issued. */
+  private revokedAtMs(verified: VerifiedToken): number | undefined {
+    if (verified.grantId === undefined) return undefined;
+    const grant = this.state.grants.get(verified.grantId);
+    // A grant gone (reset) ended the session as surely as a revocation.
+    if (grant === undefined) return this.nowMs();
+    if (grant.revoked) return grant.revoked.atMs;
+    const validFromMs = verified.context.tenant.users.get(verified.context.userId)?.tokensValidFromMs ?? 0;
+    // `iat` has whole seconds: a token from the second of the reset is given the benefit of the doubt.
+    return verified.issuedAtSec < Math.floor(validFromMs / 1000) ? validFromMs : undefined;
   }
 
   /** Forgets cached verifications (after a reset the tenants they point at are gone). */
@@ -386,29 +433,22 @@ ${hidden}
     code.redeemed = true;
     const nowMs = this.nowMs();
     const refreshToken = newRefreshToken();
-    const grant: Grant = {
-      id: randomUUID(),
-      tenantId: tenant.id,
-      userId: user.id,
-      upn: String(user.props.userPrincipalName),
-      clientId: code.clientId,
-      scopes: code.scopes,
-      createdAtMs: nowMs,
-      refreshTokens: [{ token: refreshToken, issuedAtMs: nowMs, lastUsedAtMs: nowMs }],
-      revoked: undefined,
-    };
-    this.state.addGrant(grant);
-    return this.tokenResponse(tenant, user, code.clientId, code.scopes, refreshToken, code.nonce);
+    const grant = this.state.addGrant(
+      { id: randomUUID(), tenantId: tenant.id, userId: user.id, upn: String(user.props.userPrincipalName), clientId: code.clientId, scopes: code.scopes, createdAtMs: nowMs, revoked: undefined },
+      refreshToken,
+      nowMs,
+    );
+    return this.tokenResponse(tenant, user, grant, refreshToken, code.nonce);
   }
 
   private redeemRefreshToken(req: SandboxRequest, params: URLSearchParams, pinned: TenantDirectory | undefined): SandboxReply {
     const token = params.get('refresh_token');
     if (!token) return this.stsError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'refresh_token'.");
-    const grant = this.state.grantOfRefreshToken(token);
-    if (!grant) return this.stsError(req, 400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
+    const found = this.state.refreshToken(token);
+    if (!found) return this.stsError(req, 400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
+    const { grant, record: issued } = found;
     const nowMs = this.nowMs();
-    const issued = grant.refreshTokens.find((rt) => rt.token === token);
-    const issuedOn = new Date(issued?.issuedAtMs ?? grant.createdAtMs).toISOString();
+    const issuedOn = new Date(issued.issuedAtMs).toISOString();
     if (grant.revoked) {
       const { code } = grant.revoked;
       const suberror = code === 65001 ? 'consent_required' : 'bad_token';
@@ -416,7 +456,7 @@ ${hidden}
       return this.stsError(req, 400, 'invalid_grant', code, `${revocationMessages[code] ?? 'The refresh token is not valid.'}${detail}`, suberror);
     }
     if (pinned && pinned.id !== grant.tenantId) return this.stsError(req, 400, 'invalid_grant', 700005, 'Provided refresh token is intended to use against other tenant, thus rejected.');
-    if (issued && nowMs - issued.lastUsedAtMs > this.scaledMs(this.settings.refreshTokenInactivitySec)) {
+    if (nowMs - issued.lastUsedAtMs > this.scaledMs(this.settings.refreshTokenInactivitySec)) {
       return this.stsError(req, 400, 'invalid_grant', 700082, `The refresh token has expired due to inactivity. The token was issued on ${issuedOn} and was inactive for 90.00:00:00.`, 'bad_token');
     }
     const tenant = this.state.tenants.get(grant.tenantId);
@@ -425,7 +465,7 @@ ${hidden}
       return this.stsError(req, 400, 'invalid_grant', 50173, `${revocationMessages[50173] ?? ''} The grant was issued on '${issuedOn}'.`, 'bad_token');
     }
     if (user.props.accountEnabled !== true) return this.stsError(req, 400, 'invalid_grant', 50057, 'The user account is disabled.', 'user_password_expired');
-    if (issued && user.tokensValidFromMs > issued.issuedAtMs) {
+    if (user.tokensValidFromMs > issued.issuedAtMs) {
       return this.stsError(req, 400, 'invalid_grant', 50173, `${revocationMessages[50173] ?? ''} The grant was issued on '${issuedOn}' and the TokensValidFrom date (before which tokens are not valid) for this user is '${new Date(user.tokensValidFromMs).toISOString()}'.`, 'bad_token');
     }
     const requested = (params.get('scope') ?? '').split(/\s+/).filter((s) => s !== '');
@@ -436,16 +476,16 @@ ${hidden}
     if (missing.length > 0) {
       return this.stsError(req, 400, 'invalid_grant', 65001, revocationMessages[65001] ?? '', 'consent_required');
     }
-    // Entra access tokens carry every scope consented for the resource, not only the ones asked for.
-    const scopes = grant.scopes;
-    this.state.touchRefreshToken(grant, token, nowMs);
+    this.state.touchRefreshToken(grant, issued, nowMs);
     const rotated = newRefreshToken();
     this.state.addRefreshToken(grant, rotated, nowMs);
-    return this.tokenResponse(tenant, user, grant.clientId, scopes, rotated, undefined);
+    return this.tokenResponse(tenant, user, grant, rotated, undefined);
   }
 
-  private tokenResponse(tenant: TenantDirectory, user: UserRecord, clientId: string, scopes: string[], refreshToken: string, nonce: string | undefined): SandboxReply {
-    const { token, expiresInSec } = this.issueAccessToken(tenant, user, clientId, scopes);
+  /** Entra access tokens carry every scope consented for the resource, not only the ones asked for. */
+  private tokenResponse(tenant: TenantDirectory, user: UserRecord, grant: Grant, refreshToken: string, nonce: string | undefined): SandboxReply {
+    const { clientId, scopes } = grant;
+    const { token, expiresInSec } = this.issueAccessToken(tenant, user, clientId, scopes, grant.id);
     const nowSec = Math.floor(this.nowMs() / 1000);
     const idClaims: Record<string, unknown> = {
       aud: clientId,

@@ -23,7 +23,10 @@ export interface SandboxGrantView {
   readonly scopes: string[];
   readonly createdAt: string;
   readonly revoked: { readonly code: number; readonly at: string } | null;
-  /** Every refresh token issued under the grant, so tests can prove none leaks elsewhere. */
+  /**
+   * The refresh tokens issued under the grant, so tests can prove none leaks elsewhere. The sandbox
+   * keeps only their hashes at rest: after a restart this lists only the tokens issued since.
+   */
   readonly refreshTokens: { readonly token: string; readonly issuedAt: string; readonly lastUsedAt: string }[];
 }
 
@@ -72,7 +75,10 @@ export class SandboxControl {
     return this.state.seedUsers(this.tenant(tenantKey), count);
   }
 
-  /** A Graph access token for `upn`, with every permission the sandbox app has. */
+  /**
+   * A Graph access token for `upn`, with every permission the sandbox app has. It belongs to no
+   * grant, so revoking the tenant's grants does not end it: it lives until it expires.
+   */
   issueToken(tenantKey: string, upn: string, scopes: readonly string[] = sandboxClient.configuredPermissions): { access_token: string; token_type: 'Bearer'; expires_in: number } {
     const tenant = this.tenant(tenantKey);
     const user = tenant.findUser(upn);
@@ -93,11 +99,17 @@ export class SandboxControl {
         scopes: g.scopes,
         createdAt: new Date(g.createdAtMs).toISOString(),
         revoked: g.revoked ? { code: g.revoked.code, at: new Date(g.revoked.atMs).toISOString() } : null,
-        refreshTokens: g.refreshTokens.map((rt) => ({ token: rt.token, issuedAt: new Date(rt.issuedAtMs).toISOString(), lastUsedAt: new Date(rt.lastUsedAtMs).toISOString() })),
+        refreshTokens: g.refreshTokens.flatMap((rt) => {
+          const token = this.state.issuedRefreshToken(rt);
+          return token === undefined ? [] : [{ token, issuedAt: new Date(rt.issuedAtMs).toISOString(), lastUsedAt: new Date(rt.lastUsedAtMs).toISOString() }];
+        }),
       }));
   }
 
-  /** Revokes every grant of the tenant; the next refresh fails with the reason's AADSTS code. */
+  /**
+   * Revokes every grant of the tenant: Graph refuses their access tokens from now on (a continuous
+   * access evaluation challenge) and the next refresh fails with the reason's AADSTS code.
+   */
   revoke(tenantKey: string, reason: RevocationReason = 'revoked'): number {
     const code = revocationCodes[reason];
     if (code === undefined) throw new SandboxControlError('INVALID_ARGUMENT', `reason must be one of ${Object.keys(revocationCodes).join(', ')}`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from '../../domain/ports/clock';
 import { newGroupProps, newUserProps } from './graph-user-properties';
 import type { SandboxStore } from './sandbox-store';
@@ -9,6 +10,16 @@ function flat(text: string): string {
   return Buffer.from(text, 'latin1').toString('latin1');
 }
 
+/**
+ * A refresh token as the sandbox keeps it: only its SHA-256, like a password verifier, so nothing
+ * under DATA_DIR can be replayed. Tokens are 96 random bytes: an unsalted hash cannot be reversed.
+ */
+export interface RefreshTokenRecord {
+  readonly hash: string;
+  readonly issuedAtMs: number;
+  lastUsedAtMs: number;
+}
+
 /** A delegated authorization: one consent of one user for the client, with the refresh tokens it produced. */
 export interface Grant {
   readonly id: string;
@@ -18,7 +29,7 @@ export interface Grant {
   readonly clientId: string;
   readonly scopes: string[];
   readonly createdAtMs: number;
-  refreshTokens: { token: string; issuedAtMs: number; lastUsedAtMs: number }[];
+  refreshTokens: RefreshTokenRecord[];
   /** Set by revocation: the AADSTS code the next refresh answers with. */
   revoked: { code: number; atMs: number } | undefined;
 }
@@ -27,7 +38,12 @@ export interface Grant {
 export class SandboxState {
   readonly tenants = new Map<string, TenantDirectory>();
   readonly grants = new Map<string, Grant>();
-  private readonly grantByRefreshToken = new Map<string, Grant>();
+  private readonly grantByRefreshTokenHash = new Map<string, Grant>();
+  /**
+   * Plaintext of the refresh tokens issued by this process, by hash, for the /grants control route
+   * only; never persisted, so after a restart /grants lists only the tokens issued since.
+   */
+  private readonly issuedRefreshTokens = new Map<string, string>();
   private readonly metaValues = new Map<string, string>();
 
   constructor(
@@ -70,7 +86,8 @@ export class SandboxState {
     this.store.clear();
     this.tenants.clear();
     this.grants.clear();
-    this.grantByRefreshToken.clear();
+    this.grantByRefreshTokenHash.clear();
+    this.issuedRefreshTokens.clear();
     this.seedDefaults();
   }
 
@@ -108,26 +125,38 @@ export class SandboxState {
     return added;
   }
 
-  addGrant(grant: Grant): void {
-    this.grants.set(grant.id, grant);
-    for (const rt of grant.refreshTokens) this.grantByRefreshToken.set(rt.token, grant);
-    this.persistGrant(grant);
+  /** Records a new grant with its first refresh token. */
+  addGrant(grant: Omit<Grant, 'refreshTokens'>, refreshToken: string, nowMs: number): Grant {
+    const added: Grant = { ...grant, refreshTokens: [] };
+    this.grants.set(added.id, added);
+    this.addRefreshToken(added, refreshToken, nowMs);
+    return added;
   }
 
-  grantOfRefreshToken(token: string): Grant | undefined {
-    return this.grantByRefreshToken.get(token);
+  /** The grant that issued `token`, with the token's record. */
+  refreshToken(token: string): { grant: Grant; record: RefreshTokenRecord } | undefined {
+    const hash = refreshTokenHash(token);
+    const grant = this.grantByRefreshTokenHash.get(hash);
+    const record = grant?.refreshTokens.find((rt) => rt.hash === hash);
+    return grant && record ? { grant, record } : undefined;
   }
 
   addRefreshToken(grant: Grant, token: string, nowMs: number): void {
-    grant.refreshTokens.push({ token, issuedAtMs: nowMs, lastUsedAtMs: nowMs });
-    this.grantByRefreshToken.set(token, grant);
+    const hash = refreshTokenHash(token);
+    grant.refreshTokens.push({ hash, issuedAtMs: nowMs, lastUsedAtMs: nowMs });
+    this.grantByRefreshTokenHash.set(hash, grant);
+    this.issuedRefreshTokens.set(hash, token);
     this.persistGrant(grant);
   }
 
-  touchRefreshToken(grant: Grant, token: string, nowMs: number): void {
-    const entry = grant.refreshTokens.find((rt) => rt.token === token);
-    if (entry) entry.lastUsedAtMs = nowMs;
+  touchRefreshToken(grant: Grant, record: RefreshTokenRecord, nowMs: number): void {
+    record.lastUsedAtMs = nowMs;
     this.persistGrant(grant);
+  }
+
+  /** The plaintext of a refresh token this process issued; undefined for one issued before a restart. */
+  issuedRefreshToken(record: RefreshTokenRecord): string | undefined {
+    return this.issuedRefreshTokens.get(record.hash);
   }
 
   revokeGrants(tenantId: string, code: number, nowMs: number): number {
@@ -226,7 +255,11 @@ export class SandboxState {
     for (const stored of snapshot.grants) {
       const grant = JSON.parse(stored.json) as Grant;
       this.grants.set(grant.id, grant);
-      for (const rt of grant.refreshTokens) this.grantByRefreshToken.set(rt.token, grant);
+      for (const rt of grant.refreshTokens) this.grantByRefreshTokenHash.set(rt.hash, grant);
     }
   }
+}
+
+function refreshTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }
