@@ -165,10 +165,14 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
 
   it('turns the connection reauthorization_required when its grant is revoked, shows it in health, and re-consent restores it', async () => {
     const id = contosoConnection.id;
+    const graph = host.services.m365.graph.forConnection(id);
+    expect(await graph.get<{ value: { id: string }[] }>('/organization')).toMatchObject({ value: [{ id: contoso.id }] });
+    const revokedAt = await sandbox<{ lastSeq: number }>('requests');
     await sandbox('tenants/' + contoso.id + '/revoke', { method: 'POST', body: {} });
-    // The next token refresh for the connection's work is refused (a 401 from Graph forces one).
-    const token = await host.services.m365.tokens.getAccessToken(id, { forceRefresh: true });
-    expect(token).toEqual({ ok: false, error: expect.objectContaining({ code: 'reauthorization_required', reason: 'AADSTS50173' }) });
+    // The next piece of work: Graph refuses the still-unexpired token at once, the forced refresh gets invalid_grant.
+    await expect(graph.get('/organization')).rejects.toMatchObject({ code: 'reauthorization_required' });
+    const refused = await sandbox<{ value: { path: string; status: number }[]; lastSeq: number }>(`requests?since=${revokedAt.lastSeq}`);
+    expect(refused.value).toEqual([expect.objectContaining({ path: '/v1.0/organization', status: 401 })]);
 
     const waiting = await getConnection(id);
     expect(waiting).toMatchObject({ status: 'reauthorization_required', reauthorization: { code: 'AADSTS50173', reason: expect.stringContaining('revoked') } });
@@ -179,8 +183,8 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
     expect(errors).toContainEqual(expect.objectContaining({ connectionId: id, code: 'AADSTS50173', msg: expect.stringContaining('re-authorization') }));
 
     // Work for it waits: the Graph client reports the state instead of calling Graph.
-    const graph = host.services.m365.graph.forConnection(id);
     await expect(graph.get('/organization')).rejects.toMatchObject({ code: 'reauthorization_required' });
+    expect((await sandbox<{ value: unknown[] }>(`requests?since=${refused.lastSeq}`)).value).toEqual([]);
 
     const renewal = await json<{ consentUrl: string }>(await host.api(`connections/${id}/consent`, { method: 'POST' }), 200);
     expect((await consent(renewal.consentUrl, contoso.adminUpn)).status).toBe(200);
@@ -221,9 +225,10 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
     }
     expect(tokens.length).toBeGreaterThanOrEqual(4);
 
-    // The sandbox's own database (sandbox.db*) plays Microsoft's side and holds the grants it issued; everything else is the service's.
-    const files = filesUnder(host.dataDir).filter((file) => !path.basename(file).startsWith('sandbox.db'));
+    // Every file, the sandbox's own sandbox.db* included: it keeps only hashes of the tokens it issued.
+    const files = filesUnder(host.dataDir);
     expect(files.some((file) => file.endsWith('m365-bridge.db'))).toBe(true);
+    expect(files.some((file) => path.basename(file) === 'sandbox.db')).toBe(true);
     expect(files.some((file) => file.includes(`${path.sep}secrets${path.sep}`))).toBe(true);
     const listing = await (await host.api('connections?limit=50')).text();
     for (const file of files) {
