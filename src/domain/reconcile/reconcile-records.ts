@@ -11,7 +11,6 @@ export interface UsersDeltaRecord {
   /** The `$select` the link tracks; a connection whose mapping changed needs a new full round. */
   readonly select: string;
   readonly issuedAt: string;
-  readonly lastFullRoundAt: string;
 }
 
 /** How far stuck work has been looked for (id `stuck-check`): bindings last updated before `checkedUntil`. */

@@ -45,7 +45,7 @@ const userReadConcurrency = 16;
  * round when there is none, it expired, the mapping changed or one is forced), nudges every bound
  * account that drifted from the directory or was deleted, and only then stores the new deltaLink.
  * A run that dies midway leaves the old link, so the next run reads the same changes again;
- * nudging twice is harmless. Unbound accounts are never looked at twice, let alone touched.
+ * nudging twice is harmless. Accounts no binding of the connection links to are never touched.
  */
 export async function reconcileUsers(deps: ReconcileDeps, run: ReconcileRun): Promise<Result<UsersReport, UsersFailure>> {
   const connection = run.connection;
@@ -55,14 +55,16 @@ export async function reconcileUsers(deps: ReconcileDeps, run: ReconcileRun): Pr
   const saved = await readReconcileRecord<UsersDeltaRecord>(deps.store, connection.id, usersDeltaId);
   let reason: FullRoundReason | undefined = run.forceFull ? 'forced' : saved === undefined ? 'first_run' : saved.select !== selectKey ? 'mapping_changed' : undefined;
   if (reason === undefined && saved !== undefined) {
-    const incremental = await new UsersRound(deps, run, rules, selectKey, { kind: 'link', link: saved.deltaLink }, saved.lastFullRoundAt).read();
-    if (incremental.ok || incremental.error.code !== 'resync_required') return incremental as Result<UsersReport, UsersFailure>;
+    const incremental = await new UsersRound(deps, run, rules, selectKey, { kind: 'link', link: saved.deltaLink }).read();
+    if (incremental.ok) return incremental;
+    if (incremental.error.code !== 'resync_required') return err(incremental.error);
     deps.logger.warn('users delta token expired or refused; reading every account again', { connectionId: connection.id, runId: run.runId, error: incremental.error.message });
     reason = 'resync_required';
   }
-  const full = await new UsersRound(deps, run, rules, selectKey, { kind: 'full', select }, undefined, reason).read();
-  if (!full.ok && full.error.code === 'resync_required') return err({ code: 'refused', message: full.error.message });
-  return full as Result<UsersReport, UsersFailure>;
+  const full = await new UsersRound(deps, run, rules, selectKey, { kind: 'full', select }, reason).read();
+  if (full.ok) return full;
+  // A new round has no token Graph could refuse as expired: whatever it says, it will say again.
+  return err(full.error.code === 'resync_required' ? { code: 'refused', message: full.error.message } : full.error);
 }
 
 class UsersRound {
@@ -84,7 +86,6 @@ class UsersRound {
     private readonly rules: ReadonlySet<ExportAttributeRule>,
     private readonly selectKey: string,
     private readonly start: UsersDeltaStart,
-    private readonly lastFullRoundAt: string | undefined,
     private readonly reason?: FullRoundReason,
   ) {
     this.full = start.kind === 'full';
@@ -116,7 +117,7 @@ class UsersRound {
       }
       if (this.full && !(await this.nudgeMissing())) return err({ code: 'lease_lost' });
       // Every nudge of the round is sent: only now may the next run start after it.
-      const record: UsersDeltaRecord = { deltaLink: next.deltaLink, select: this.selectKey, issuedAt: this.deps.clock.now().toISOString(), lastFullRoundAt: this.full ? this.startedAt : (this.lastFullRoundAt ?? this.startedAt) };
+      const record: UsersDeltaRecord = { deltaLink: next.deltaLink, select: this.selectKey, issuedAt: this.deps.clock.now().toISOString() };
       await writeReconcileRecord(this.deps.store, this.connectionId, usersDeltaId, record);
       return ok(this.report());
     }
