@@ -5,6 +5,7 @@ import { StoreNoticeOutbox } from '../adapters/notice/store-notice-outbox';
 import type { NoticeSender } from '../domain/provisioning/binding-notice';
 import { ConnectionThrottle } from '../domain/provisioning/connection-throttle';
 import { createProvisioningHooks } from '../domain/provisioning/provisioning-hooks';
+import { createStoreDeactivationGuard } from '../domain/reconcile/store-deactivation-guard';
 import type { ProvisioningWorkerDeps } from '../domain/provisioning/provisioning-worker';
 import type { Services } from './services';
 
@@ -36,6 +37,7 @@ export function provisioningFor(services: Services): ProvisioningWorkerDeps {
     gateways: createGraphUserGateways((connectionId) => services.m365.graph.forConnection(connectionId), services.config.graphBaseUrl),
     throttle: new ConnectionThrottle(),
     maxAttempts: services.config.queueMaxDeliveries,
+    deactivationGuard: createStoreDeactivationGuard({ store: services.store, clock: services.clock, logger: services.logger.child({ component: 'deactivation-guard' }) }),
   };
   wired.set(services, deps);
   services.directoryHooks.register(createProvisioningHooks(deps));
