@@ -234,6 +234,20 @@ describe('import from Microsoft 365 over the admin API, against the sandbox tena
     expect((other.results as Json[])[0].reason).toBe(`the email domain ${contoso.initialDomain} is not claimed by this connection`);
   });
 
+  it('looks up many ids with one $batch of 15-id filters, and no Graph call per user', async () => {
+    const picked = tenant.filter((u) => u.status === 'new' && (u.email as string | undefined)?.endsWith('@contoso.com') === true).slice(0, 20);
+    expect(picked).toHaveLength(20);
+    const since = await sandbox.lastRequestSeq();
+    const job = await finishedJob(host, await startImport(host, connectionId, { m365UserIds: picked.map((u) => u.id) }));
+    expect(job).toMatchObject({ status: 'completed', total: 20 });
+    expect(job.succeeded + job.skipped).toBe(20);
+    const requests = await sandbox.requestsSince(since);
+    const batched = (r: { path: string }) => (r as { batched?: boolean }).batched === true;
+    expect(requests.filter((r) => !batched(r) && r.path.startsWith('/v1.0/users'))).toEqual([]);
+    expect(requests.filter((r) => batched(r) && decodeURIComponent(r.path).startsWith('/v1.0/users?$filter=id in ('))).toHaveLength(2);
+    expect(requests.filter((r) => r.path === '/v1.0/$batch')).toHaveLength(1);
+  });
+
   it('imports a security group as a directory group with its members, bound to the connection', async () => {
     const groups = await sandbox.graph(`/groups?$filter=${encodeURIComponent("displayName eq 'Sales'")}&$select=id,displayName`);
     const sales = (groups.body.value as Json[])[0];
