@@ -5,6 +5,8 @@ import { createKey, deleteKey, listKeys } from './http/keys';
 import { activateUserRoute, createUserRoute, deleteUserRoute, getUserRoute, listUsersRoute, setUserPasswordRoute, suspendUserRoute, updateUserRoute } from './http/users';
 import { addGroupMemberRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMemberRoute, updateGroupRoute } from './http/groups';
 import { directoryCommands } from './queue/directory-commands';
+import { getImportRoute, previewM365UsersRoute, startImportRoute } from './http/imports';
+import { importWorker } from './queue/import-worker';
 import { createConnectionRoute, deauthorizeConnectionRoute, deleteConnectionRoute, getConnectionRoute, listConnectionsRoute, startConsentRoute, updateConnectionRoute } from './http/connections';
 import { oauthCallbackRoute } from './http/oauth-callback';
 import { cancelDeactivationsRoute, confirmDeactivationsRoute, listHeldDeactivationsRoute, reconcileConnectionRoute, reconcileStatusRoute } from './http/reconcile';
@@ -51,4 +53,8 @@ export const functionTable: readonly FunctionDefinition[] = [
   confirmDeactivationsRoute,
   cancelDeactivationsRoute,
   reconcileTimer,
+  previewM365UsersRoute,
+  startImportRoute,
+  getImportRoute,
+  importWorker,
 ];
