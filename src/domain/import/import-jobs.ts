@@ -241,7 +241,8 @@ function isFinished(status: ImportJobStatus): boolean {
   return status === 'completed' || status === 'failed';
 }
 
-function streamDone(job: ImportJobRecord, stream: number): boolean {
+/** Every page of the stream is counted, its last one included. */
+export function streamDone(job: ImportJobRecord, stream: number): boolean {
   const last = job.lastPages[String(stream)];
   return last !== undefined && job.pagesDone.filter((key) => key.startsWith(`${stream}:`)).length === last + 1;
 }
@@ -276,15 +277,12 @@ export interface PageDone {
 
 /**
  * Counts a page once (a redelivered page finds its key and changes nothing) and finishes the job
- * when every stream has counted its last page. Returns whether this call completed the page's
- * stream, so the caller can start what waits for it.
+ * when every stream has counted its last page. Returns the job as it stands afterwards.
  */
-export async function countPage(deps: Pick<JobDeps, 'store' | 'clock'>, jobId: string, done: PageDone): Promise<{ streamCompleted: boolean }> {
+export async function countPage(deps: Pick<JobDeps, 'store' | 'clock'>, jobId: string, done: PageDone): Promise<ImportJobRecord | undefined> {
   const key = pageKey(done.stream, done.page);
   const now = deps.clock.now().toISOString();
-  let streamCompleted = false;
-  await mutateJob(deps.store, jobId, (job) => {
-    streamCompleted = false;
+  const stored = await mutateJob(deps.store, jobId, (job) => {
     if (job.pagesDone.includes(key)) return undefined;
     const counted: ImportJobRecord = {
       ...job,
@@ -296,10 +294,9 @@ export async function countPage(deps: Pick<JobDeps, 'store' | 'clock'>, jobId: s
       ...(done.error !== undefined && job.error === undefined ? { error: done.error } : {}),
       updatedAt: now,
     };
-    streamCompleted = streamDone(counted, done.stream);
     if (isFinished(counted.status)) return counted;
     const allDone = Array.from({ length: counted.streams }, (_, stream) => stream).every((stream) => streamDone(counted, stream));
     return allDone ? { ...counted, status: counted.error === undefined ? 'completed' : 'failed', finishedAt: now } : counted;
   });
-  return { streamCompleted };
+  return stored?.data;
 }

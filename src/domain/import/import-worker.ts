@@ -4,7 +4,7 @@ import type { DeliveredMessage } from '../ports/work-queue';
 import { linkExistingGroup } from '../provisioning/bind-group';
 import { matchesPerson } from './import-filter';
 import { settleGroup, type GroupOutcome } from './import-group';
-import { countPage, finishJob, jobDocumentId, markRunning, pageKey, resultId, type ImportJobRecord, type ImportResultRecord, type PageCounts } from './import-jobs';
+import { countPage, finishJob, jobDocumentId, markRunning, pageKey, resultId, streamDone, type ImportJobRecord, type ImportResultRecord, type PageCounts } from './import-jobs';
 import { importMessageSchema, toOutgoing, type ImportMessage } from './import-messages';
 import { countResults, ensurePlan, importPersons, recordResult } from './import-page';
 import { ImportRetryError, type ImportUserDeps } from './import-user';
@@ -202,12 +202,19 @@ async function recordedCounts(deps: ImportWorkerDeps, jobId: string, key: string
   return { succeeded, failed, skipped };
 }
 
-/** Counts the page; when that completes a group's stream, the next group starts (groups go one at a time). */
+/**
+ * Groups go one at a time (a member of two groups is handled once): once a group's stream is
+ * complete the next group starts. Sent again whenever a page of a complete stream is seen, so a
+ * crash between counting and sending cannot stall the job; the message id makes it once.
+ */
+async function startNextGroup(deps: ImportWorkerDeps, job: ImportJobRecord, stream: number): Promise<void> {
+  if (job.source !== 'groups' || stream + 1 >= job.streams || !streamDone(job, stream)) return;
+  await deps.sender.send('imports', [toOutgoing({ kind: 'group', jobId: job.id, stream: stream + 1, page: 0, hop: 0, attempts: 0 })]);
+}
+
 async function finishPage(deps: ImportWorkerDeps, job: ImportJobRecord, message: ImportMessage, run: Extract<PageRun, { kind: 'counted' }>): Promise<void> {
-  const { streamCompleted } = await countPage(deps, job.id, { stream: message.stream, page: message.page, counts: run.counts, last: run.last, ...(run.error === undefined ? {} : { error: run.error }) });
-  if (streamCompleted && job.source === 'groups' && message.stream + 1 < job.streams) {
-    await deps.sender.send('imports', [toOutgoing({ kind: 'group', jobId: job.id, stream: message.stream + 1, page: 0, hop: 0, attempts: 0 })]);
-  }
+  const counted = await countPage(deps, job.id, { stream: message.stream, page: message.page, counts: run.counts, last: run.last, ...(run.error === undefined ? {} : { error: run.error }) });
+  if (counted !== undefined) await startNextGroup(deps, counted, message.stream);
 }
 
 /**
@@ -227,7 +234,10 @@ export async function handleImportMessage(deps: ImportWorkerDeps, delivered: Del
   const job = (await deps.store.get<ImportJobRecord>('jobs', message.jobId, jobDocumentId))?.data;
   if (job === undefined) return { kind: 'complete', detail: 'no such job' };
   if (job.status === 'completed' || job.status === 'failed') return { kind: 'complete', detail: `job is ${job.status}` };
-  if (job.pagesDone.includes(key)) return { kind: 'complete', detail: `page ${key} was counted before` };
+  if (job.pagesDone.includes(key)) {
+    await startNextGroup(deps, job, message.stream);
+    return { kind: 'complete', detail: `page ${key} was counted before` };
+  }
   const connection = (await deps.store.get<ConnectionRecord>('connections', job.connectionId, job.connectionId))?.data;
   if (connection === undefined || connection.status === 'deauthorized' || connection.status === 'pending_consent') {
     await finishJob(deps, job.id, `connection ${job.connectionId} is ${connection?.status ?? 'deleted'}; the import stopped`);

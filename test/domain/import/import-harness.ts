@@ -109,8 +109,14 @@ class MemoryQueue implements MessageSender {
   readonly pending: QueuedMessage[] = [];
   readonly sent: (OutgoingMessage & { queue: QueueName })[] = [];
   private readonly seen = new Set<string>();
+  /** Sends that fail once (the process died before the message reached the queue). */
+  lose: ((message: OutgoingMessage) => boolean) | undefined;
   async send(queue: QueueName, messages: readonly OutgoingMessage[]): Promise<void> {
     for (const message of messages) {
+      if (this.lose?.(message) === true) {
+        this.lose = undefined;
+        throw new Error('simulated crash before the send');
+      }
       this.sent.push({ ...message, queue });
       if (this.seen.has(`${queue}/${message.messageId}`)) continue;
       this.seen.add(`${queue}/${message.messageId}`);

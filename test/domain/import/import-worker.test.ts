@@ -208,6 +208,20 @@ describe('import jobs', () => {
     expect(order.findIndex((r) => r === `group ${blue.id}`)).toBeGreaterThan(order.findIndex((r) => r.startsWith(`members ${red.id}`)));
   });
 
+  it('starts the next group even when the process died between counting a group and sending the next', async () => {
+    const h = new ImportHarness();
+    await h.addConnection();
+    const people = [0, 1].map((i) => h.tenant.addPerson({ userPrincipalName: `m${i}@contoso.com` }));
+    const red = h.tenant.addGroup({ displayName: 'Red' }, people);
+    const blue = h.tenant.addGroup({ displayName: 'Blue' }, people);
+    const jobId = await h.start({ groups: [red.id, blue.id] });
+    h.queue.lose = (message) => (message.body as { stream?: number }).stream === 1;
+    await h.drain();
+    const job = await h.job(jobId);
+    expect(job).toMatchObject({ status: 'completed', succeeded: 4, failed: 0 });
+    expect(job.results.filter((r) => r.type === 'group').map((r) => r.outcome)).toEqual(['imported', 'imported']);
+  });
+
   it("fails a group whose name a directory group has under the policy 'fail', and links it under 'link'", async () => {
     const h = new ImportHarness();
     await h.addConnection();
