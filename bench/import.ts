@@ -24,9 +24,11 @@ interface Settings {
   readonly users: number;
   readonly import: number;
   readonly pageLimit: number;
+  /** Caps the service's V8 old space (`--max-old-space-size`), as a deployment may; 0 leaves V8's default sizing. */
+  readonly serviceHeapMb: number;
 }
 
-const defaults: Settings = { users: 100_000, import: 10_000, pageLimit: 500 };
+const defaults: Settings = { users: 100_000, import: 10_000, pageLimit: 500, serviceHeapMb: 0 };
 /** Ids per import request: 5,000 quoted GUIDs stay under the API's 256 KB body limit. */
 const idsPerRequest = 5_000;
 const serviceRole = 'IMPORT_BENCH_SERVICE';
@@ -37,8 +39,8 @@ function parseArgs(args: readonly string[]): Settings {
   for (let i = 0; i < args.length; i += 2) {
     const key = args[i]?.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const value = Number(args[i + 1]);
-    if (key === undefined || !(key in defaults) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: import [--users N] [--import N] [--page-limit N] (got ${args.join(' ')})`);
+    if (key === undefined || !(key in defaults) || !Number.isInteger(value) || value < (key === 'serviceHeapMb' ? 0 : 1)) {
+      throw new Error(`usage: import [--users N] [--import N] [--page-limit N] [--service-heap-mb N] (got ${args.join(' ')})`);
     }
     settings[key] = value;
   }
@@ -71,9 +73,10 @@ async function serveService(): Promise<void> {
 
 if (process.env[serviceRole] === '1') void serveService();
 
-function startServiceProcess(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+function startServiceProcess(env: Record<string, string>, heapMb: number): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, [], { env: { ...process.env, ...env, [serviceRole]: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const execArgv = heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : [];
+    const child = fork(__filename, [], { execArgv, env: { ...process.env, ...env, [serviceRole]: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', (ready: { url: string }) => resolve({ child, url: ready.url }));
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the service process exited with ${code ?? 'a signal'}`)));
@@ -118,12 +121,12 @@ export async function run(args: string[]): Promise<void> {
   const adminKey = randomBytes(24).toString('base64url');
   let service: ChildProcess | undefined;
   try {
-    const started0 = await startServiceProcess({ DATA_DIR: dataDir, ADMIN_API_KEY: adminKey, AUTHORITY_URL: sandbox.url, GRAPH_BASE_URL: sandbox.url, SANDBOX_PORT: String(sandbox.port) });
+    const started0 = await startServiceProcess({ DATA_DIR: dataDir, ADMIN_API_KEY: adminKey, AUTHORITY_URL: sandbox.url, GRAPH_BASE_URL: sandbox.url, SANDBOX_PORT: String(sandbox.port) }, settings.serviceHeapMb);
     service = started0.child;
     const child = service;
     const memory = async (): Promise<string> => {
       const usage = await serviceMemory(child);
-      return `service RSS ${megabytes(usage.rss)}, heap ${megabytes(usage.heapUsed)}/${megabytes(usage.heapTotal)}`;
+      return `service RSS ${megabytes(usage.rss)} (peak so far ${megabytes(usage.maxRss)}), heap ${megabytes(usage.heapUsed)}/${megabytes(usage.heapTotal)}`;
     };
     const base = started0.url;
     const requestsSince = (since: number) => sandbox.control.requests(since);
@@ -149,7 +152,7 @@ export async function run(args: string[]): Promise<void> {
     if (callback.status !== 200) throw new Error(`the consent callback answered ${callback.status}`);
     const connectionId = created.body.id as string;
 
-    out(`service started and connected: ${await memory()}`);
+    out(`service started and connected${settings.serviceHeapMb > 0 ? ` (V8 old space capped at ${settings.serviceHeapMb} MB)` : ' (V8 default heap sizing)'}: ${await memory()}`);
 
     // Time to the first page: a fresh listing of 50 users with their statuses.
     let started = performance.now();
@@ -220,7 +223,7 @@ export async function run(args: string[]): Promise<void> {
       imported += (page.body.items as unknown[]).length;
       cursor = page.body.nextCursor as string | undefined;
     } while (cursor !== undefined);
-    out(`preview, full scan with status=imported: ${imported} users in ${seconds(performance.now() - started)}`);
+    out(`preview, full scan with status=imported: ${imported} users in ${seconds(performance.now() - started)}; ${await memory()}`);
 
     const { maxRss } = await serviceMemory(child);
     out(`service peak RSS: ${megabytes(maxRss)} (target <= 200 MB)`);
