@@ -306,6 +306,11 @@ export async function linkExistingAccount(
   if (options.push && binding.handledChangeSeq < binding.changeSeq) {
     await sendNudges(deps.sender, [{ kind: 'user', connectionId: connection.id, userId: user.id, changeSeq: binding.changeSeq, reason: 'bind', hop: 0 }]);
   }
-  if (changed) deps.logger.info('user linked to an existing Microsoft 365 account', { connectionId: connection.id, userId: user.id, m365UserId, push: options.push });
+  if (changed) {
+    const fields = { connectionId: connection.id, userId: user.id, m365UserId, push: options.push };
+    // An import links thousands at a time and reports them in its job; a link that pushes is rarer and worth a line.
+    if (options.push) deps.logger.info('user linked to an existing Microsoft 365 account', fields);
+    else deps.logger.debug('user linked to an existing Microsoft 365 account', fields);
+  }
   return ok(binding);
 }
