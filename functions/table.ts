@@ -11,6 +11,10 @@ import { createConnectionRoute, deauthorizeConnectionRoute, deleteConnectionRout
 import { oauthCallbackRoute } from './http/oauth-callback';
 import { cancelDeactivationsRoute, confirmDeactivationsRoute, listHeldDeactivationsRoute, reconcileConnectionRoute, reconcileStatusRoute } from './http/reconcile';
 import { reconcileTimer } from './timer/reconcile';
+import { bindGroupRoute, bindUserRoute, getUserBindingRoute, listGroupBindingsRoute, listUserBindingsRoute, unbindGroupRoute, unbindUserRoute } from './http/bindings';
+import { listEventsRoute } from './http/events';
+import { provisioningWorker } from './queue/provisioning-worker';
+import { groupSyncWorker } from './queue/group-sync';
 
 /**
  * Every function of the app, once. `functions/index.ts` registers them with the Azure Functions
@@ -53,6 +57,16 @@ export const functionTable: readonly FunctionDefinition[] = [
   confirmDeactivationsRoute,
   cancelDeactivationsRoute,
   reconcileTimer,
+  bindUserRoute,
+  unbindUserRoute,
+  getUserBindingRoute,
+  listUserBindingsRoute,
+  bindGroupRoute,
+  unbindGroupRoute,
+  listGroupBindingsRoute,
+  listEventsRoute,
+  provisioningWorker,
+  groupSyncWorker,
   previewM365UsersRoute,
   startImportRoute,
   getImportRoute,

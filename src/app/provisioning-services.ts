@@ -1,8 +1,14 @@
+import https from 'node:https';
 import path from 'node:path';
+import { createGraphClientFactory, type GraphClientFactory } from '../adapters/graph/graph-client-factory';
 import { createGraphUserGateways } from '../adapters/graph/graph-user-gateway';
 import { OutboxNoticeSender } from '../adapters/notice/outbox-notice-sender';
 import { StoreNoticeOutbox } from '../adapters/notice/store-notice-outbox';
+import { sandboxHttpsAgent } from '../adapters/sandbox/sandbox-trust';
+import type { TokenProvider } from '../domain/connections/token-provider';
+import type { Clock } from '../domain/ports/clock';
 import type { NoticeSender } from '../domain/provisioning/binding-notice';
+import { ok } from '../domain/result';
 import { ConnectionThrottle } from '../domain/provisioning/connection-throttle';
 import { createProvisioningHooks } from '../domain/provisioning/provisioning-hooks';
 import { createStoreDeactivationGuard } from '../domain/reconcile/store-deactivation-guard';
@@ -16,6 +22,44 @@ function noticeSender(services: Services): NoticeSender {
   if (services.config.cosmosEndpoint !== undefined) return new StoreNoticeOutbox(services.store, services.clock);
   const host = new URL(services.config.publicBaseUrl).hostname;
   return new OutboxNoticeSender(path.join(services.config.dataDir, 'outbox'), `no-reply@${host === 'localhost' ? 'localhost.localdomain' : host}`, services.clock);
+}
+
+/** How long the worker reuses a connection's access token before asking the token provider again. */
+const tokenReuseMs = 30_000;
+
+/**
+ * Reuses each connection's access token for a short while: msal-node's silent lookup costs more
+ * CPU than the Graph call it authorizes. A forced refresh (Graph answered 401) bypasses and
+ * replaces it; failures are never kept.
+ */
+function reusedTokens(tokens: TokenProvider, clock: Clock): TokenProvider {
+  const cached = new Map<string, { token: string; untilMs: number }>();
+  return {
+    async getAccessToken(connectionId, options = {}) {
+      const nowMs = clock.now().getTime();
+      const hit = cached.get(connectionId);
+      if (options.forceRefresh !== true && hit !== undefined && hit.untilMs > nowMs) return ok(hit.token);
+      const fresh = await tokens.getAccessToken(connectionId, options);
+      if (fresh.ok) cached.set(connectionId, { token: fresh.value, untilMs: nowMs + tokenReuseMs });
+      else cached.delete(connectionId);
+      return fresh;
+    },
+  };
+}
+
+/**
+ * Graph clients for the worker, on the connection's tokens, without the client's own retries: the
+ * worker waits by rescheduling its nudge, never inside a handler, and every 429 must reach the
+ * connection's shared throttle.
+ */
+export function workerGraphClients(services: Services): GraphClientFactory {
+  const { config } = services;
+  return createGraphClientFactory({
+    graphBaseUrl: config.graphBaseUrl,
+    tokens: reusedTokens(services.m365.tokens, services.clock),
+    httpsAgent: config.m365Mode === 'sandbox' ? sandboxHttpsAgent() : new https.Agent({ keepAlive: true }),
+    retry: { maxRetries: 0, maxRetryAfterMs: 0, defaultDelayMs: 0 },
+  });
 }
 
 /**
@@ -34,7 +78,7 @@ export function provisioningFor(services: Services): ProvisioningWorkerDeps {
     sender: services.sender,
     secrets: services.secrets,
     notices: noticeSender(services),
-    gateways: createGraphUserGateways((connectionId) => services.m365.graph.forConnection(connectionId), services.config.graphBaseUrl),
+    gateways: createGraphUserGateways(workerGraphClients(services), services.config.graphBaseUrl),
     throttle: new ConnectionThrottle(),
     maxAttempts: services.config.queueMaxDeliveries,
     deactivationGuard: createStoreDeactivationGuard({ store: services.store, clock: services.clock, logger: services.logger.child({ component: 'deactivation-guard' }) }),

@@ -10,6 +10,8 @@ import type { MessageSender } from '../domain/ports/work-queue';
 import type { QueueConsumer } from './host/queue-consumer';
 import { createLogger } from '../adapters/logging/pino-logger';
 import { createDirectoryHooks, type DirectoryHookRegistry } from './directory-hooks';
+import { provisioningFor } from './provisioning-services';
+import { groupSyncFor } from './group-sync-services';
 import type { M365Access } from '../adapters/graph/m365-access';
 
 /** Everything a function needs, wired once per process from configuration (the composition root). */
@@ -87,9 +89,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const m365 = await createM365Access(config, { store, secrets, clock, logger: logger.child({ component: 'm365' }) });
   closers.push(() => m365.close());
 
-  if (db !== undefined) closers.push(() => db.close());
+  if (db !== undefined) closers.push(() => {
+    db.close();
+  });
 
-  return {
+  const services: Services = {
     config,
     logger,
     clock,
@@ -103,6 +107,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       for (const close of closers.splice(0).reverse()) await close();
     },
   };
+  // Provisioning listens to directory changes from the first request on, whichever function runs first.
+  provisioningFor(services);
+  groupSyncFor(services);
+  return services;
 }
 
 let current: Promise<Services> | undefined;

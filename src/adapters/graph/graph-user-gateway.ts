@@ -1,7 +1,9 @@
 import type { GatewayFailure, GatewayResult, M365User, M365UserGateway, M365UserGateways, M365UserPatch, M365UserProperty, NewM365User } from '../../domain/provisioning/m365-user-gateway';
 import { err, ok } from '../../domain/result';
 import type { GraphClient } from './graph-client';
+import type { GraphClientFactory } from './graph-client-factory';
 import { translateGraphError, type GraphRequestError } from './graph-error-translator';
+import { GraphRequestBatcher } from './graph-request-batcher';
 
 /** Graph's own message, without the translator's "Graph 400 Request_BadRequest: " prefix. */
 function graphMessage(error: GraphRequestError): string {
@@ -42,14 +44,19 @@ function selectQuery(select: readonly M365UserProperty[]): string {
 /**
  * The provisioning port on Microsoft Graph `users`, for one connection. Every read names its
  * `$select`; UPN look-ups use `$filter` (any UPN, quotes escaped) rather than a path segment.
- * Errors come classified from the one translator and are returned, never thrown.
+ * Calls made together by concurrent workers share `$batch` round trips. Errors come classified
+ * from the one translator and are returned, never thrown.
  */
 export class GraphUserGateway implements M365UserGateway {
+  private readonly graph: GraphRequestBatcher;
+
   constructor(
-    private readonly client: GraphClient,
+    client: GraphClient,
     /** GRAPH_BASE_URL, for the `@odata.id` of manager references. */
     private readonly graphBaseUrl: string,
-  ) {}
+  ) {
+    this.graph = new GraphRequestBatcher(client);
+  }
 
   private async call<T>(request: () => Promise<T>): Promise<GatewayResult<T>> {
     try {
@@ -61,23 +68,23 @@ export class GraphUserGateway implements M365UserGateway {
 
   async findByUpn(upn: string, select: readonly M365UserProperty[]): Promise<GatewayResult<M365User | undefined>> {
     const filter = encodeURIComponent(`userPrincipalName eq ${odataString(upn)}`);
-    const found = await this.call(() => this.client.get<{ value?: M365User[] }>(`/users?$filter=${filter}&${selectQuery(select)}`));
+    const found = await this.call(() => this.graph.send<{ value?: M365User[] }>({ method: 'GET', url: `/users?$filter=${filter}&${selectQuery(select)}` }));
     return found.ok ? ok(found.value.value?.[0]) : found;
   }
 
   get(id: string, select: readonly M365UserProperty[]): Promise<GatewayResult<M365User>> {
-    return this.call(() => this.client.get<M365User>(`/users/${encodeURIComponent(id)}?${selectQuery(select)}`));
+    return this.call(() => this.graph.send<M365User>({ method: 'GET', url: `/users/${encodeURIComponent(id)}?${selectQuery(select)}` }));
   }
 
   async create(user: NewM365User): Promise<GatewayResult<M365User>> {
-    const created = await this.call(() => this.client.post<M365User>('/users', { ...user.attributes, passwordProfile: user.passwordProfile }));
+    const created = await this.call(() => this.graph.send<M365User>({ method: 'POST', url: '/users', body: { ...user.attributes, passwordProfile: user.passwordProfile } }));
     return created.ok ? ok({ id: created.value.id, userPrincipalName: created.value.userPrincipalName }) : created;
   }
 
   update(id: string, patch: M365UserPatch): Promise<GatewayResult<void>> {
     const body = { ...patch.attributes, ...(patch.passwordProfile === undefined ? {} : { passwordProfile: patch.passwordProfile }) };
     return this.call(async () => {
-      await this.client.patch(`/users/${encodeURIComponent(id)}`, body);
+      await this.graph.send({ method: 'PATCH', url: `/users/${encodeURIComponent(id)}`, body });
     });
   }
 
@@ -85,16 +92,26 @@ export class GraphUserGateway implements M365UserGateway {
     const path = `/users/${encodeURIComponent(id)}/manager/$ref`;
     if (managerId !== null) {
       return this.call(async () => {
-        await this.client.put(path, { '@odata.id': `${this.graphBaseUrl}/v1.0/users/${managerId}` });
+        await this.graph.send({ method: 'PUT', url: path, body: { '@odata.id': `${this.graphBaseUrl}/v1.0/users/${managerId}` } });
       });
     }
-    const removed = await this.call(() => this.client.delete(path));
+    const removed = await this.call(() => this.graph.send<void>({ method: 'DELETE', url: path }));
     // No manager to remove is what removing wanted.
     return !removed.ok && removed.error.kind === 'not_found' ? ok(undefined) : removed;
   }
 }
 
-/** Gateways over a Graph client per connection. */
-export function createGraphUserGateways(clientFor: (connectionId: string) => GraphClient, graphBaseUrl: string): M365UserGateways {
-  return { forConnection: (connectionId) => new GraphUserGateway(clientFor(connectionId), graphBaseUrl) };
+/** Gateways over the factory's Graph client of each connection, built once per connection. */
+export function createGraphUserGateways(clients: GraphClientFactory, graphBaseUrl: string): M365UserGateways {
+  const gateways = new Map<string, GraphUserGateway>();
+  return {
+    forConnection(connectionId) {
+      let gateway = gateways.get(connectionId);
+      if (gateway === undefined) {
+        gateway = new GraphUserGateway(clients.forConnection(connectionId), graphBaseUrl);
+        gateways.set(connectionId, gateway);
+      }
+      return gateway;
+    },
+  };
 }

@@ -45,8 +45,14 @@ export class OutboxNoticeSender implements NoticeSender {
     private readonly clock: Clock,
   ) {}
 
+  private folder: Promise<unknown> | undefined;
+
   async send(notice: Notice): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    this.folder ??= mkdir(this.dir, { recursive: true }).catch((error: unknown) => {
+      this.folder = undefined;
+      throw error;
+    });
+    await this.folder;
     const file = path.join(this.dir, `${notice.id.replace(/[^A-Za-z0-9._-]/g, '_')}.eml`);
     const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temporary, toEml(notice, this.from, this.clock.now()), { mode: 0o600 });

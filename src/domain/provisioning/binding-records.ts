@@ -24,9 +24,11 @@ export async function mutateDocument<T>(
   pk: string,
   id: string,
   change: (current: T | undefined) => T | undefined,
+  /** The document as last read or written, to skip the first read; a stale one costs a retry. */
+  known?: StoredDocument<T>,
 ): Promise<StoredDocument<T> | undefined> {
   for (let attempt = 0; attempt < maxWriteAttempts; attempt += 1) {
-    const current = await store.get<T>(container, pk, id);
+    const current = attempt === 0 && known !== undefined ? known : await store.get<T>(container, pk, id);
     const next = change(current?.data);
     if (next === undefined) return current;
     if (current === undefined) {
@@ -45,6 +47,7 @@ export function mutateUserBinding(
   connectionId: string,
   userId: string,
   change: (current: UserBindingRecord | undefined) => UserBindingRecord | undefined,
+  known?: StoredDocument<UserBindingRecord>,
 ): Promise<StoredDocument<UserBindingRecord> | undefined> {
-  return mutateDocument<UserBindingRecord>(store, 'bindings', connectionId, userId, change);
+  return mutateDocument<UserBindingRecord>(store, 'bindings', connectionId, userId, change, known);
 }

@@ -2,7 +2,7 @@ import type { ConnectionRecord } from '../connections/connection';
 import { toUser, type UserRecord } from '../directory/user-records';
 import type { User } from '../directory/user-schemas';
 import type { Clock } from '../ports/clock';
-import type { DocumentStore } from '../ports/document-store';
+import type { DocumentStore, StoredDocument } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
 import type { SecretStore } from '../ports/secret-store';
 import type { DeactivationGuard } from '../reconcile/deactivation-guard';
@@ -70,8 +70,10 @@ class RunStop {
  */
 class UserProvisioningRun {
   private binding: UserBindingRecord;
+  /** The binding document as last read or written here, so writes skip a read when nothing changed it. */
+  private stored: StoredDocument<UserBindingRecord>;
   private readonly startChangeSeq: number;
-  private readonly log: Logger;
+  private logger: Logger | undefined;
   private readonly rules: ReadonlySet<ExportAttributeRule>;
   private readonly select: readonly M365UserProperty[];
   private readonly gateway: M365UserGateway;
@@ -80,14 +82,14 @@ class UserProvisioningRun {
   constructor(
     private readonly deps: ProvisionUserDeps,
     private readonly connection: ConnectionRecord,
-    binding: UserBindingRecord,
+    stored: StoredDocument<UserBindingRecord>,
     private readonly user: User | undefined,
     private readonly nudge: UserNudge,
   ) {
-    this.binding = binding;
-    this.startChangeSeq = binding.changeSeq;
-    this.note = binding.note;
-    this.log = deps.logger.child({ connectionId: connection.id, userId: binding.userId, changeSeq: nudge.changeSeq, reason: nudge.reason });
+    this.stored = stored;
+    this.binding = stored.data;
+    this.startChangeSeq = stored.data.changeSeq;
+    this.note = stored.data.note;
     this.rules = new Set(connection.settings.exportAttributes);
     this.select = managedProperties(this.rules);
     this.gateway = deps.gateways.forConnection(connection.id);
@@ -106,6 +108,19 @@ class UserProvisioningRun {
 
   private now(): Date {
     return this.deps.clock.now();
+  }
+
+  // Made on first use: most runs log nothing.
+  private get log(): Logger {
+    this.logger ??= this.deps.logger.child({ connectionId: this.connection.id, userId: this.binding.userId, changeSeq: this.nudge.changeSeq, reason: this.nudge.reason });
+    return this.logger;
+  }
+
+  /** Read-modify-write of the binding, starting from the copy this run holds. */
+  private async mutate(change: (current: UserBindingRecord | undefined) => UserBindingRecord | undefined): Promise<StoredDocument<UserBindingRecord> | undefined> {
+    const stored = await mutateUserBinding(this.deps.store, this.connection.id, this.binding.userId, change, this.stored);
+    if (stored !== undefined) this.stored = stored;
+    return stored;
   }
 
   // ---- the two flows ------------------------------------------------------------------------
@@ -234,9 +249,9 @@ class UserProvisioningRun {
     const linkCount = this.binding.linkCount + 1;
     await this.record([{ type: 'user_create_provision', version: `link:${linkCount}`, changedAttributes: Object.keys(attributes) }], account.id);
     if (pending !== undefined) await this.consumePassword(pending);
-    // Checkpoint: later writes of this run must find the account linked even if the run dies.
+    // Stored with the run's next write or at its end; a run that dies first takes the account over
+    // by UPN next time, under the same link number, so the event above is not recorded twice.
     this.binding = { ...this.binding, m365UserId: account.id, linkCount };
-    await this.checkpoint();
     this.log.info('Microsoft 365 account created', { m365UserId: account.id });
     return { account, takeover: false };
   }
@@ -425,7 +440,7 @@ class UserProvisioningRun {
 
   private async recordFailure(change: { state?: BindingState; lastError: BindingError; attempts: number; handled: boolean }): Promise<void> {
     const stopped = this.binding;
-    await mutateUserBinding(this.deps.store, this.connection.id, stopped.userId, (current) => {
+    await this.mutate((current) => {
       if (current === undefined || current.incarnation !== stopped.incarnation) return undefined;
       return {
         ...this.workerFields(current, stopped),
@@ -441,7 +456,7 @@ class UserProvisioningRun {
   /** Saves what this run learnt so far (the link, a pending write) before calling Graph again. */
   private async checkpoint(): Promise<void> {
     const mine = this.binding;
-    const stored = await mutateUserBinding(this.deps.store, this.connection.id, mine.userId, (current) => {
+    const stored = await this.mutate((current) => {
       if (current === undefined || current.incarnation !== mine.incarnation) return undefined;
       return { ...this.workerFields(current, mine), updatedAt: this.now().toISOString() };
     });
@@ -454,7 +469,7 @@ class UserProvisioningRun {
   private async finish(state: BindingState): Promise<void> {
     const mine = this.binding;
     const at = this.now().toISOString();
-    await mutateUserBinding(this.deps.store, this.connection.id, mine.userId, (current) => {
+    await this.mutate((current) => {
       if (current === undefined || current.incarnation !== mine.incarnation) return undefined;
       const fields = this.workerFields(current, mine);
       return {
@@ -513,5 +528,5 @@ export async function provisionUser(deps: ProvisionUserDeps, nudge: UserNudge): 
   if (notBefore !== undefined) return { kind: 'wait', untilMs: notBefore + Math.round(Math.random() * 250), detail: 'connection throttled' };
   const userDoc = await deps.store.get<UserRecord>('users', nudge.userId, nudge.userId);
   const user = userDoc === undefined ? undefined : toUser(userDoc.data);
-  return new UserProvisioningRun(deps, connection, binding, user, nudge).run();
+  return new UserProvisioningRun(deps, connection, bindingDoc, user, nudge).run();
 }
