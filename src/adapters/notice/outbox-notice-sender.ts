@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../domain/ports/clock';
 import type { Notice, NoticeSender } from '../../domain/provisioning/binding-notice';
@@ -45,17 +45,18 @@ export class OutboxNoticeSender implements NoticeSender {
     private readonly clock: Clock,
   ) {}
 
-  private folder: Promise<unknown> | undefined;
+  private folderReady = false;
 
+  // Synchronous on purpose: a notice is under a kilobyte on local disk, and fs/promises spends more
+  // CPU on its thread-pool round trips than the write itself costs.
   async send(notice: Notice): Promise<void> {
-    this.folder ??= mkdir(this.dir, { recursive: true }).catch((error: unknown) => {
-      this.folder = undefined;
-      throw error;
-    });
-    await this.folder;
+    if (!this.folderReady) {
+      mkdirSync(this.dir, { recursive: true });
+      this.folderReady = true;
+    }
     const file = path.join(this.dir, `${notice.id.replace(/[^A-Za-z0-9._-]/g, '_')}.eml`);
     const temporary = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(temporary, toEml(notice, this.from, this.clock.now()), { mode: 0o600 });
-    await rename(temporary, file);
+    writeFileSync(temporary, toEml(notice, this.from, this.clock.now()), { mode: 0o600 });
+    renameSync(temporary, file);
   }
 }
