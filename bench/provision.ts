@@ -59,6 +59,8 @@ interface DriveRequest {
 interface DriveResult {
   readonly seq: number;
   readonly results: { readonly status: number; readonly startedAtMs: number; readonly body?: Json }[];
+  /** The child's CPU time so far (user + system), once the calls are done. */
+  readonly cpuMicros: number;
 }
 
 async function serveSandbox(timeScale: number): Promise<void> {
@@ -74,7 +76,10 @@ async function serveSandbox(timeScale: number): Promise<void> {
       });
       const text = await response.text();
       results[i] = { status: response.status, startedAtMs, ...(message.keepBodies && text !== '' ? { body: JSON.parse(text) as Json } : {}) };
-    }).then(() => process.send?.({ seq: message.seq, results } satisfies DriveResult));
+    }).then(() => {
+      const cpu = process.cpuUsage();
+      process.send?.({ seq: message.seq, results, cpuMicros: cpu.user + cpu.system } satisfies DriveResult);
+    });
   });
   process.send?.({ url: sandbox.url });
   process.on('disconnect', () => void sandbox.close().then(() => process.exit(0)));
@@ -84,30 +89,34 @@ interface SandboxProcess {
   readonly url: string;
   /** Makes admin API calls from the child, so their client-side cost is not this process's. */
   drive(baseUrl: string, calls: DriveRequest['calls'], options: { concurrency: number; keepBodies?: boolean }): Promise<DriveResult['results']>;
+  /** The child's CPU time so far (sandbox and admin API client), in microseconds. */
+  cpuMicros(): Promise<number>;
   stop(): void;
 }
 
 function startSandboxProcess(timeScale: number): Promise<SandboxProcess> {
   const child: ChildProcess = fork(path.join(__dirname, 'run.js'), ['provision', '--sandbox-child', String(timeScale)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const waiting = new Map<number, (results: DriveResult['results']) => void>();
+  const waiting = new Map<number, (result: DriveResult) => void>();
   let seq = 0;
+  const send = (request: DriveRequest): Promise<DriveResult> =>
+    new Promise((done) => {
+      seq += 1;
+      waiting.set(seq, done);
+      child.send({ ...request, seq });
+    });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the sandbox process exited with ${code ?? 'a signal'}`)));
     child.on('message', (message: { url: string } | DriveResult) => {
       if ('url' in message) {
         resolve({
           url: message.url,
-          drive: (baseUrl, calls, options) =>
-            new Promise((done) => {
-              seq += 1;
-              waiting.set(seq, done);
-              child.send({ seq, baseUrl, calls, concurrency: options.concurrency, keepBodies: options.keepBodies === true } satisfies DriveRequest);
-            }),
+          drive: async (baseUrl, calls, options) => (await send({ seq: 0, baseUrl, calls, concurrency: options.concurrency, keepBodies: options.keepBodies === true })).results,
+          cpuMicros: async () => (await send({ seq: 0, baseUrl: '', calls: [], concurrency: 1, keepBodies: false })).cpuMicros,
           stop: () => child.disconnect(),
         });
         return;
       }
-      waiting.get(message.seq)?.(message.results);
+      waiting.get(message.seq)?.(message);
       waiting.delete(message.seq);
     });
   });
@@ -279,6 +288,7 @@ async function runOnce(options: RunOptions): Promise<void> {
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     const cpuBefore = process.cpuUsage();
+    const childCpuBefore = await sandbox.cpuMicros();
     const started = performance.now();
     const startedAtMs = Date.now();
 
@@ -301,9 +311,12 @@ async function runOnce(options: RunOptions): Promise<void> {
     }
     const elapsedSeconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    const childCpuMs = ((await sandbox.cpuMicros()) - childCpuBefore) / 1000;
     clearInterval(sampler);
 
-    const served = ((await sandboxCall(`${url}/_sandbox/requests?since=${firstSeq}`)).body.value as ServedRequest[]).filter((r) => !r.path.startsWith('/v1.0/$batch'));
+    const log = (await sandboxCall(`${url}/_sandbox/requests?since=${firstSeq}`)).body.value as (ServedRequest & { batched: boolean })[];
+    const served = log.filter((r) => !r.path.startsWith('/v1.0/$batch'));
+    const roundTrips = log.filter((r) => !r.batched).length;
     const writes = served.filter((r) => r.write).length;
     const throttled = served.filter((r) => r.status === 429).length;
     const windowMs = writeWindowMs / options.timeScale;
@@ -324,15 +337,16 @@ async function runOnce(options: RunOptions): Promise<void> {
     for (const event of creates) perUserEvents.set(event.userId as string, (perUserEvents.get(event.userId as string) ?? 0) + 1);
     const duplicateEvents = [...perUserEvents.values()].filter((n) => n > 1).length;
 
+    const changes = options.lifecycle ? options.users * 3 : options.users;
     const lines = [
       `${options.label}: ${options.users} users, throttling ${options.throttling ? `on (time scale ${options.timeScale}: ${writeBudget} writes per ${(windowMs / 1000).toFixed(1)} s)` : 'off'}, queue concurrency ${options.concurrency}`,
       `  bind -> provisioned: ${(options.users / bindSeconds).toFixed(0)} users/s (${bindSeconds.toFixed(1)} s); latency p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms`,
       options.lifecycle ? `  whole run (create + two updates per user): ${elapsedSeconds.toFixed(1)} s` : undefined,
-      `  Graph: ${served.length} requests, ${writes} writes (${(writes / elapsedSeconds).toFixed(1)} writes/s over the run${options.throttling ? ` against ${allowedPerSecond.toFixed(1)} allowed` : ''}), 429s ${throttled} (${((throttled / Math.max(1, served.length)) * 100).toFixed(2)}% of requests)`,
+      `  Graph: ${served.length} requests in ${roundTrips} round trips ($batch), ${writes} writes (${(writes / elapsedSeconds).toFixed(1)} writes/s over the run${options.throttling ? ` against ${allowedPerSecond.toFixed(1)} allowed` : ''}), 429s ${throttled} (${((throttled / Math.max(1, served.length)) * 100).toFixed(2)}% of requests)`,
       options.throttling
         ? `  write windows: ${windows.counts.join(' + ')} writes; budget use over the full windows ${windows.budgetUse === undefined ? 'n/a (one window)' : windows.budgetUse.toFixed(3)}`
         : undefined,
-      `  CPU ${((cpu.user + cpu.system) / 1000 / (options.lifecycle ? options.users * 3 : options.users)).toFixed(2)} ms per ${options.lifecycle ? 'user change' : 'user'}; peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB`,
+      `  CPU ${((cpu.user + cpu.system) / 1000 / changes).toFixed(2)} ms per ${options.lifecycle ? 'user change' : 'user'} (the sandbox and the admin API client, in their own process: ${(childCpuMs / changes).toFixed(2)} ms); peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MB`,
       `  accounts: ${lost} lost, ${duplicated} duplicated; users with more than one create event: ${duplicateEvents}`,
     ];
     process.stdout.write(`${lines.filter((l) => l !== undefined).join('\n')}\n`);
