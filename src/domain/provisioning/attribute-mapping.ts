@@ -1,23 +1,10 @@
+import { exportAttributeNames, type ExportAttribute } from '../connections/connection';
 import type { M365Attributes, M365User, M365UserProperty } from './m365-user-gateway';
 
 /** The optional export rules, named by directory attribute (DESIGN.md "Attribute mapping"); all off by default. */
-export const exportAttributeRules = [
-  'alternateEmail',
-  'businessPhones',
-  'mobilePhone',
-  'address',
-  'department',
-  'jobTitle',
-  'manager',
-  'location',
-  'company',
-  'employeeId',
-  'employeeType',
-  'costCenter',
-  'usageLocation',
-] as const;
+export const exportAttributeRules = exportAttributeNames;
 
-export type ExportAttributeRule = (typeof exportAttributeRules)[number];
+export type ExportAttributeRule = ExportAttribute;
 
 /** The directory user fields provisioning maps (a subset of the directory's user). */
 export interface ProvisionedUserFields {
