@@ -1,23 +1,73 @@
+import type { GatewayResult, M365UserGateway } from './m365-user-gateway';
+
+/** How many of a connection's latest Graph answers decide whether it is throttled as a whole. */
+const recentAnswers = 20;
+/** Fewer throttled answers than this never close the connection. */
+const minThrottled = 3;
+
+interface ConnectionState {
+  /** The latest answers, oldest first: true for a 429. */
+  readonly recent: boolean[];
+  notBeforeMs: number;
+}
+
 /**
- * Per-connection "not before" shared by every worker of this process: when Graph throttles one
- * request of a tenant, the others wait out the same Retry-After instead of each collecting a 429.
+ * Per-connection "not before", shared by every worker of this process. A lone 429 makes only its
+ * own nudge wait out the Retry-After; once half of a connection's latest answers are 429s, the
+ * tenant's budget is spent and every worker of the connection waits until the latest Retry-After,
+ * instead of each collecting a 429 of its own.
  */
 export class ConnectionThrottle {
-  private readonly notBefore = new Map<string, number>();
+  private readonly connections = new Map<string, ConnectionState>();
+
+  private state(connectionId: string): ConnectionState {
+    let state = this.connections.get(connectionId);
+    if (state === undefined) {
+      state = { recent: [], notBeforeMs: 0 };
+      this.connections.set(connectionId, state);
+    }
+    return state;
+  }
+
+  private remember(state: ConnectionState, throttled: boolean): void {
+    state.recent.push(throttled);
+    if (state.recent.length > recentAnswers) state.recent.shift();
+  }
 
   /** The instant (epoch ms) before which no Graph call should be made for the connection, if any. */
   waitUntil(connectionId: string, nowMs: number): number | undefined {
-    const until = this.notBefore.get(connectionId);
-    if (until === undefined) return undefined;
-    if (until <= nowMs) {
-      this.notBefore.delete(connectionId);
-      return undefined;
-    }
-    return until;
+    const until = this.connections.get(connectionId)?.notBeforeMs ?? 0;
+    return until > nowMs ? until : undefined;
   }
 
-  backOff(connectionId: string, untilMs: number): void {
-    const current = this.notBefore.get(connectionId) ?? 0;
-    if (untilMs > current) this.notBefore.set(connectionId, untilMs);
+  /** Graph answered a request of the connection without throttling it. */
+  answered(connectionId: string): void {
+    this.remember(this.state(connectionId), false);
+  }
+
+  /** Graph throttled a request of the connection until `untilMs`; returns whether the whole connection now waits. */
+  throttled(connectionId: string, untilMs: number): boolean {
+    const state = this.state(connectionId);
+    this.remember(state, true);
+    const count = state.recent.filter(Boolean).length;
+    if (count < minThrottled || count * 2 < state.recent.length) return false;
+    state.notBeforeMs = Math.max(state.notBeforeMs, untilMs);
+    return true;
+  }
+
+  /** The connection's gateway, telling this throttle about every answer but 429s (the worker reports those with their Retry-After). */
+  observe(connectionId: string, gateway: M365UserGateway): M365UserGateway {
+    const note = async <T>(answer: Promise<GatewayResult<T>>): Promise<GatewayResult<T>> => {
+      const result = await answer;
+      if (result.ok || result.error.kind !== 'transient' || !result.error.throttled) this.answered(connectionId);
+      return result;
+    };
+    return {
+      findByUpn: (upn, select) => note(gateway.findByUpn(upn, select)),
+      get: (id, select) => note(gateway.get(id, select)),
+      create: (user) => note(gateway.create(user)),
+      update: (id, patch) => note(gateway.update(id, patch)),
+      setManager: (id, managerId) => note(gateway.setManager(id, managerId)),
+    };
   }
 }

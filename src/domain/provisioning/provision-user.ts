@@ -40,7 +40,7 @@ export type ProvisionOutcome =
   | { readonly kind: 'gave_up'; readonly error: BindingError };
 
 const notActiveWaitMs = { firstMs: 5_000, maxMs: 60_000 };
-const retryBackoff = { firstMs: 1_000, maxMs: 120_000 };
+const retryBackoff = { firstMs: 500, maxMs: 120_000 };
 
 function backoffMs(step: number, policy: { firstMs: number; maxMs: number }): number {
   const base = Math.min(policy.maxMs, policy.firstMs * 2 ** Math.max(0, step));
@@ -92,7 +92,7 @@ class UserProvisioningRun {
     this.note = stored.data.note;
     this.rules = new Set(connection.settings.exportAttributes);
     this.select = managedProperties(this.rules);
-    this.gateway = deps.gateways.forConnection(connection.id);
+    this.gateway = deps.throttle.observe(connection.id, deps.gateways.forConnection(connection.id));
   }
 
   async run(): Promise<ProvisionOutcome> {
@@ -397,8 +397,8 @@ class UserProvisioningRun {
       case 'transient':
         if (failure.throttled) {
           const untilMs = nowMs + (failure.retryAfterMs ?? backoffMs(this.nudge.hop, retryBackoff));
-          this.deps.throttle.backOff(this.connection.id, untilMs);
-          return new RunStop({ kind: 'wait', untilMs, detail: `throttled: ${failure.message}` });
+          const connectionWide = this.deps.throttle.throttled(this.connection.id, untilMs);
+          return new RunStop({ kind: 'wait', untilMs, detail: `throttled${connectionWide ? ' (the whole connection waits)' : ''}: ${failure.message}` });
         }
         return this.counted({ code: failure.code, message: failure.message }, failure.retryAfterMs);
       case 'stop':
@@ -432,7 +432,8 @@ class UserProvisioningRun {
       await this.recordFailure({ state: 'error', lastError: stamped, attempts, handled: true });
       return new RunStop({ kind: 'gave_up', error: stamped });
     }
-    const delayMs = Math.max(retryAfterMs ?? 0, backoffMs(attempts - 1, retryBackoff));
+    // Graph's guidance: wait what Retry-After says when it says something, else back off exponentially.
+    const delayMs = retryAfterMs ?? backoffMs(attempts - 1, retryBackoff);
     this.log.warn('provisioning failed; retrying later', { attempts, code: error.code, message: error.message, retryInMs: delayMs });
     await this.recordFailure({ lastError: stamped, attempts, handled: false });
     return new RunStop({ kind: 'retry', untilMs: this.now().getTime() + delayMs, error: stamped });

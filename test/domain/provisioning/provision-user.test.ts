@@ -291,14 +291,14 @@ describe('provisioning worker', () => {
       await h.drain({ maxDeliveries: 1 });
       expect(await h.binding(user.id)).toMatchObject({ state: 'pending', attempts: 1, lastError: { code: 'serviceNotAvailable' } });
       const retry = h.queue.pending[0];
-      expect(retry?.scheduledEnqueueTime?.getTime()).toBeGreaterThanOrEqual(start + 800);
+      expect(retry?.scheduledEnqueueTime?.getTime()).toBeGreaterThanOrEqual(start + 400);
       expect(retry?.messageId).toMatch(/~1$/);
       await h.drain();
       expect(await h.binding(user.id)).toMatchObject({ state: 'provisioned', attempts: 0 });
       expect(h.gateway.accounts.size).toBe(1);
     });
 
-    it('honours Retry-After on a 429 and makes other work of the connection wait without calling Graph', async () => {
+    it('honours Retry-After on a lone 429 without holding up the rest of the connection', async () => {
       const first = await h.addUser();
       const second = await h.addUser();
       h.gateway.failNext('findByUpn', { kind: 'transient', code: 'TooManyRequests', message: 'Please retry again later.', retryAfterMs: 30_000, throttled: true });
@@ -306,12 +306,27 @@ describe('provisioning worker', () => {
       await bindUser(h.deps, testConnectionId, second.id);
       const start = h.clock.ms;
       await h.drain({ maxDeliveries: 2 });
-      expect(h.gateway.calls).toHaveLength(1);
-      expect(h.queue.pending.every((m) => (m.scheduledEnqueueTime?.getTime() ?? 0) >= start + 30_000)).toBe(true);
+      expect((await h.binding(second.id))?.state).toBe('provisioned');
+      expect(h.queue.pending).toHaveLength(1);
+      expect(h.queue.pending[0]?.scheduledEnqueueTime?.getTime()).toBeGreaterThanOrEqual(start + 30_000);
       expect((await h.binding(first.id))?.attempts).toBe(0);
       await h.drain();
       expect((await h.binding(first.id))?.state).toBe('provisioned');
-      expect((await h.binding(second.id))?.state).toBe('provisioned');
+    });
+
+    it('makes every worker of the connection wait once most of its latest answers are 429s', async () => {
+      const throttled = { kind: 'transient', code: 'TooManyRequests', message: 'Please retry again later.', retryAfterMs: 20_000, throttled: true } as const;
+      const users = [await h.addUser(), await h.addUser(), await h.addUser(), await h.addUser()];
+      for (let i = 0; i < 3; i += 1) h.gateway.failNext('findByUpn', throttled);
+      for (const user of users) await bindUser(h.deps, testConnectionId, user.id);
+      const start = h.clock.ms;
+      await h.drain({ maxDeliveries: 4 });
+      // Three calls were throttled; the fourth nudge waited without calling Graph.
+      expect(h.gateway.calls).toHaveLength(3);
+      expect(h.queue.pending).toHaveLength(4);
+      expect(h.queue.pending.every((m) => (m.scheduledEnqueueTime?.getTime() ?? 0) >= start + 20_000)).toBe(true);
+      await h.drain();
+      for (const user of users) expect((await h.binding(user.id))?.state).toBe('provisioned');
     });
 
     it('puts the binding in error with Graph\'s code and message on a 400, and retries only after a change', async () => {
