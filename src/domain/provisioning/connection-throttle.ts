@@ -45,13 +45,19 @@ export class ConnectionThrottle {
     this.remember(this.state(connectionId), false);
   }
 
+  /** Makes every worker of the connection wait until `untilMs`, whatever the latest answers were. */
+  backOff(connectionId: string, untilMs: number): void {
+    const state = this.state(connectionId);
+    state.notBeforeMs = Math.max(state.notBeforeMs, untilMs);
+  }
+
   /** Graph throttled a request of the connection until `untilMs`; returns whether the whole connection now waits. */
   throttled(connectionId: string, untilMs: number): boolean {
     const state = this.state(connectionId);
     this.remember(state, true);
     const count = state.recent.filter(Boolean).length;
     if (count < minThrottled || count * 2 < state.recent.length) return false;
-    state.notBeforeMs = Math.max(state.notBeforeMs, untilMs);
+    this.backOff(connectionId, untilMs);
     return true;
   }
 
