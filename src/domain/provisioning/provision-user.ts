@@ -5,10 +5,12 @@ import type { Clock } from '../ports/clock';
 import type { DocumentStore, StoredDocument } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
 import type { SecretStore } from '../ports/secret-store';
+import type { MessageSender } from '../ports/work-queue';
 import type { DeactivationGuard } from '../reconcile/deactivation-guard';
 import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, type ExportAttributeRule } from './attribute-mapping';
 import { isBound, pendingPasswordSecretName, type BindingError, type BindingState, type PendingWrite, type UserBindingRecord } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
+import { boundConnectionOf, nudgeUser } from './bind-user';
 import type { ConnectionThrottle } from './connection-throttle';
 import { generateInitialPassword } from './initial-password';
 import type { GatewayFailure, M365Attributes, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
@@ -17,6 +19,7 @@ import { provisioningEventId, recordEvent, type ProvisioningEventType } from './
 
 export interface ProvisionUserDeps {
   readonly store: DocumentStore;
+  readonly sender: MessageSender;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly secrets: SecretStore;
@@ -97,8 +100,10 @@ class UserProvisioningRun {
 
   async run(): Promise<ProvisionOutcome> {
     try {
+      const linksBefore = this.binding.linkCount;
       const state = this.user !== undefined && isBound(this.binding.via) ? await this.provision(this.user) : await this.deprovision();
       await this.finish(state);
+      if (this.rules.has('manager') && this.binding.linkCount > linksBefore) await this.nudgeReports();
       return { kind: 'done', detail: state };
     } catch (error) {
       if (error instanceof RunStop) return error.outcome;
@@ -387,6 +392,22 @@ class UserProvisioningRun {
     }
     this.note = undefined;
     return managerAccount === current ? undefined : managerAccount;
+  }
+
+  /** Reports bound here whose manager reference waited for this account to exist. */
+  private async nudgeReports(): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.store.query<UserRecord>('users', {
+        where: [{ field: 'managerId', op: 'eq', value: this.binding.userId }],
+        limit: 500,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const report of page.items) {
+        if ((await boundConnectionOf(this.deps.store, report.id)) === this.connection.id) await nudgeUser(this.deps, this.connection.id, report.id, 'manager_linked');
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
   }
 
   // ---- failures and the binding ---------------------------------------------------------------
