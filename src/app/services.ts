@@ -7,6 +7,7 @@ import type { DocumentStore } from '../domain/ports/document-store';
 import type { Logger } from '../domain/ports/logger';
 import type { SecretStore } from '../domain/ports/secret-store';
 import type { MessageSender } from '../domain/ports/work-queue';
+import type { TokenCredential } from '@azure/identity';
 import type { QueueConsumer } from './host/queue-consumer';
 import { createLogger } from '../adapters/logging/pino-logger';
 import { createDirectoryHooks, type DirectoryHookRegistry } from './directory-hooks';
@@ -36,7 +37,7 @@ export interface ServiceOverrides {
   readonly clock?: Clock;
 }
 
-async function createAzureCredential(): Promise<import('@azure/identity').TokenCredential> {
+async function createAzureCredential(): Promise<TokenCredential> {
   const { DefaultAzureCredential } = await import('@azure/identity');
   return new DefaultAzureCredential();
 }

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { ApiError, apiErrorStatus, type ErrorDetail } from '../../domain/errors';
+import { apiErrorStatus, type ApiError, type ErrorDetail } from '../../domain/errors';
 
 /** What a route handler answers: JSON (the default), HTML for a person, or nothing. */
 export type HttpResult =
