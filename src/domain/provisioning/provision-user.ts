@@ -133,7 +133,8 @@ class UserProvisioningRun {
   private async deprovision(): Promise<BindingState> {
     const id = this.binding.m365UserId;
     if (id === undefined) return 'deprovisioned';
-    const read = await this.gateway.get(id, ['id', 'userPrincipalName', 'accountEnabled']);
+    // A write left pending by an earlier run is judged on every attribute it set.
+    const read = await this.gateway.get(id, this.binding.pendingWrite === undefined ? ['id', 'userPrincipalName', 'accountEnabled'] : this.select);
     if (!read.ok) {
       // Gone already: nothing left to deactivate.
       if (read.error.kind === 'not_found') {
