@@ -198,8 +198,10 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
   it('de-authorizes without a single Graph write, reporting the bindings it removed', async () => {
     const id = contosoConnection.id;
     const { store } = host.services;
-    for (let i = 0; i < 5; i += 1) await store.create('bindings', id, `user-${i}`, { state: 'provisioned' });
-    await store.create('bindings', id, 'group:g-1', { state: 'provisioned' });
+    for (let i = 0; i < 5; i += 1) {
+      await store.create('bindings', id, `user-${i}`, { kind: 'user', connectionId: id, userId: `user-${i}`, state: 'provisioned', via: { direct: true, groups: [] }, passwordPending: false });
+    }
+    await store.create('bindings', id, 'group:g-1', { kind: 'group', connectionId: id, groupId: 'g-1' });
     const before = await sandbox<{ lastSeq: number }>('requests');
 
     const answer = await json<{ status: string; unboundUsers: number }>(await host.api(`connections/${id}/authorization`, { method: 'DELETE' }), 200);

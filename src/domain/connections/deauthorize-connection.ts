@@ -1,39 +1,22 @@
-import type { DocumentStore } from '../ports/document-store';
+import { removeAllBindings } from '../provisioning/remove-all-bindings';
 import { err, ok, type Result } from '../result';
 import type { ConnectionRecord } from './connection';
 import { release } from './connection-claims';
 import type { ConnectionDeps, ConnectionError } from './connection-deps';
 import { transition } from './connection-state';
 
-const bindingPageSize = 200;
-const parallelDeletes = 16;
-
-/** Removes every binding document of the connection (container `bindings`, pk = connection id); returns how many were user bindings. */
-async function removeBindings(store: DocumentStore, connectionId: string): Promise<number> {
-  let users = 0;
-  for (;;) {
-    // Always the first page: deleted documents drop out, so no cursor is needed (or stays valid).
-    const page = await store.query<unknown>('bindings', { pk: connectionId, limit: bindingPageSize });
-    if (page.items.length === 0) return users;
-    for (let i = 0; i < page.items.length; i += parallelDeletes) {
-      const chunk = page.items.slice(i, i + parallelDeletes);
-      const results = await Promise.all(chunk.map((doc) => store.delete('bindings', connectionId, doc.id)));
-      results.forEach((result, index) => {
-        if (result.ok && !(chunk[index]?.id.startsWith('group:') ?? true)) users += 1;
-      });
-    }
-  }
-}
-
 /**
  * Drops what an authorization left behind, without calling Microsoft 365: the token cache, the
- * tenant and domain claims, and every binding. Safe to run again after a crash halfway.
+ * tenant and domain claims, and every binding (with its claim and pending password). Safe to run
+ * again after a crash halfway.
  */
-export async function removeAuthorization(deps: Pick<ConnectionDeps, 'store' | 'identity'>, connection: ConnectionRecord): Promise<number> {
+export async function removeAuthorization(deps: Pick<ConnectionDeps, 'store' | 'secrets' | 'identity'>, connection: ConnectionRecord): Promise<number> {
   await deps.identity.forget(connection.id);
   if (connection.tenantId !== undefined) await release(deps, 'tenant', connection.tenantId, connection.id);
   for (const domain of connection.domains) await release(deps, 'domain', domain, connection.id);
-  return removeBindings(deps.store, connection.id);
+  // Bindings go with their one-connection claims and any pending password secrets.
+  const removed = await removeAllBindings(deps, connection.id);
+  return removed.users;
 }
 
 export interface DeauthorizationResult {

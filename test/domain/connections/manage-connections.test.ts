@@ -125,7 +125,14 @@ describe('managing connections', () => {
 
   describe('de-authorize', () => {
     async function bind(connectionId: string, ids: string[]): Promise<void> {
-      for (const id of ids) await h.store.create('bindings', connectionId, id, { state: 'provisioned' });
+      for (const id of ids) {
+        const binding = id.startsWith('group:')
+          ? { kind: 'group', connectionId, groupId: id.slice('group:'.length) }
+          : { kind: 'user', connectionId, userId: id, state: 'provisioned', via: { direct: true, groups: [] }, passwordPending: false };
+        await h.store.create('bindings', connectionId, id, binding);
+        // The one-connection claim of a user binding (see src/domain/provisioning/binding.ts).
+        if (!id.startsWith('group:')) await h.store.create('uniques', `binding:${id}`, `binding:${id}`, { connectionId });
+      }
     }
 
     it('removes tokens, claims and every binding, counting user bindings, and leaves other connections alone', async () => {
@@ -139,6 +146,9 @@ describe('managing connections', () => {
       expect(expectOk(await deauthorizeConnection(h.deps, id))).toEqual({ status: 'deauthorized', unboundUsers: 450 });
       expect(await h.store.count('bindings', { pk: id })).toBe(0);
       expect(await h.store.count('bindings', { pk: other })).toBe(1);
+      // The users may be bound again elsewhere; the other connection's user keeps its claim.
+      expect(await h.store.get('uniques', 'binding:user-0', 'binding:user-0')).toBeUndefined();
+      expect(await h.store.get('uniques', 'binding:user-x', 'binding:user-x')).toBeDefined();
       expect(h.deps.identity.caches.has(id)).toBe(false);
       expect(h.deps.identity.caches.has(other)).toBe(true);
       expect(await claimHolder(h.deps, 'tenant', tenants.contoso.tenantId)).toBeUndefined();
@@ -177,7 +187,7 @@ describe('managing connections', () => {
 
       const id = await consented(people.contosoAdmin);
       await h.store.replace('connections', id, id, { ...(await record(id)), status: 'reauthorization_required' });
-      await h.store.create('bindings', id, 'user-1', {});
+      await h.store.create('bindings', id, 'user-1', { kind: 'user', connectionId: id, userId: 'user-1', state: 'provisioned', via: { direct: true, groups: [] }, passwordPending: false });
       expectOk(await deleteConnection(h.deps, id));
       expect(await h.store.count('bindings', { pk: id })).toBe(0);
       expect(await claimHolder(h.deps, 'tenant', tenants.contoso.tenantId)).toBeUndefined();
