@@ -112,7 +112,8 @@ async function countAndDecide(deps: GuardDeps, request: DeactivationRequest, con
   const count = await deps.store.count('state', { pk, where: [{ field: 'kind', op: 'eq', value: 'intent' }, { field: 'at', op: 'ge', value: windowStart }] });
   if (count > Math.min(guard.maxUsers, minimumShareLimit)) {
     const active = await deps.store.count('bindings', { pk: request.connectionId, where: [{ field: 'kind', op: 'eq', value: 'user' }, { field: 'state', op: 'in', values: ['pending', 'provisioned', 'error'] }] });
-    const limit = deactivationLimit(guard, active);
+    // The share is of the users bound before this hour's deactivations, which no longer count as active.
+    const limit = deactivationLimit(guard, active + count);
     if (count > limit) {
       await hold(deps, request);
       const status = await setHold(deps, request.connectionId, 'pause');

@@ -44,6 +44,15 @@ describe('mass-deactivation guard', () => {
     expect((await connection()).status).toBe('active');
   });
 
+  it('counts the share against the users bound before the burst, not those left active', async () => {
+    h = new ReconcileHarness();
+    await h.addConnection({ settings: guard(500, 100) });
+    const users = await provisionedUsers(20);
+    await suspendAll(users);
+    for (const { m365UserId } of users) expect(enabled(m365UserId)).toBe(false);
+    expect((await connection()).status).toBe('active');
+  });
+
   describe('a burst beyond the limit', () => {
     let users: { user: { id: string; email: string }; m365UserId: string }[];
 
