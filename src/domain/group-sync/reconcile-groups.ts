@@ -241,7 +241,7 @@ async function readDeltaRound(deps: GroupSyncDeps, connectionId: string, tenantI
     }
     if (!page.ok || page.value.kind === 'expired') {
       const failure: GatewayFailure = page.ok ? { kind: 'permanent', code: 'syncStateNotFound', message: 'groups/delta answered a fresh round as expired' } : page.error;
-      if (failure.kind === 'transient' && failure.throttled && failure.retryAfterMs !== undefined) deps.throttle.backOff(connectionId, deps.clock.now().getTime() + failure.retryAfterMs);
+      if (failure.kind === 'transient' && failure.throttled && failure.retryAfterMs !== undefined) deps.throttle.throttled(connectionId, deps.clock.now().getTime() + failure.retryAfterMs);
       return { fullRound, pages, changes, failure };
     }
     for (const item of page.value.items) if (tracked.has(item.id)) accumulate(changes, item);

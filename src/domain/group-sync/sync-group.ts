@@ -353,7 +353,7 @@ class GroupSyncRun {
       case 'transient':
         if (failure.throttled) {
           const untilMs = nowMs + (failure.retryAfterMs ?? delayMs(this.nudge.hop, retryBackoff));
-          this.deps.throttle.backOff(this.connection.id, untilMs);
+          this.deps.throttle.throttled(this.connection.id, untilMs);
           return new RunStop({ kind: 'again', untilMs, detail: `throttled: ${failure.message}` });
         }
         return this.counted({ code: failure.code, message: failure.message }, failure.retryAfterMs);
