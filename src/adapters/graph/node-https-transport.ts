@@ -42,6 +42,15 @@ function toHeaders(raw: http.IncomingHttpHeaders): Headers {
   return headers;
 }
 
+function chunkStream(chunks: readonly Buffer[]): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+}
+
 /**
  * The last middleware: sends the request over node:http(s) with a keep-alive agent, so connections
  * to Graph are reused across requests (global fetch cannot be given the sandbox's CA, and an
@@ -68,7 +77,8 @@ export class NodeHttpsTransport implements Middleware {
         res.on('error', (error) => reject(carry(new GraphRequestError('transient', `Graph connection failed while reading the answer: ${error.message}`, { cause: error }))));
         res.on('end', () => {
           const status = res.statusCode ?? 0;
-          const content = bodylessStatuses.has(status) || method === 'HEAD' ? null : Buffer.concat(chunks);
+          // The chunks as they came: a joined Buffer would be copied again by Response, then again when read.
+          const content = bodylessStatuses.has(status) || method === 'HEAD' ? null : chunkStream(chunks);
           context.response = new Response(content, { status, statusText: res.statusMessage ?? '', headers: toHeaders(res.headers) });
           resolve();
         });

@@ -46,14 +46,12 @@ async function queryAll<T>(store: DocumentStore, container: ContainerName, spec:
 }
 
 /**
- * Resolves the status of a batch of Microsoft 365 users with three store queries whatever the
- * batch size (up to a Graph page): the bindings of this connection anchored on their object ids,
- * the directory users holding their emails, and where those users are bound.
+ * The users of a batch bound to this connection (status `imported`), with one store query: the
+ * bindings of this connection anchored on their object ids. Users left out are not imported.
  */
-export async function resolveStatuses(store: DocumentStore, connectionId: string, persons: readonly M365Person[]): Promise<Map<string, ResolvedStatus>> {
+export async function resolveImported(store: DocumentStore, connectionId: string, persons: readonly M365Person[]): Promise<Map<string, ResolvedStatus>> {
   const statuses = new Map<string, ResolvedStatus>();
   if (persons.length === 0) return statuses;
-
   const anchored = await queryAll<UserBindingRecord>(store, 'bindings', {
     pk: connectionId,
     where: [
@@ -64,6 +62,16 @@ export async function resolveStatuses(store: DocumentStore, connectionId: string
   for (const doc of anchored) {
     if (isBound(doc.data.via) && doc.data.m365UserId !== undefined) statuses.set(doc.data.m365UserId, { status: 'imported', userId: doc.data.userId });
   }
+  return statuses;
+}
+
+/**
+ * Resolves the status of a batch of Microsoft 365 users with three store queries whatever the
+ * batch size (up to a Graph page): the bindings of this connection anchored on their object ids,
+ * the directory users holding their emails, and where those users are bound.
+ */
+export async function resolveStatuses(store: DocumentStore, connectionId: string, persons: readonly M365Person[]): Promise<Map<string, ResolvedStatus>> {
+  const statuses = await resolveImported(store, connectionId, persons);
 
   const emailOf = new Map<string, string>();
   for (const person of persons) {

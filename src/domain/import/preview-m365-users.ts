@@ -4,7 +4,7 @@ import type { DocumentStore } from '../ports/document-store';
 import { err, ok, type Result } from '../result';
 import { readFailure, type ImportFailure } from './import-failures';
 import { filterFingerprint, matchesPerson, matchesStatus, type ImportFilter } from './import-filter';
-import { importEmail, resolveStatuses, type ImportStatus, type ResolvedStatus } from './import-status';
+import { importEmail, resolveImported, resolveStatuses, type ImportStatus, type ResolvedStatus } from './import-status';
 import type { M365Directories, M365Page, M365Person } from './m365-directory';
 
 export interface PreviewQuery extends ImportFilter {
@@ -86,9 +86,10 @@ interface CachedPage {
 }
 
 /**
- * The last few Graph pages read, so an admin paging with a `limit` smaller than Graph's page reads
- * each Graph page once, not once per admin page. Only continuations (requests with a cursor) read
- * from it: a fresh listing always asks Graph. Bounded in entries and age; per process.
+ * The Graph pages a listing stopped part-way into, so an admin paging with a `limit` smaller than
+ * Graph's page reads each Graph page once, not once per admin page. Only continuations (requests
+ * with a cursor) read from it: a fresh listing always asks Graph. A page read to its end is dropped,
+ * since no cursor points into it any more. Bounded in entries and age; per process.
  */
 export class GraphPageCache {
   private readonly entries = new Map<string, CachedPage>();
@@ -107,6 +108,10 @@ export class GraphPageCache {
       return undefined;
     }
     return entry.page;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 
   set(key: string, page: M365Page<M365Person>): void {
@@ -136,19 +141,16 @@ function toItem(person: M365Person, resolved: ResolvedStatus): PreviewItem {
   const displayName = text(person.displayName);
   const givenName = text(person.givenName);
   const surname = text(person.surname);
-  return {
-    id: person.id,
-    userPrincipalName: person.userPrincipalName,
-    ...(mail === undefined ? {} : { mail }),
-    ...(email === undefined ? {} : { email }),
-    ...(displayName === undefined ? {} : { displayName }),
-    ...(givenName === undefined ? {} : { givenName }),
-    ...(surname === undefined ? {} : { surname }),
-    accountEnabled: person.accountEnabled !== false,
-    status: resolved.status,
-    ...(resolved.userId === undefined ? {} : { userId: resolved.userId }),
-    ...(resolved.boundConnectionId === undefined ? {} : { boundConnectionId: resolved.boundConnectionId }),
-  };
+  // Filled in place: a full scan builds one per tenant user, and spreads would allocate several more each.
+  const item: { -readonly [K in keyof PreviewItem]: PreviewItem[K] } = { id: person.id, userPrincipalName: person.userPrincipalName, accountEnabled: person.accountEnabled !== false, status: resolved.status };
+  if (mail !== undefined) item.mail = mail;
+  if (email !== undefined) item.email = email;
+  if (displayName !== undefined) item.displayName = displayName;
+  if (givenName !== undefined) item.givenName = givenName;
+  if (surname !== undefined) item.surname = surname;
+  if (resolved.userId !== undefined) item.userId = resolved.userId;
+  if (resolved.boundConnectionId !== undefined) item.boundConnectionId = resolved.boundConnectionId;
+  return item;
 }
 
 /**
@@ -176,7 +178,6 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
       const fetched = await directory.listUsers({ ...(filter.enabled === undefined ? {} : { enabled: filter.enabled }), ...(state.page === undefined ? {} : { page: state.page }) });
       if (!fetched.ok) return err(readFailure(fetched.error));
       page = fetched.value;
-      deps.pages.set(cacheKey, page);
     }
     const candidates: number[] = [];
     for (let index = state.offset; index < page.items.length; index += 1) {
@@ -184,7 +185,9 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
     }
     // Without a status filter only the users shown need a status.
     const needed = filter.status === undefined ? candidates.slice(0, query.limit - items.length) : candidates;
-    const statuses = await resolveStatuses(deps.store, connectionId, needed.map((index) => page.items[index] as M365Person));
+    const batch = needed.map((index) => page.items[index] as M365Person);
+    // Listing imported users only needs the bindings: whatever else a user is, it is left out.
+    const statuses = filter.status === 'imported' ? await resolveImported(deps.store, connectionId, batch) : await resolveStatuses(deps.store, connectionId, batch);
     for (const index of needed) {
       const person = page.items[index] as M365Person;
       const resolved = statuses.get(person.id) ?? { status: 'new' };
@@ -192,9 +195,13 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
       items.push(toItem(person, resolved));
       if (items.length === query.limit) {
         const next: CursorState | undefined = index + 1 < page.items.length ? { page: state.page, offset: index + 1 } : page.nextPage === undefined ? undefined : { page: page.nextPage, offset: 0 };
+        // Only the page the cursor points into is worth keeping: the next one has not been read.
+        if (next !== undefined && next.page === state.page) deps.pages.set(cacheKey, page);
+        else deps.pages.delete(cacheKey);
         return ok({ items, ...(next === undefined ? {} : { nextCursor: encodeCursor(connectionId, filter, next) }) });
       }
     }
+    deps.pages.delete(cacheKey);
     if (page.nextPage === undefined) return ok({ items });
     state = { page: page.nextPage, offset: 0 };
   }

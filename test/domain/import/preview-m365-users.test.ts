@@ -124,6 +124,23 @@ describe('the import preview', () => {
     expect(await upns({ enabled: true, status: 'new', domain: 'contoso.com' })).toEqual(['ada@contoso.com']);
   });
 
+  it('lists imported users alone with one store query per Graph page, leaving conflicts and new users out', async () => {
+    const h = new ImportHarness();
+    await h.addConnection();
+    const imported = h.tenant.addPerson({ userPrincipalName: 'ada@contoso.com' });
+    h.tenant.addPerson({ userPrincipalName: 'Clash@CONTOSO.com' });
+    h.tenant.addPerson({ userPrincipalName: 'fresh@contoso.com' });
+    await h.directoryUser('clash@contoso.com');
+    await h.start({ m365UserIds: [imported.id] });
+    await h.drain();
+    const [ada] = await h.usersByEmail('ada@contoso.com');
+    const counting = countingQueries(h.store);
+    const listed = await previewM365Users({ store: counting.store, clock: h.clock, directories: h.deps.directories, pages: new GraphPageCache(h.clock) }, connectionId, { limit: 50, status: 'imported' });
+    expect(listed.ok && listed.value.items).toEqual([expect.objectContaining({ id: imported.id, status: 'imported', userId: ada?.id })]);
+    // The connection's read, then the bindings of the page's users.
+    expect(counting.queries()).toBe(2);
+  });
+
   it('answers a selective filter after a bounded number of Graph pages, with a cursor to go on', async () => {
     const h = new ImportHarness();
     await h.addConnection();
