@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../backoff';
 import type { ConnectionRecord } from '../connections/connection';
 import type { Group } from '../directory/group-schemas';
 import type { Clock } from '../ports/clock';
@@ -36,12 +37,6 @@ const retryBackoff = { firstMs: 1_000, maxMs: 120_000 };
 const recheck = { firstMs: 1_000, maxMs: 30_000 };
 /** Rechecks of one nudge (about a quarter of an hour); after that the reconciler notices what is left. */
 const maxRecheckHops = 30;
-
-function delayMs(step: number, policy: { firstMs: number; maxMs: number }, jitter = true): number {
-  const base = Math.min(policy.maxMs, policy.firstMs * 2 ** Math.max(0, step));
-  // Jitter spreads a burst of failures so their retries do not arrive together.
-  return jitter ? Math.round(base * (0.8 + Math.random() * 0.4)) : base;
-}
 
 // mailNickname: ASCII without spaces or @ ( ) \ [ ] " ; : < > , (group-post-groups.md), at most 64 characters.
 const notInNickname = /[^\x21-\x7e]|[@()\\[\]";:<>,]/g;
@@ -122,7 +117,7 @@ class GroupSyncRun {
     const again = settling > 0 && this.nudge.hop < maxRecheckHops;
     await this.finish({ handled: !again, digest: complete ? membersDigest(desired.include) : undefined });
     const detail = `in step: ${desired.include.size} members${settling > 0 ? `, ${desired.settling} settling` : ''}`;
-    return again ? { kind: 'again', untilMs: this.now().getTime() + delayMs(this.nudge.hop, recheck, false), detail } : { kind: 'done', detail };
+    return again ? { kind: 'again', untilMs: this.now().getTime() + backoffDelayMs(this.nudge.hop, recheck, false), detail } : { kind: 'done', detail };
   }
 
   // ---- linking: the import anchor, the existing link, or a group found by name, or a new one -----
@@ -352,13 +347,13 @@ class GroupSyncRun {
     switch (failure.kind) {
       case 'transient':
         if (failure.throttled) {
-          const untilMs = nowMs + (failure.retryAfterMs ?? delayMs(this.nudge.hop, retryBackoff));
+          const untilMs = nowMs + (failure.retryAfterMs ?? backoffDelayMs(this.nudge.hop, retryBackoff));
           this.deps.throttle.throttled(this.connection.id, untilMs);
           return new RunStop({ kind: 'again', untilMs, detail: `throttled: ${failure.message}` });
         }
         return this.counted({ code: failure.code, message: failure.message }, failure.retryAfterMs);
       case 'stop':
-        if (failure.reauthorizationRequired) return new RunStop({ kind: 'again', untilMs: nowMs + delayMs(this.nudge.hop, notActiveWait), detail: failure.message });
+        if (failure.reauthorizationRequired) return new RunStop({ kind: 'again', untilMs: nowMs + backoffDelayMs(this.nudge.hop, notActiveWait), detail: failure.message });
         this.log.error('Graph refused the connection; the group waits for a change or the reconciler', { code: failure.code });
         return this.permanent({ code: failure.code, message: failure.message });
       case 'not_found':
@@ -384,7 +379,7 @@ class GroupSyncRun {
       await this.recordFailure(stamped, attempts, true);
       return new RunStop({ kind: 'done', detail: `gave up: ${error.code}` });
     }
-    const waitMs = Math.max(retryAfterMs ?? 0, delayMs(attempts - 1, retryBackoff));
+    const waitMs = Math.max(retryAfterMs ?? 0, backoffDelayMs(attempts - 1, retryBackoff));
     this.log.warn('group sync failed; retrying later', { attempts, retryInMs: waitMs, ...error });
     await this.recordFailure(stamped, attempts, false);
     return new RunStop({ kind: 'again', untilMs: this.now().getTime() + waitMs, detail: `retry: ${error.code}` });
@@ -482,7 +477,7 @@ export async function syncGroup(deps: GroupSyncDeps, nudge: GroupSyncNudge): Pro
   const nowMs = deps.clock.now().getTime();
   // A paused connection holds back deactivations only; groups carry on.
   if (connection.status !== 'active' && connection.status !== 'sync_paused') {
-    return { kind: 'again', untilMs: nowMs + delayMs(nudge.hop, notActiveWait), detail: `connection is ${connection.status}` };
+    return { kind: 'again', untilMs: nowMs + backoffDelayMs(nudge.hop, notActiveWait), detail: `connection is ${connection.status}` };
   }
   const notBefore = deps.throttle.waitUntil(connection.id, nowMs);
   if (notBefore !== undefined) return { kind: 'again', untilMs: notBefore + Math.round(Math.random() * 250), detail: 'connection throttled' };

@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../backoff';
 import type { ConnectionRecord } from '../connections/connection';
 import { addGroupMember } from '../directory/group-memberships';
 import type { DeliveredMessage } from '../ports/work-queue';
@@ -28,7 +29,7 @@ const notActiveWaitMs = 30_000;
 const retryBackoff = { firstMs: 2_000, maxMs: 120_000 };
 
 function backoffMs(attempt: number): number {
-  return Math.min(retryBackoff.maxMs, retryBackoff.firstMs * 2 ** Math.max(0, attempt - 1));
+  return backoffDelayMs(attempt - 1, retryBackoff, false);
 }
 
 class PageWorker {

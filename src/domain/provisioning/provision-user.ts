@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../backoff';
 import type { ConnectionRecord } from '../connections/connection';
 import { toUser, type UserRecord } from '../directory/user-records';
 import type { User } from '../directory/user-schemas';
@@ -44,12 +45,6 @@ export type ProvisionOutcome =
 
 const notActiveWaitMs = { firstMs: 5_000, maxMs: 60_000 };
 const retryBackoff = { firstMs: 500, maxMs: 120_000 };
-
-function backoffMs(step: number, policy: { firstMs: number; maxMs: number }): number {
-  const base = Math.min(policy.maxMs, policy.firstMs * 2 ** Math.max(0, step));
-  // Jitter spreads a burst of failures so their retries do not arrive together.
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
 
 /** The Graph write of one step: attributes to PATCH, a password to set, a manager reference to change. */
 interface WriteSpec {
@@ -418,14 +413,14 @@ class UserProvisioningRun {
     switch (failure.kind) {
       case 'transient':
         if (failure.throttled) {
-          const untilMs = nowMs + (failure.retryAfterMs ?? backoffMs(this.nudge.hop, retryBackoff));
+          const untilMs = nowMs + (failure.retryAfterMs ?? backoffDelayMs(this.nudge.hop, retryBackoff));
           const connectionWide = this.deps.throttle.throttled(this.connection.id, untilMs);
           return new RunStop({ kind: 'wait', untilMs, detail: `throttled${connectionWide ? ' (the whole connection waits)' : ''}: ${failure.message}` });
         }
         return this.counted({ code: failure.code, message: failure.message }, failure.retryAfterMs);
       case 'stop':
         if (failure.reauthorizationRequired) {
-          return new RunStop({ kind: 'wait', untilMs: nowMs + backoffMs(this.nudge.hop, notActiveWaitMs), detail: failure.message });
+          return new RunStop({ kind: 'wait', untilMs: nowMs + backoffDelayMs(this.nudge.hop, notActiveWaitMs), detail: failure.message });
         }
         this.log.error('Graph refused the connection; the binding is in error until it changes', { code: failure.code });
         return this.permanent({ code: failure.code, message: failure.message });
@@ -455,7 +450,7 @@ class UserProvisioningRun {
       return new RunStop({ kind: 'gave_up', error: stamped });
     }
     // Graph's guidance: wait what Retry-After says when it says something, else back off exponentially.
-    const delayMs = retryAfterMs ?? backoffMs(attempts - 1, retryBackoff);
+    const delayMs = retryAfterMs ?? backoffDelayMs(attempts - 1, retryBackoff);
     this.log.warn('provisioning failed; retrying later', { attempts, code: error.code, message: error.message, retryInMs: delayMs });
     await this.recordFailure({ lastError: stamped, attempts, handled: false });
     return new RunStop({ kind: 'retry', untilMs: this.now().getTime() + delayMs, error: stamped });
@@ -544,7 +539,7 @@ export async function provisionUser(deps: ProvisionUserDeps, nudge: UserNudge): 
   const nowMs = deps.clock.now().getTime();
   // A paused connection carries on with everything but deactivations, which its guard holds.
   if (connection.status !== 'active' && connection.status !== 'sync_paused') {
-    return { kind: 'wait', untilMs: nowMs + backoffMs(nudge.hop, notActiveWaitMs), detail: `connection is ${connection.status}` };
+    return { kind: 'wait', untilMs: nowMs + backoffDelayMs(nudge.hop, notActiveWaitMs), detail: `connection is ${connection.status}` };
   }
   const notBefore = deps.throttle.waitUntil(connection.id, nowMs);
   // A little spread, so the waiting runs do not all call Graph in the same millisecond.

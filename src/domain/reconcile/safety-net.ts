@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../backoff';
 import type { Condition } from '../ports/document-store';
 import type { UserBindingRecord } from '../provisioning/binding';
 import { bumpUnchanged, hasOutstandingWork, outstandingNudge, sendAll } from './binding-nudges';
@@ -7,14 +8,13 @@ import type { ReconcileDeps, ReconcileRun } from './reconcile-deps';
 
 /** Work left outstanding this long is taken for lost (a nudge that never reached the queue) and sent again. */
 export const stuckAfterMs = 5 * 60_000;
-const firstRetryMs = 60_000;
-const maxRetryMs = 6 * 3600_000;
+const retryBackoff = { firstMs: 60_000, maxMs: 6 * 3600_000 };
 /** A backoff record outlives the longest wait by far; it only expires once the binding stopped failing. */
 const retryRecordTtlSeconds = 30 * 24 * 3600;
 
 /** How long the `step`-th retry of a failing binding waits after its last failure: 1 minute, doubling, at most 6 hours. */
 export function retryDelayMs(step: number): number {
-  return Math.min(maxRetryMs, firstRetryMs * 2 ** Math.min(step, 30));
+  return backoffDelayMs(step, retryBackoff, false);
 }
 
 /** What the safety net did. */
