@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,7 +7,7 @@ import { loadConfig } from '../src/app/config';
 import { startLocalHost, type LocalHost } from '../src/app/host/local-host';
 import { createLogger } from '../src/adapters/logging/pino-logger';
 import { startSandbox } from '../src/adapters/sandbox/sandbox-server';
-import { sandboxHttpsAgent } from '../src/adapters/sandbox/sandbox-trust';
+import { sandboxCall, type Json } from './support/sandbox-call';
 import { sandboxTenants } from '../src/adapters/sandbox/seed';
 import type { ProvisioningEvent, ProvisioningEventType } from '../src/domain/provisioning/provisioning-events';
 
@@ -124,34 +123,6 @@ function startSandboxProcess(timeScale: number): Promise<SandboxProcess> {
 
 // ---- small HTTP helpers -----------------------------------------------------------------------
 
-// Decoded JSON is read field by field.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
-function sandboxCall(url: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Json }> {
-  return new Promise((resolve, reject) => {
-    const data = init.body === undefined ? undefined : JSON.stringify(init.body);
-    const headers: Record<string, string> = {};
-    if (data !== undefined) headers['content-type'] = 'application/json';
-    if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
-    const req = https.request(url, { method: init.method ?? (data === undefined ? 'GET' : 'POST'), headers, agent: sandboxHttpsAgent() }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: Json = text;
-        try {
-          body = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          // Not JSON (an HTML page): kept as text.
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 async function api(host: LocalHost, pathBelowApi: string, init: { method?: string; json?: unknown } = {}): Promise<{ status: number; body: Json }> {
   const response = await fetch(`${host.url}/${pathBelowApi}`, {

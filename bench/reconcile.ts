@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -10,7 +9,7 @@ import { startLocalHost, type LocalHost } from '../src/app/host/local-host';
 import { reconcileFor } from '../src/app/reconcile-services';
 import { createLogger } from '../src/adapters/logging/pino-logger';
 import { startSandbox } from '../src/adapters/sandbox/sandbox-server';
-import { sandboxHttpsAgent } from '../src/adapters/sandbox/sandbox-trust';
+import { sandboxCall, type Json } from './support/sandbox-call';
 import { sandboxTenants } from '../src/adapters/sandbox/seed';
 import type { UserRecord } from '../src/domain/directory/user-records';
 import type { UserBindingRecord } from '../src/domain/provisioning/binding';
@@ -47,34 +46,6 @@ function parseArgs(args: readonly string[]): Settings {
   return settings as unknown as Settings;
 }
 
-// Decoded JSON is read field by field.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
-function sandboxCall(url: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Json }> {
-  return new Promise((resolve, reject) => {
-    const data = init.body === undefined ? undefined : JSON.stringify(init.body);
-    const headers: Record<string, string> = {};
-    if (data !== undefined) headers['content-type'] = 'application/json';
-    if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
-    const req = https.request(url, { method: init.method ?? (data === undefined ? 'GET' : 'POST'), headers, agent: sandboxHttpsAgent() }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: Json = text;
-        try {
-          body = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          // Not JSON (an HTML page): kept as text.
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 // ---- the sandbox, in a child process -----------------------------------------------------------
 
