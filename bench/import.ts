@@ -11,11 +11,13 @@ import { sandboxHttpsAgent } from '../src/adapters/sandbox/sandbox-trust';
 import { sandboxTenants } from '../src/adapters/sandbox/seed';
 import { loadConfig } from '../src/app/config';
 import { startLocalHost } from '../src/app/host/local-host';
+import { serviceHeapMb, serviceNodeArgs } from '../src/app/host/node-heap';
 
 /**
  * Import at scale (issue 7): a 100,000-user sandbox tenant, the preview's first page and a full
  * scan through the admin API (Graph list pages per scan), an import of 10,000 users by id, and the
- * service's peak RSS. The service runs in a child process of its own, as `npm start` runs it; this
+ * service's peak RSS. The service runs in a child process of its own, started with the Node.js
+ * options `npm start` gives it (`--service-heap-mb 0` leaves V8 to size the heap for this machine); this
  * process plays Microsoft 365 (the sandbox, seeded through its in-process control) and the admin
  * calling the API, so neither counts towards the service's memory. Graph throttling is on, with
  * the documented budgets.
@@ -24,11 +26,11 @@ interface Settings {
   readonly users: number;
   readonly import: number;
   readonly pageLimit: number;
-  /** Caps the service's V8 old space (`--max-old-space-size`), as a deployment may; 0 leaves V8's default sizing. */
+  /** The service's V8 old space (`--max-old-space-size`): by default what `npm start` gives it; 0 leaves V8's own sizing for this machine. */
   readonly serviceHeapMb: number;
 }
 
-const defaults: Settings = { users: 100_000, import: 10_000, pageLimit: 500, serviceHeapMb: 0 };
+const defaults: Settings = { users: 100_000, import: 10_000, pageLimit: 500, serviceHeapMb };
 /** Ids per import request: 5,000 quoted GUIDs stay under the API's 256 KB body limit. */
 const idsPerRequest = 5_000;
 const serviceRole = 'IMPORT_BENCH_SERVICE';
@@ -75,7 +77,7 @@ if (process.env[serviceRole] === '1') void serveService();
 
 function startServiceProcess(env: Record<string, string>, heapMb: number): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const execArgv = heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : [];
+    const execArgv = heapMb === serviceHeapMb ? [...serviceNodeArgs] : heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : [];
     const child = fork(__filename, [], { execArgv, env: { ...process.env, ...env, [serviceRole]: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', (ready: { url: string }) => resolve({ child, url: ready.url }));
     child.once('error', reject);
@@ -152,7 +154,8 @@ export async function run(args: string[]): Promise<void> {
     if (callback.status !== 200) throw new Error(`the consent callback answered ${callback.status}`);
     const connectionId = created.body.id as string;
 
-    out(`service started and connected${settings.serviceHeapMb > 0 ? ` (V8 old space capped at ${settings.serviceHeapMb} MB)` : ' (V8 default heap sizing)'}: ${await memory()}`);
+    const heapNote = settings.serviceHeapMb === serviceHeapMb ? `V8 old space ${serviceHeapMb} MB, as npm start runs it` : settings.serviceHeapMb > 0 ? `V8 old space ${settings.serviceHeapMb} MB` : "V8's own heap sizing for this machine";
+    out(`service started and connected (${heapNote}): ${await memory()}`);
 
     // Time to the first page: a fresh listing of 50 users with their statuses.
     let started = performance.now();

@@ -28,12 +28,13 @@ describeDocumentStoreContract('SQLite', async (clock) => {
 });
 
 describe('openDatabase', () => {
-  it('opens the database in WAL mode with foreign keys on', () => {
+  it('opens the database in WAL mode with foreign keys on and a 4 MB page cache instead of the 16 MB better-sqlite3 builds in', () => {
     const db = openDatabase(join(folder, 'pragmas', 'nested', 'm365-bridge.db'));
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
       expect(db.pragma('synchronous', { simple: true })).toBe(1);
+      expect(db.pragma('cache_size', { simple: true })).toBe(-4096);
     } finally {
       db.close();
     }

@@ -2,13 +2,14 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { serviceHeapMb, serviceNodeArgs } from '../../src/app/host/node-heap';
 
 // The real `npm start` entry point, as a child process: start-up, health, config errors, SIGTERM.
 const root = path.resolve(__dirname, '../..');
 const entry = path.join(root, 'dist/src/app/host/main.js');
 
 function start(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...serviceNodeArgs, entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -47,6 +48,10 @@ describe('npm start (local host process)', () => {
     const run = start(env);
     await waitFor(() => run.output().includes('listening on'), 30_000);
     expect(run.output()).toMatch(/m365b_[0-9a-f]{16}_/);
+    // The start-up line reports the heap limit the options gave it (old space plus the young generation's share).
+    const limit = Number(/V8 heap limit (\d+) MB/.exec(run.output())?.[1]);
+    expect(limit).toBeGreaterThanOrEqual(serviceHeapMb);
+    expect(limit).toBeLessThan(serviceHeapMb + 128);
 
     const health = await fetch(`http://localhost:${port}/api/health`);
     const body = (await health.json()) as { status: string; checks: Record<string, { status: string }> };

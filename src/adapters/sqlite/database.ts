@@ -6,6 +6,13 @@ import Database from 'better-sqlite3';
 const busyTimeoutMs = 5000;
 
 /**
+ * SQLite's page cache, in KiB (negative `cache_size`). better-sqlite3 builds SQLite with 16 MB per
+ * connection; pages beyond this are read back from the operating system's file cache, which holds
+ * the file anyway. 4 MB keeps hot index pages in process and keeps 12 MB out of the service's RSS.
+ */
+const pageCacheKib = 4096;
+
+/**
  * Opens (creating folder and file if needed) the embedded database shared by the SQLite adapters.
  * WAL lets readers proceed during a write; synchronous=NORMAL is durable across process crashes
  * in WAL mode and only risks the last commits on power loss, which the local default accepts.
@@ -17,5 +24,6 @@ export function openDatabase(file: string): Database.Database {
   db.pragma('synchronous = NORMAL');
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('foreign_keys = ON');
+  db.pragma(`cache_size = -${pageCacheKib}`);
   return db;
 }

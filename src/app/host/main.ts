@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type Config } from '../config';
 import { startLocalHost } from './local-host';
+import { heapLimitMb } from './node-heap';
 
 /**
  * `npm start`: serves the function table's HTTP functions on PORT under /api, pumps the embedded
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
     // Printed once, straight to the terminal: the logger would (rightly) redact it.
     process.stdout.write(`\nFirst start: created an admin API key. It is shown only this once:\n\n  ${host.bootstrapKey}\n\nSend it as the x-api-key header.\n\n`);
   }
-  process.stdout.write(`m365-bridge listening on ${host.url}${host.sandboxUrl === undefined ? '' : ` (sandbox tenant on ${host.sandboxUrl})`}\n`);
+  process.stdout.write(`m365-bridge listening on ${host.url}${host.sandboxUrl === undefined ? '' : ` (sandbox tenant on ${host.sandboxUrl})`}; V8 heap limit ${heapLimitMb()} MB\n`);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
