@@ -27,6 +27,10 @@ const userBindingSchema = z.object({
   attempts: z.number().int().meta({ description: 'Failed attempts since the last success' }),
   lastSyncedAt: z.string().optional(),
   note: z.string().optional(),
+  keptNames: z
+    .object({ email: z.string(), userPrincipalName: z.string(), mailNickname: z.string() })
+    .optional()
+    .meta({ description: "An imported account's own sign-in names, kept instead of those the email maps to while the user's email is still `email`" }),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

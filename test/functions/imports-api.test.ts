@@ -179,7 +179,10 @@ describe('import from Microsoft 365 over the admin API, against the sandbox tena
       expect(result).toMatchObject({ type: 'user', m365UserId: account.id, outcome: 'imported', userId: expect.any(String) });
       const user = await json(await host.api(`users/${result.userId as string}`));
       expect(user).toMatchObject({ email: account.userPrincipalName, firstName: account.givenName, lastName: account.surname, username: (account.userPrincipalName as string).split('@')[0], state: 'active' });
-      expect(await bindingOf(host, connectionId, result.userId as string)).toMatchObject({ state: 'provisioned', bound: true, m365UserId: account.id });
+      const binding = await bindingOf(host, connectionId, result.userId as string);
+      expect(binding).toMatchObject({ state: 'provisioned', bound: true, m365UserId: account.id });
+      // Mail, UPN and mailNickname agree: nothing to keep apart from what the email maps to.
+      expect(binding.keptNames).toBeUndefined();
       expect(await events(host, { userId: result.userId as string })).toEqual([]);
     }
     // Nothing may follow later either: no nudge was sent.
@@ -213,6 +216,7 @@ describe('import from Microsoft 365 over the admin API, against the sandbox tena
       expect((job.results as Json[])[0]).toMatchObject({ outcome: 'imported', userId: directoryUser.id, linked: true });
       const binding = await bindingIn(host, connectionId, directoryUser.id as string, 'provisioned');
       expect(binding).toMatchObject({ m365UserId: quinn.id, bound: true });
+      expect(binding.keptNames).toBeUndefined();
       expect(await sandbox.user('Quinn.Mixed@contoso.com')).toMatchObject({ id: quinn.id, givenName: 'Directory', surname: 'Quinn' });
       expect((await events(host, { userId: directoryUser.id as string })).map((e) => e.type)).not.toContain('user_create_provision');
       const preview = await previewAll(host, connectionId, { q: 'quinn' });
@@ -220,6 +224,42 @@ describe('import from Microsoft 365 over the admin API, against the sandbox tena
     } finally {
       await host.api(`connections/${connectionId}`, { method: 'PATCH', json: { settings: { conflictPolicy: 'fail' } } });
     }
+  });
+
+  it("keeps an imported account's sign-in name when its mail differs from its UPN, through edits and reconciliation, until the email changes", async () => {
+    const created = await sandbox.graph('/users', {
+      method: 'POST',
+      body: { accountEnabled: true, displayName: 'River Stone', givenName: 'River', surname: 'Stone', mailNickname: 'rstone', userPrincipalName: 'river.stone@contoso.com', mail: 'R.Stone@contoso.com', passwordProfile: { password: 'Initial-Passw0rd!x', forceChangePasswordNextSignIn: false } },
+    });
+    expect(created.status).toBe(201);
+    const job = await finishedJob(host, await startImport(host, connectionId, { m365UserIds: [created.body.id] }));
+    expect(job).toMatchObject({ status: 'completed', succeeded: 1 });
+    const userId = (job.results as Json[])[0].userId as string;
+    expect(await json(await host.api(`users/${userId}`))).toMatchObject({ email: 'r.stone@contoso.com', username: 'rstone' });
+    expect(await bindingOf(host, connectionId, userId)).toMatchObject({ state: 'provisioned', keptNames: { email: 'r.stone@contoso.com', userPrincipalName: 'river.stone@contoso.com', mailNickname: 'rstone' } });
+
+    // A full reconciliation finds nothing to correct: the UPN and mailNickname are the account's own.
+    const started = await eventually(async () => {
+      const answer = await host.api(`connections/${connectionId}/reconcile`, { method: 'POST' });
+      return answer.status === 409 ? undefined : answer;
+    }, 3_000, 'a free reconcile lease');
+    const { runId } = await json(started);
+    await eventually(async () => {
+      const status = await json(await host.api(`connections/${connectionId}/reconcile`));
+      return status.lastRun?.runId === runId ? status.lastRun : undefined;
+    }, 10_000, 'the reconcile run to finish');
+    expect(await sandbox.user('river.stone@contoso.com')).toMatchObject({ id: created.body.id, userPrincipalName: 'river.stone@contoso.com', mailNickname: 'rstone' });
+
+    // An edit pushes what changed, not a rename.
+    expect((await host.api(`users/${userId}`, { method: 'PATCH', json: { firstName: 'Rivers' } })).status).toBe(200);
+    await eventually(async () => ((await sandbox.user('river.stone@contoso.com'))?.givenName === 'Rivers' ? true : undefined), 10_000, 'the edit to reach the account');
+    expect(await sandbox.user('river.stone@contoso.com')).toMatchObject({ id: created.body.id, mailNickname: 'rstone', displayName: 'Rivers Stone' });
+    expect((await events(host, { userId })).flatMap((e) => e.changedAttributes as string[])).not.toContain('userPrincipalName');
+
+    // Changing the directory email is a rename, as for any bound user.
+    expect((await host.api(`users/${userId}`, { method: 'PATCH', json: { email: 'river.rock@contoso.com' } })).status).toBe(200);
+    const renamed = await eventually(async () => sandbox.user('river.rock@contoso.com'), 10_000, 'the rename to reach the account');
+    expect(renamed).toMatchObject({ id: created.body.id, mailNickname: 'river.rock' });
   });
 
   it('imports every user a filter matches, failing those of a domain the connection does not claim', async () => {

@@ -112,7 +112,7 @@ async function finishCreated(deps: ImportUserDeps, connection: ConnectionRecord,
     if (!suspended.ok) throw new ImportRetryError(`could not suspend the imported user ${userId}: ${suspended.error.code}`);
     user = suspended.value.value;
   }
-  const linked = await linkExistingAccount(deps, connection, user, person.id, { push: false });
+  const linked = await linkExistingAccount(deps, connection, user, person.id, { push: false, names: person });
   if (linked.ok) return { outcome: 'imported', userId };
   if (linked.error.code === 'connection_not_active') throw new ImportRetryError(linked.error.message);
   return { outcome: 'failed', reason: linked.error.message };

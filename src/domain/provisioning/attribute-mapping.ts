@@ -1,4 +1,5 @@
 import { exportAttributeNames, type ExportAttribute } from '../connections/connection';
+import type { KeptNames } from './binding';
 import type { M365Attributes, M365User, M365UserProperty } from './m365-user-gateway';
 
 /** The optional export rules, named by directory attribute (DESIGN.md "Attribute mapping"); all off by default. */
@@ -100,12 +101,14 @@ function countryCode(user: ProvisionedUserFields): string | null {
 /**
  * What the account should hold, for the managed properties only. `enabled` is false for a
  * suspended or unbound user. Absent directory values map to null (or []), so a take-over
- * overwrites what the account held before.
+ * overwrites what the account held before. An imported account's `kept` names stand in for the
+ * ones its email maps to while the email is the one it was imported with.
  */
-export function desiredAttributes(user: ProvisionedUserFields, rules: ReadonlySet<ExportAttributeRule>, enabled: boolean): M365Attributes {
+export function desiredAttributes(user: ProvisionedUserFields, rules: ReadonlySet<ExportAttributeRule>, enabled: boolean, kept?: KeptNames): M365Attributes {
+  const keep = kept !== undefined && kept.email === user.email;
   const attributes: Record<string, unknown> = {
-    userPrincipalName: user.email,
-    mailNickname: mailNicknameOf(user.email),
+    userPrincipalName: keep ? kept.userPrincipalName : user.email,
+    mailNickname: keep ? kept.mailNickname : mailNicknameOf(user.email),
     givenName: text(user.firstName),
     surname: text(user.lastName),
     displayName: defaultDisplayName(user),

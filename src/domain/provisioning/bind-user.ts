@@ -7,7 +7,8 @@ import type { DocumentStore } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
 import type { MessageSender } from '../ports/work-queue';
 import { err, ok, type Result } from '../result';
-import { bindingClaimKey, isBound, toUserBindingView, type BindingVia, type UserBindingRecord, type UserBindingView } from './binding';
+import { mailNicknameOf } from './attribute-mapping';
+import { bindingClaimKey, isBound, toUserBindingView, type BindingVia, type KeptNames, type UserBindingRecord, type UserBindingView } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
 import { bindingNotice, type NoticeSender } from './binding-notice';
 import { sendNudges, type NudgeReason } from './nudges';
@@ -244,19 +245,34 @@ export interface LinkedToOtherAccount {
   readonly m365UserId: string;
 }
 
+/** The sign-in names an existing account has. */
+export interface AccountNames {
+  readonly userPrincipalName: string;
+  readonly mailNickname?: string | null;
+}
+
+/** The names to keep for an account linked without a push: only where they differ from what the email maps to. */
+function keptNamesOf(email: string, account: AccountNames): KeptNames | undefined {
+  const mailNickname = account.mailNickname?.trim() || mailNicknameOf(account.userPrincipalName);
+  const upnDiffers = account.userPrincipalName.toLowerCase() !== email.toLowerCase();
+  const nicknameDiffers = mailNickname.toLowerCase() !== mailNicknameOf(email).toLowerCase();
+  return upnDiffers || nicknameDiffers ? { email, userPrincipalName: account.userPrincipalName, mailNickname } : undefined;
+}
+
 /**
  * Binds a user directly to a Microsoft 365 account that already exists (an import), anchored on
  * its object id. Without `push` the binding is `provisioned` at once and nothing is sent: the
  * account already holds what the directory took from it, so there is no Graph write and no event.
  * With `push` (the conflict policy `link`) a nudge makes the next pass write the directory's
- * attributes over the account's. Linking again to the same account changes nothing.
+ * attributes over the account's. Linking again to the same account changes nothing. Without
+ * `push`, the account's own `names` are kept where the email would map to others (see KeptNames).
  */
 export async function linkExistingAccount(
   deps: BindingDeps,
   connection: ConnectionRecord,
   user: User,
   m365UserId: string,
-  options: { readonly push: boolean },
+  options: { readonly push: boolean; readonly names?: AccountNames },
 ): Promise<Result<UserBindingRecord, BindingRefusal | LinkedToOtherAccount>> {
   if (connection.status !== 'active') {
     return err({ code: 'connection_not_active', message: `connection ${connection.id} is ${connection.status}; only an active connection can bind users` });
@@ -287,6 +303,7 @@ export async function linkExistingAccount(
       via: withSource(base.via, { direct: true }),
       m365UserId,
       linkCount: base.linkCount + 1,
+      keptNames: options.push || options.names === undefined ? undefined : keptNamesOf(user.email, options.names),
       pendingWrite: undefined,
       lastError: undefined,
       attempts: 0,

@@ -20,6 +20,7 @@ export interface NoticeSender {
 /** The notice an employee gets when bound: which Microsoft 365 tenant, which sign-in name. No password. */
 export function bindingNotice(connection: ConnectionRecord, user: User, binding: UserBindingRecord): Notice {
   const tenant = connection.tenantName ?? connection.name;
+  const signInName = binding.keptNames !== undefined && binding.keptNames.email === user.email ? binding.keptNames.userPrincipalName : user.email;
   return {
     id: `binding-${connection.id}-${user.id}-${binding.incarnation}`,
     to: user.email,
@@ -29,7 +30,7 @@ export function bindingNotice(connection: ConnectionRecord, user: User, binding:
       `Hello ${user.displayName},`,
       '',
       `Your directory account is now connected to Microsoft 365 (${tenant}).`,
-      `Your Microsoft 365 sign-in name is ${user.email}.`,
+      `Your Microsoft 365 sign-in name is ${signInName}.`,
       '',
       'Your Microsoft 365 account follows your directory account: changes to your profile, your',
       'password and your status are applied there for you. To use your directory password in',

@@ -60,8 +60,23 @@ export interface UserBindingRecord {
   readonly managerM365Id?: string | null;
   /** Something skipped on purpose, for the admin (a manager bound elsewhere, say). */
   readonly note?: string;
+  /** An imported account's own sign-in names, where they differ from what the directory email maps to. */
+  readonly keptNames?: KeptNames;
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/**
+ * The userPrincipalName and mailNickname an imported account already had. The directory user gets
+ * the account's mail as its email, which need not be its UPN; while that email stays the one it was
+ * imported with, provisioning and reconciliation keep these names instead of deriving them from the
+ * email, so an import never renames anyone's sign-in. Changing the email renames as usual.
+ */
+export interface KeptNames {
+  /** The directory email these names go with. */
+  readonly email: string;
+  readonly userPrincipalName: string;
+  readonly mailNickname: string;
 }
 
 /** A group's binding (id `group:<groupId>`): every current and future member is bound through it. */
@@ -112,6 +127,7 @@ export interface UserBindingView {
   readonly attempts: number;
   readonly lastSyncedAt?: string;
   readonly note?: string;
+  readonly keptNames?: KeptNames;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -128,6 +144,7 @@ export function toUserBindingView(record: UserBindingRecord): UserBindingView {
     attempts: record.attempts,
     ...(record.lastSyncedAt === undefined ? {} : { lastSyncedAt: record.lastSyncedAt }),
     ...(record.note === undefined ? {} : { note: record.note }),
+    ...(record.keptNames === undefined ? {} : { keptNames: record.keptNames }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

@@ -148,7 +148,7 @@ class UserProvisioningRun {
 
   private async provision(user: User): Promise<BindingState> {
     const enabled = user.state === 'active';
-    const desired = desiredAttributes(user, this.rules, enabled);
+    const desired = desiredAttributes(user, this.rules, enabled, this.binding.keptNames);
     let account: M365User | undefined;
     let lostId: string | undefined;
     if (this.binding.m365UserId !== undefined) {

@@ -161,7 +161,7 @@ class UsersRound {
     compare.forEach(({ binding, account }, i) => {
       const user = users[i];
       if (user === undefined) return;
-      const attributes = driftedAttributes(user, this.rules, account);
+      const attributes = driftedAttributes(user, this.rules, account, binding.keptNames);
       if (attributes.length === 0) return;
       drifted.push(binding);
       this.deps.logger.info('Microsoft 365 account drifted from the directory', { connectionId: this.connectionId, userId: binding.userId, m365UserId: account.id, attributes, runId: this.run.runId });
