@@ -11,6 +11,7 @@ import { createConnectionRoute, deauthorizeConnectionRoute, deleteConnectionRout
 import { oauthCallbackRoute } from './http/oauth-callback';
 import { cancelDeactivationsRoute, confirmDeactivationsRoute, listHeldDeactivationsRoute, reconcileConnectionRoute, reconcileStatusRoute } from './http/reconcile';
 import { reconcileTimer } from './timer/reconcile';
+import { reconcileWorker } from './queue/reconcile-worker';
 import { bindGroupRoute, bindUserRoute, getUserBindingRoute, listGroupBindingsRoute, listUserBindingsRoute, unbindGroupRoute, unbindUserRoute } from './http/bindings';
 import { listEventsRoute } from './http/events';
 import { provisioningWorker } from './queue/provisioning-worker';
@@ -57,6 +58,7 @@ export const functionTable: readonly FunctionDefinition[] = [
   confirmDeactivationsRoute,
   cancelDeactivationsRoute,
   reconcileTimer,
+  reconcileWorker,
   bindUserRoute,
   unbindUserRoute,
   getUserBindingRoute,

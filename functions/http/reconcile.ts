@@ -6,7 +6,7 @@ import { connectionStatuses } from '../../src/domain/connections/connection-stat
 import { ApiError } from '../../src/domain/errors';
 import { InvalidCursorError } from '../../src/domain/ports/document-store';
 import { cancelDeactivations, confirmDeactivations, listHeldDeactivations, type HeldDeactivationsFailure } from '../../src/domain/reconcile/held-deactivations';
-import { reconcileStatus, startReconcile, type ReconcileRefusal } from '../../src/domain/reconcile/reconcile-connection';
+import { reconcileStatus, requestReconcile, type ReconcileRefusal } from '../../src/domain/reconcile/reconcile-connection';
 import type { Result } from '../../src/domain/result';
 
 const tags = ['reconcile'];
@@ -55,16 +55,14 @@ export const reconcileConnectionRoute = defineRoute({
   params,
   body: z.strictObject({ full: z.boolean().default(false).meta({ description: 'Read every account (a full resync) instead of the changes since the last run' }) }).default({ full: false }),
   responses: {
-    202: { description: 'Started; it runs in the background under the connection\'s lease (GET shows it)', schema: z.object({ runId: z.string(), connectionId: z.string(), status: z.literal('running'), leaseExpiresAt: z.string() }) },
+    202: { description: 'Accepted; the run is queued and holds the connection\'s lease (GET shows it, and the run once finished)', schema: z.object({ runId: z.string(), connectionId: z.string(), status: z.literal('queued'), leaseExpiresAt: z.string() }) },
     ...notFound,
     409: { description: 'A reconcile of this connection is already running (its lease is held), or the connection waits for re-consent or is not active', schema: errorSchema },
     ...errorResponses,
   },
   handler: async ({ params: { id }, body, services }) => {
-    const started = valueOf(await startReconcile(reconcileFor(services), id, { trigger: 'on_demand', forceFull: body.full }));
-    // The run reports through GET and the logs; its promise never rejects.
-    void started.finished;
-    return { status: 202, body: { runId: started.runId, connectionId: started.connectionId, status: 'running', leaseExpiresAt: started.leaseExpiresAt }, headers: { location: `/api/connections/${id}/reconcile` } };
+    const queued = valueOf(await requestReconcile(reconcileFor(services), id, { forceFull: body.full }));
+    return { status: 202, body: { runId: queued.runId, connectionId: queued.connectionId, status: 'queued', leaseExpiresAt: queued.leaseExpiresAt }, headers: { location: `/api/connections/${id}/reconcile` } };
   },
 });
 

@@ -2,9 +2,9 @@ import type { TimerFunctionDefinition } from '../../src/app/functions/definition
 import { getConfig } from '../../src/app/config';
 import { reconcileFor } from '../../src/app/reconcile-services';
 import { getServices } from '../../src/app/services';
-import { reconcileAll } from '../../src/domain/reconcile/reconcile-connection';
+import { queueReconcileAll } from '../../src/domain/reconcile/reconcile-connection';
 
-/** Reconciles every active connection on RECONCILE_SCHEDULE (NCRONTAB, default every 15 minutes). */
+/** Queues a reconcile run of every active connection on RECONCILE_SCHEDULE (NCRONTAB, default every 15 minutes). */
 export const reconcileTimer: TimerFunctionDefinition = {
   kind: 'timer',
   name: 'reconcile-timer',
@@ -14,7 +14,7 @@ export const reconcileTimer: TimerFunctionDefinition = {
   },
   handler: async (context) => {
     const services = await getServices();
-    const report = await reconcileAll(reconcileFor(services));
-    context.log(`reconciled ${report.runs.length} connection(s); skipped ${report.skipped.length}`);
+    const report = await queueReconcileAll(reconcileFor(services));
+    context.log(`queued reconcile runs for ${report.queued.length} connection(s); skipped ${report.skipped.length}`);
   },
 };

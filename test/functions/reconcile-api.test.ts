@@ -24,7 +24,9 @@ describe('reconcile over the admin API, against the sandbox tenant', () => {
       return answer.status === 409 ? undefined : answer;
     }, 3_000, 'the previous run to release its lease');
     expect(started.status).toBe(202);
-    const { runId } = await json(started);
+    // Queued, not run inside the request: the queue function runs it.
+    const { runId, status } = await json(started);
+    expect(status).toBe('queued');
     return eventually(async () => {
       const status = await json(await host.api(`${connectionPath()}/reconcile`));
       return status.lastRun?.runId === runId ? status.lastRun : undefined;

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import type { ConnectionRecord } from '../connections/connection';
 import type { ConnectionStatus } from '../connections/connection-state';
+import type { QueueName } from '../ports/work-queue';
 import { err, ok, type Result } from '../result';
 import { readReconcileRecord, lastRunId, writeReconcileRecord } from './reconcile-records';
 import type { GroupsReport, ReconcileDeps, ReconcileRun } from './reconcile-deps';
 import { reconcileUsers, type UsersReport } from './reconcile-users';
 import { runSafetyNet, type SafetyNetReport } from './safety-net';
-import { leaseHolder, StoreLease } from './store-lease';
+import { leaseHolder, releaseIfHeldBy, StoreLease, type LeaseHeld } from './store-lease';
 import { countHeld, setHold } from './store-deactivation-guard';
-import { mapConcurrently } from './map-concurrently';
 
 /** How long a run's claim on its connection lasts without renewal; runs renew it as they go. */
 export const leaseDurationMs = 2 * 60_000;
@@ -17,8 +18,6 @@ export const leaseDurationMs = 2 * 60_000;
  * click, two admins, a retried request) collapse into one run even when it finishes at once.
  */
 export const minimumLeaseMs = 1_000;
-/** Connections the timer reconciles at once. */
-const timerConcurrency = 4;
 
 export type RunTrigger = 'timer' | 'on_demand';
 
@@ -67,6 +66,26 @@ export function reconcileLeaseName(connectionId: string): string {
   return `reconcile:${connectionId}`;
 }
 
+/** The queue runs are handed to, so none runs inside an HTTP request or a timer invocation. */
+export const reconcileQueue: QueueName = 'reconcile';
+
+/** One run of one connection on the `reconcile` queue. */
+export const reconcileMessageSchema = z.strictObject({
+  connectionId: z.string().min(1).max(128),
+  runId: z.string().min(1).max(64),
+  trigger: z.enum(['timer', 'on_demand']),
+  forceFull: z.boolean().default(false),
+});
+
+export type ReconcileMessage = z.output<typeof reconcileMessageSchema>;
+
+/** How the queue should settle a `reconcile` message. */
+export type ReconcileSettlement = { readonly kind: 'complete'; readonly detail: string } | { readonly kind: 'dead_letter'; readonly reason: string };
+
+function leaseHeld(connectionId: string, held: LeaseHeld): ReconcileRefusal {
+  return { code: 'lease_held', runId: held.owner, expiresAt: held.expiresAt, message: `a reconcile of connection ${connectionId} is already running (run ${held.owner}); its lease is held until ${held.expiresAt}` };
+}
+
 async function readConnection(deps: ReconcileDeps, connectionId: string): Promise<ConnectionRecord | undefined> {
   return (await deps.store.get<ConnectionRecord>('connections', connectionId, connectionId))?.data;
 }
@@ -76,7 +95,24 @@ async function readConnection(deps: ReconcileDeps, connectionId: string): Promis
  * net, security groups when wired, and the deactivation hold. Refused without starting when the
  * connection waits for re-consent, is not active, or another run holds its lease.
  */
-export async function startReconcile(deps: ReconcileDeps, connectionId: string, options: { readonly trigger: RunTrigger; readonly forceFull?: boolean }): Promise<Result<StartedRun, ReconcileRefusal>> {
+export async function startReconcile(
+  deps: ReconcileDeps,
+  connectionId: string,
+  options: { readonly trigger: RunTrigger; readonly forceFull?: boolean; /** A queued run's id: the lease its request took is this run's. */ readonly runId?: string },
+): Promise<Result<StartedRun, ReconcileRefusal>> {
+  const connection = await runnableConnection(deps, connectionId);
+  if (!connection.ok) return connection;
+  const runId = options.runId ?? randomUUID();
+  const lease = await StoreLease.acquire(deps, reconcileLeaseName(connectionId), runId, leaseDurationMs);
+  if (!lease.ok) return err(leaseHeld(connectionId, lease.error));
+  const run: ReconcileRun = { runId, connection: connection.value, forceFull: options.forceFull === true, keepLease: () => lease.value.keep() };
+  const notBeforeMs = deps.clock.now().getTime() + minimumLeaseMs;
+  const finished = execute(deps, run, options.trigger).finally(() => lease.value.release({ notBeforeMs }).catch(() => undefined));
+  return ok({ runId, connectionId, leaseExpiresAt: lease.value.expiresAt, finished });
+}
+
+/** The connection, when it can be reconciled now. */
+async function runnableConnection(deps: ReconcileDeps, connectionId: string): Promise<Result<ConnectionRecord, ReconcileRefusal>> {
   const connection = await readConnection(deps, connectionId);
   if (connection === undefined) return err({ code: 'connection_not_found', message: `connection ${connectionId} not found` });
   if (connection.status === 'reauthorization_required') {
@@ -86,15 +122,63 @@ export async function startReconcile(deps: ReconcileDeps, connectionId: string, 
   if (connection.status !== 'active' && connection.status !== 'sync_paused') {
     return err({ code: 'not_active', status: connection.status, message: `connection ${connectionId} is ${connection.status}; there is nothing to reconcile` });
   }
+  return ok(connection);
+}
+
+/** A run asked for and handed to the queue; its request holds the connection's lease for it. */
+export interface QueuedRun {
+  readonly runId: string;
+  readonly connectionId: string;
+  readonly leaseExpiresAt: string;
+}
+
+/**
+ * POST /connections/{id}/reconcile: refused at once when the connection cannot be reconciled or a
+ * run holds its lease; otherwise the lease is taken for a new run and the run is queued, so it
+ * runs in a queue invocation of its own (a Consumption plan may freeze an HTTP invocation once
+ * it has answered). Requests arriving together still collapse into one run.
+ */
+export async function requestReconcile(deps: ReconcileDeps, connectionId: string, options: { readonly forceFull?: boolean } = {}): Promise<Result<QueuedRun, ReconcileRefusal>> {
+  const connection = await runnableConnection(deps, connectionId);
+  if (!connection.ok) return connection;
   const runId = randomUUID();
   const lease = await StoreLease.acquire(deps, reconcileLeaseName(connectionId), runId, leaseDurationMs);
-  if (!lease.ok) {
-    return err({ code: 'lease_held', runId: lease.error.owner, expiresAt: lease.error.expiresAt, message: `a reconcile of connection ${connectionId} is already running (run ${lease.error.owner}); its lease is held until ${lease.error.expiresAt}` });
+  if (!lease.ok) return err(leaseHeld(connectionId, lease.error));
+  const message: ReconcileMessage = { connectionId, runId, trigger: 'on_demand', forceFull: options.forceFull === true };
+  try {
+    await deps.sender.send(reconcileQueue, [{ messageId: `reconcile:${runId}`, body: message }]);
+  } catch (error) {
+    // Nothing will run: free the connection for the next request rather than for two minutes.
+    await lease.value.release().catch(() => undefined);
+    throw error;
   }
-  const run: ReconcileRun = { runId, connection, forceFull: options.forceFull === true, keepLease: () => lease.value.keep() };
-  const notBeforeMs = deps.clock.now().getTime() + minimumLeaseMs;
-  const finished = execute(deps, run, options.trigger).finally(() => lease.value.release({ notBeforeMs }).catch(() => undefined));
-  return ok({ runId, connectionId, leaseExpiresAt: lease.value.expiresAt, finished });
+  return ok({ runId, connectionId, leaseExpiresAt: lease.value.expiresAt });
+}
+
+/**
+ * Runs one queued run. A run that finished already (a redelivery) or whose lease another run took
+ * meanwhile (its request's lease expired while the message waited) completes without running; a
+ * connection that can no longer be reconciled frees the lease its request took.
+ */
+export async function handleReconcileMessage(deps: ReconcileDeps, body: unknown): Promise<ReconcileSettlement> {
+  const parsed = reconcileMessageSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { kind: 'dead_letter', reason: `not a reconcile message: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'body'}: ${issue.message}`}` };
+  }
+  const message = parsed.data;
+  const last = await readReconcileRecord<RunReport>(deps.store, message.connectionId, lastRunId);
+  if (last?.runId === message.runId) return { kind: 'complete', detail: `run ${message.runId} finished already (${last.outcome})` };
+  const started = await startReconcile(deps, message.connectionId, { trigger: message.trigger, forceFull: message.forceFull, runId: message.runId });
+  if (!started.ok) {
+    if (started.error.code !== 'lease_held') await releaseIfHeldBy(deps, reconcileLeaseName(message.connectionId), message.runId);
+    if (started.error.code === 'reauthorization_required' || started.error.code === 'lease_held') {
+      deps.logger.info('queued reconcile run not started', { connectionId: message.connectionId, runId: message.runId, reason: started.error.code });
+    }
+    return { kind: 'complete', detail: `not run: ${started.error.message}` };
+  }
+  const report = await started.value.finished;
+  return { kind: 'complete', detail: `run ${report.runId}: ${report.outcome}` };
 }
 
 async function execute(deps: ReconcileDeps, run: ReconcileRun, trigger: RunTrigger): Promise<RunReport> {
@@ -165,16 +249,28 @@ export async function reconcileStatus(deps: ReconcileDeps, connectionId: string)
   });
 }
 
-/** What one timer run did across connections. */
+/** What one timer invocation did across connections. */
 export interface TimerReport {
-  readonly runs: RunReport[];
-  /** Connections not reconciled: waiting for re-consent, or their lease was held by another run. */
+  /** Connections a run was queued for. */
+  readonly queued: string[];
+  /** Connections not reconciled: waiting for re-consent. */
   readonly skipped: { readonly connectionId: string; readonly reason: ReconcileRefusal['code'] }[];
 }
 
-/** The timer's use case: every active or paused connection, and the ones waiting for re-consent reported as skipped. */
-export async function reconcileAll(deps: ReconcileDeps): Promise<TimerReport> {
-  const ids: string[] = [];
+/** Runs queued per message sent: Service Bus takes up to 100 messages in one batch. */
+const timerSendBatch = 100;
+
+/**
+ * The timer's use case: one queued run per active or paused connection, so connections are
+ * reconciled side by side by the queue's workers (on as many instances as the queue scales to)
+ * instead of inside one timer invocation. Connections waiting for re-consent are reported as
+ * skipped. The message id names the connection and the minute, so a timer that fires twice
+ * queues each run once; a run whose lease is held when it starts completes without running.
+ */
+export async function queueReconcileAll(deps: ReconcileDeps): Promise<TimerReport> {
+  const queued: string[] = [];
+  const skipped: TimerReport['skipped'] = [];
+  const minute = deps.clock.now().toISOString().slice(0, 16);
   let cursor: string | undefined;
   do {
     const page = await deps.store.query<ConnectionRecord>('connections', {
@@ -182,17 +278,28 @@ export async function reconcileAll(deps: ReconcileDeps): Promise<TimerReport> {
       limit: 500,
       ...(cursor === undefined ? {} : { cursor }),
     });
-    ids.push(...page.items.map((doc) => doc.data.id));
+    const runnable: ConnectionRecord[] = [];
+    for (const { data: connection } of page.items) {
+      if (connection.status === 'reauthorization_required') {
+        deps.logger.warn('reconcile skipped: the connection waits for a Global Administrator to consent again', { connectionId: connection.id, code: connection.reauthorization?.code });
+        skipped.push({ connectionId: connection.id, reason: 'reauthorization_required' });
+      } else {
+        runnable.push(connection);
+      }
+    }
+    for (let i = 0; i < runnable.length; i += timerSendBatch) {
+      const batch = runnable.slice(i, i + timerSendBatch);
+      await deps.sender.send(
+        reconcileQueue,
+        batch.map((connection) => {
+          const message: ReconcileMessage = { connectionId: connection.id, runId: randomUUID(), trigger: 'timer', forceFull: false };
+          return { messageId: `reconcile:timer:${connection.id}:${minute}`, body: message };
+        }),
+      );
+      queued.push(...batch.map((connection) => connection.id));
+    }
     cursor = page.nextCursor;
   } while (cursor !== undefined);
-
-  const runs: RunReport[] = [];
-  const skipped: TimerReport['skipped'] = [];
-  await mapConcurrently(ids, timerConcurrency, async (connectionId) => {
-    const started = await startReconcile(deps, connectionId, { trigger: 'timer' });
-    if (started.ok) runs.push(await started.value.finished);
-    else if (started.error.code !== 'connection_not_found' && started.error.code !== 'not_active') skipped.push({ connectionId, reason: started.error.code });
-  });
-  deps.logger.info('reconcile timer finished', { connections: ids.length, runs: runs.length, skipped });
-  return { runs, skipped };
+  deps.logger.info('reconcile timer queued its runs', { queued: queued.length, skipped });
+  return { queued, skipped };
 }

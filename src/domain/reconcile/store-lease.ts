@@ -39,7 +39,10 @@ export class StoreLease {
     private lost = false,
   ) {}
 
-  /** Claims `name` for `durationMs`, or says who holds it. */
+  /**
+   * Claims `name` for `durationMs`, or says who holds it. The owner holding it already claims it
+   * again (a queued run picking up the lease its request took).
+   */
   static async acquire(deps: LeaseDeps, name: string, owner: string, durationMs: number): Promise<Result<StoreLease, LeaseHeld>> {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const now = deps.clock.now();
@@ -48,10 +51,10 @@ export class StoreLease {
       if (created.ok) return ok(new StoreLease(deps, name, owner, record.acquiredAt, durationMs, created.value.etag, record.expiresAtMs));
       const existing = await deps.store.get<LeaseRecord>('leases', name, name);
       if (existing === undefined) continue;
-      if (existing.data.expiresAtMs > now.getTime()) {
+      if (existing.data.expiresAtMs > now.getTime() && existing.data.owner !== owner) {
         return err({ code: 'lease_held', owner: existing.data.owner, expiresAt: new Date(existing.data.expiresAtMs).toISOString() });
       }
-      // Expired: its holder died or stalled. Taking it over is a conditional write, so only one claimant wins.
+      // Expired (its holder died or stalled) or already ours. Taking it over is a conditional write, so only one claimant wins.
       const replaced = await deps.store.replace<LeaseRecord>('leases', name, name, record, { ifMatch: existing.etag });
       if (replaced.ok) return ok(new StoreLease(deps, name, owner, record.acquiredAt, durationMs, replaced.value.etag, record.expiresAtMs));
     }
@@ -103,4 +106,11 @@ export async function leaseHolder(deps: LeaseDeps, name: string): Promise<{ read
   const doc = await deps.store.get<LeaseRecord>('leases', name, name);
   if (doc === undefined || doc.data.expiresAtMs <= deps.clock.now().getTime()) return undefined;
   return { owner: doc.data.owner, expiresAt: new Date(doc.data.expiresAtMs).toISOString() };
+}
+
+/** Frees a lease if `owner` holds it (a queued run that will not run gives back what its request took). */
+export async function releaseIfHeldBy(deps: LeaseDeps, name: string, owner: string): Promise<void> {
+  const doc = await deps.store.get<LeaseRecord>('leases', name, name);
+  if (doc === undefined || doc.data.owner !== owner) return;
+  await deps.store.delete('leases', name, name, { ifMatch: doc.etag });
 }

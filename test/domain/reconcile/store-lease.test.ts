@@ -67,6 +67,19 @@ describe('store lease', () => {
     expect((await StoreLease.acquire(deps, lease, 'run-b', 60_000)).ok).toBe(false);
   });
 
+  it('is claimed again by the owner holding it, whose earlier handle then finds it lost', async () => {
+    const lease = name();
+    const requested = await StoreLease.acquire(deps, lease, 'run-a', 60_000);
+    if (!requested.ok) throw new Error('not acquired');
+    clock.advance(10_000);
+    const picked = await StoreLease.acquire(deps, lease, 'run-a', 60_000);
+    if (!picked.ok) throw new Error('not claimed again');
+    expect(picked.value.expiresAt).toBe(new Date(clock.ms + 60_000).toISOString());
+    expect((await StoreLease.acquire(deps, lease, 'run-b', 60_000)).ok).toBe(false);
+    expect(await requested.value.keep(true)).toBe(false);
+    expect(await picked.value.keep(true)).toBe(true);
+  });
+
   it('lets exactly one of many simultaneous claimants win', async () => {
     const lease = name();
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => StoreLease.acquire(deps, lease, `run-${i}`, 60_000)));
