@@ -12,6 +12,7 @@ import { oauthCallbackRoute } from './http/oauth-callback';
 import { cancelDeactivationsRoute, confirmDeactivationsRoute, listHeldDeactivationsRoute, reconcileConnectionRoute, reconcileStatusRoute } from './http/reconcile';
 import { reconcileTimer } from './timer/reconcile';
 import { reconcileWorker } from './queue/reconcile-worker';
+import { noticeRelay } from './queue/notice-relay';
 import { bindGroupRoute, bindUserRoute, getUserBindingRoute, listGroupBindingsRoute, listUserBindingsRoute, unbindGroupRoute, unbindUserRoute } from './http/bindings';
 import { listEventsRoute } from './http/events';
 import { provisioningWorker } from './queue/provisioning-worker';
@@ -73,4 +74,5 @@ export const functionTable: readonly FunctionDefinition[] = [
   startImportRoute,
   getImportRoute,
   importWorker,
+  noticeRelay,
 ];

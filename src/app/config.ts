@@ -42,6 +42,38 @@ export interface Config {
   readonly queueConcurrency: number;
   readonly passwordMinLength: number;
   readonly shutdownGraceMs: number;
+  /** The sender of notices (welcome mail). */
+  readonly noticeFrom: string;
+  /** The mail relay notices go through; unset: the outbox folder (locally) or the store's outbox (Azure). */
+  readonly noticeSmtp: NoticeSmtpConfig | undefined;
+}
+
+export interface NoticeSmtpConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: 'starttls' | 'implicit' | 'none';
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+}
+
+const loopbackHosts = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+function noticeSmtp(env: Env): NoticeSmtpConfig | undefined {
+  const host = parse(env, 'NOTICE_SMTP_HOST', z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or address'), undefined as string | undefined);
+  if (host === undefined) {
+    for (const name of ['NOTICE_SMTP_PORT', 'NOTICE_SMTP_TLS', 'NOTICE_SMTP_USER', 'NOTICE_SMTP_PASSWORD']) {
+      if (read(env, name) !== undefined) throw new ConfigError(name, 'is set but NOTICE_SMTP_HOST is not');
+    }
+    return undefined;
+  }
+  const tls = parse<NoticeSmtpConfig['tls']>(env, 'NOTICE_SMTP_TLS', z.enum(['starttls', 'implicit', 'none'], { error: 'must be starttls, implicit or none' }), 'starttls');
+  if (tls === 'none' && !loopbackHosts.has(host.toLowerCase())) throw new ConfigError('NOTICE_SMTP_TLS', `may be "none" only for a relay on this machine (got host "${host}")`);
+  const user = read(env, 'NOTICE_SMTP_USER');
+  const password = read(env, 'NOTICE_SMTP_PASSWORD');
+  if (user !== undefined && password === undefined) throw new ConfigError('NOTICE_SMTP_PASSWORD', 'is required when NOTICE_SMTP_USER is set');
+  if (user === undefined && password !== undefined) throw new ConfigError('NOTICE_SMTP_USER', 'is required when NOTICE_SMTP_PASSWORD is set');
+  if (user !== undefined && tls === 'none') throw new ConfigError('NOTICE_SMTP_TLS', 'must not be "none" when a password is sent');
+  return { host, port: parse(env, 'NOTICE_SMTP_PORT', portSchema.refine((p) => p > 0, 'must be 1-65535'), tls === 'implicit' ? 465 : 587), tls, user, password };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -92,6 +124,8 @@ export function loadConfig(env: Env = process.env): Config {
     return sandboxDefault;
   };
 
+  const publicBaseUrl = parse(env, 'PUBLIC_BASE_URL', urlSchema, `http://localhost:${port}`);
+  const publicHost = new URL(publicBaseUrl).hostname;
   const config: Config = {
     port,
     dataDir: path.resolve(read(env, 'DATA_DIR') ?? './.data'),
@@ -101,7 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     m365ClientSecret: required('M365_CLIENT_SECRET', 'sandbox-client-secret'),
     authorityUrl: parse(env, 'AUTHORITY_URL', urlSchema, live ? 'https://login.microsoftonline.com' : sandboxUrl),
     graphBaseUrl: parse(env, 'GRAPH_BASE_URL', urlSchema, live ? 'https://graph.microsoft.com' : sandboxUrl),
-    publicBaseUrl: parse(env, 'PUBLIC_BASE_URL', urlSchema, `http://localhost:${port}`),
+    publicBaseUrl,
     sandboxPort,
     cosmosEndpoint: parse(env, 'COSMOS_ENDPOINT', urlSchema, undefined as string | undefined),
     cosmosDatabase: parse(env, 'COSMOS_DATABASE', z.string().regex(/^[A-Za-z0-9-_]{1,255}$/, 'must be a Cosmos DB database name'), 'm365-bridge'),
@@ -114,6 +148,8 @@ export function loadConfig(env: Env = process.env): Config {
     queueConcurrency: parse(env, 'QUEUE_CONCURRENCY', positiveInt(256), 32),
     passwordMinLength: parse(env, 'PASSWORD_MIN_LENGTH', positiveInt(256), 12),
     shutdownGraceMs: parse(env, 'SHUTDOWN_GRACE_MS', positiveInt(60_000), 3_000),
+    noticeFrom: parse(env, 'NOTICE_FROM', z.email({ error: 'must be an email address' }), `no-reply@${publicHost === 'localhost' ? 'localhost.localdomain' : publicHost}`),
+    noticeSmtp: noticeSmtp(env),
   };
   return config;
 }

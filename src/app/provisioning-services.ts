@@ -8,6 +8,7 @@ import { sandboxHttpsAgent } from '../adapters/sandbox/sandbox-trust';
 import type { TokenProvider } from '../domain/connections/token-provider';
 import type { Clock } from '../domain/ports/clock';
 import type { NoticeSender } from '../domain/provisioning/binding-notice';
+import { QueuedNoticeSender } from '../domain/provisioning/notice-relay';
 import { ok } from '../domain/result';
 import { ConnectionThrottle } from '../domain/provisioning/connection-throttle';
 import { createProvisioningHooks } from '../domain/provisioning/provisioning-hooks';
@@ -18,10 +19,11 @@ import type { Services } from './services';
 const wired = new WeakMap<Services, ProvisioningWorkerDeps>();
 
 function noticeSender(services: Services): NoticeSender {
-  // In Azure there is no lasting local disk: notices wait in the store for the mail relay.
+  // With a mail relay configured, notices queue for the relay function (functions/queue/notice-relay.ts).
+  if (services.config.noticeSmtp !== undefined) return new QueuedNoticeSender(services.sender);
+  // In Azure there is no lasting local disk: without a relay, notices wait in the store.
   if (services.config.cosmosEndpoint !== undefined) return new StoreNoticeOutbox(services.store, services.clock);
-  const host = new URL(services.config.publicBaseUrl).hostname;
-  return new OutboxNoticeSender(path.join(services.config.dataDir, 'outbox'), `no-reply@${host === 'localhost' ? 'localhost.localdomain' : host}`, services.clock);
+  return new OutboxNoticeSender(path.join(services.config.dataDir, 'outbox'), services.config.noticeFrom, services.clock);
 }
 
 /** How long the worker reuses a connection's access token before asking the token provider again. */

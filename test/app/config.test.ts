@@ -37,6 +37,35 @@ describe('loadConfig', () => {
     }
   });
 
+  it('sends notices from no-reply at the public host, through no relay unless one is configured', () => {
+    expect(loadConfig({})).toMatchObject({ noticeFrom: 'no-reply@localhost.localdomain', noticeSmtp: undefined });
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://bridge.contoso.com' }).noticeFrom).toBe('no-reply@bridge.contoso.com');
+    expect(loadConfig({ NOTICE_SMTP_HOST: 'smtp.office365.com', NOTICE_SMTP_USER: 'relay@contoso.com', NOTICE_SMTP_PASSWORD: 'x', NOTICE_FROM: 'it@contoso.com' })).toMatchObject({
+      noticeFrom: 'it@contoso.com',
+      noticeSmtp: { host: 'smtp.office365.com', port: 587, tls: 'starttls', user: 'relay@contoso.com', password: 'x' },
+    });
+    expect(loadConfig({ NOTICE_SMTP_HOST: 'relay.contoso.com', NOTICE_SMTP_TLS: 'implicit' }).noticeSmtp).toMatchObject({ port: 465, tls: 'implicit', user: undefined });
+  });
+
+  it.each([
+    [{ NOTICE_SMTP_PORT: '25' }, 'NOTICE_SMTP_PORT', 'NOTICE_SMTP_HOST is not'],
+    [{ NOTICE_SMTP_HOST: 'relay.contoso.com', NOTICE_SMTP_USER: 'relay' }, 'NOTICE_SMTP_PASSWORD', 'required when NOTICE_SMTP_USER'],
+    [{ NOTICE_SMTP_HOST: 'relay.contoso.com', NOTICE_SMTP_TLS: 'none' }, 'NOTICE_SMTP_TLS', 'only for a relay on this machine'],
+    [{ NOTICE_SMTP_HOST: '127.0.0.1', NOTICE_SMTP_TLS: 'none', NOTICE_SMTP_USER: 'u', NOTICE_SMTP_PASSWORD: 'p' }, 'NOTICE_SMTP_TLS', 'when a password is sent'],
+    [{ NOTICE_SMTP_HOST: 'relay.contoso.com', NOTICE_SMTP_TLS: 'ssl' }, 'NOTICE_SMTP_TLS', 'starttls, implicit or none'],
+    [{ NOTICE_SMTP_HOST: 'relay.contoso.com', NOTICE_SMTP_PORT: '0' }, 'NOTICE_SMTP_PORT', '1-65535'],
+    [{ NOTICE_FROM: 'not an address' }, 'NOTICE_FROM', 'email address'],
+  ])('refuses the mail relay settings %j, naming %s', (env, name, text) => {
+    try {
+      loadConfig(env);
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).variable).toBe(name);
+      expect((error as ConfigError).message).toContain(text);
+    }
+  });
+
   it('requires the app registration in live mode and uses Microsoft endpoints verbatim', () => {
     expect(() => loadConfig({ M365_MODE: 'live' })).toThrow(/M365_CLIENT_ID/);
     const config = loadConfig({ M365_MODE: 'live', M365_CLIENT_ID: 'id', M365_CLIENT_SECRET: 'secret' });
