@@ -9,6 +9,7 @@ import type { BindingError } from '../provisioning/binding';
 import { readGroupBinding } from '../provisioning/binding-records';
 import { readConnection } from '../provisioning/bind-user';
 import type { ConnectionThrottle } from '../provisioning/connection-throttle';
+import { respondToFailure } from '../provisioning/failure-response';
 import type { GatewayFailure } from '../provisioning/m365-user-gateway';
 import { provisioningEventId, recordEvent, type ProvisioningEvent } from '../provisioning/provisioning-events';
 import { desiredMembers, membersDigest, type DesiredMembers } from './desired-members';
@@ -343,25 +344,19 @@ class GroupSyncRun {
   }
 
   private async failure(failure: GatewayFailure): Promise<RunStop> {
-    const nowMs = this.now().getTime();
-    switch (failure.kind) {
-      case 'transient':
-        if (failure.throttled) {
-          const untilMs = nowMs + (failure.retryAfterMs ?? backoffDelayMs(this.nudge.hop, retryBackoff));
-          this.deps.throttle.throttled(this.connection.id, untilMs);
-          return new RunStop({ kind: 'again', untilMs, detail: `throttled: ${failure.message}` });
-        }
-        return this.counted({ code: failure.code, message: failure.message }, failure.retryAfterMs);
-      case 'stop':
-        if (failure.reauthorizationRequired) return new RunStop({ kind: 'again', untilMs: nowMs + backoffDelayMs(this.nudge.hop, notActiveWait), detail: failure.message });
-        this.log.error('Graph refused the connection; the group waits for a change or the reconciler', { code: failure.code });
-        return this.permanent({ code: failure.code, message: failure.message });
-      case 'not_found':
-        // Read a moment ago, so most likely replication lag.
-        return this.counted({ code: failure.code, message: failure.message });
+    const response = respondToFailure(failure, { nowMs: this.now().getTime(), hop: this.nudge.hop, throttleBackoff: retryBackoff, reauthorizationBackoff: notActiveWait });
+    const error = { code: failure.code, message: failure.message };
+    switch (response.kind) {
+      case 'throttled':
+        this.deps.throttle.throttled(this.connection.id, response.untilMs);
+        return new RunStop({ kind: 'again', untilMs: response.untilMs, detail: `throttled: ${failure.message}` });
+      case 'reauthorization':
+        return new RunStop({ kind: 'again', untilMs: response.untilMs, detail: failure.message });
+      case 'retry':
+        return this.counted(error, response.retryAfterMs);
       case 'permanent':
-      case 'exists':
-        return this.permanent({ code: failure.code, message: failure.message });
+        if (response.connectionRefused) this.log.error('Graph refused the connection; the group waits for a change or the reconciler', { code: failure.code });
+        return this.permanent(error);
     }
   }
 

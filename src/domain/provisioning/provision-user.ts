@@ -14,6 +14,7 @@ import { mutateUserBinding, readUserBinding } from './binding-records';
 import { boundConnectionOf, nudgeUser } from './bind-user';
 import type { ConnectionThrottle } from './connection-throttle';
 import { generateInitialPassword } from './initial-password';
+import { respondToFailure } from './failure-response';
 import type { GatewayFailure, M365Attributes, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
 import type { UserNudge } from './nudges';
 import { provisioningEventId, recordEvent, type ProvisioningEventType } from './provisioning-events';
@@ -409,27 +410,20 @@ class UserProvisioningRun {
   // ---- failures and the binding ---------------------------------------------------------------
 
   private async failure(failure: GatewayFailure): Promise<RunStop> {
-    const nowMs = this.now().getTime();
-    switch (failure.kind) {
-      case 'transient':
-        if (failure.throttled) {
-          const untilMs = nowMs + (failure.retryAfterMs ?? backoffDelayMs(this.nudge.hop, retryBackoff));
-          const connectionWide = this.deps.throttle.throttled(this.connection.id, untilMs);
-          return new RunStop({ kind: 'wait', untilMs, detail: `throttled${connectionWide ? ' (the whole connection waits)' : ''}: ${failure.message}` });
-        }
-        return this.counted({ code: failure.code, message: failure.message }, failure.retryAfterMs);
-      case 'stop':
-        if (failure.reauthorizationRequired) {
-          return new RunStop({ kind: 'wait', untilMs: nowMs + backoffDelayMs(this.nudge.hop, notActiveWaitMs), detail: failure.message });
-        }
-        this.log.error('Graph refused the connection; the binding is in error until it changes', { code: failure.code });
-        return this.permanent({ code: failure.code, message: failure.message });
-      case 'not_found':
-        // Read a moment ago, so most likely replication lag; a real deletion shows on the next read.
-        return this.counted({ code: failure.code, message: failure.message });
+    const response = respondToFailure(failure, { nowMs: this.now().getTime(), hop: this.nudge.hop, throttleBackoff: retryBackoff, reauthorizationBackoff: notActiveWaitMs });
+    const error = { code: failure.code, message: failure.message };
+    switch (response.kind) {
+      case 'throttled': {
+        const connectionWide = this.deps.throttle.throttled(this.connection.id, response.untilMs);
+        return new RunStop({ kind: 'wait', untilMs: response.untilMs, detail: `throttled${connectionWide ? ' (the whole connection waits)' : ''}: ${failure.message}` });
+      }
+      case 'reauthorization':
+        return new RunStop({ kind: 'wait', untilMs: response.untilMs, detail: failure.message });
+      case 'retry':
+        return this.counted(error, response.retryAfterMs);
       case 'permanent':
-      case 'exists':
-        return this.permanent({ code: failure.code, message: failure.message });
+        if (response.connectionRefused) this.log.error('Graph refused the connection; the binding is in error until it changes', { code: failure.code });
+        return this.permanent(error);
     }
   }
 
