@@ -227,7 +227,7 @@ class UserProvisioningRun {
     const upn = desired.userPrincipalName as string;
     const found = await this.gateway.findByUpn(upn, this.select);
     if (!found.ok) throw await this.failure(found.error);
-    if (found.value !== undefined) return this.takeOver(found.value, lostId);
+    if (found.value !== undefined) return await this.takeOver(found.value, lostId);
 
     const attributes: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(desired)) {
@@ -244,7 +244,7 @@ class UserProvisioningRun {
       if (!again.ok) throw await this.failure(again.error);
       // Taken but not readable yet: Graph's replication lag. The next attempt will see it.
       if (again.value === undefined) throw await this.failure({ kind: 'transient', code: created.error.code, message: `userPrincipalName ${upn} is taken but the account is not visible yet`, throttled: false });
-      return this.takeOver(again.value, lostId);
+      return await this.takeOver(again.value, lostId);
     }
 
     const account: M365User = { ...attributes, id: created.value.id, userPrincipalName: upn };
@@ -258,16 +258,37 @@ class UserProvisioningRun {
     return { account, takeover: false };
   }
 
-  private takeOver(account: M365User, lostId: string | undefined): { account: M365User; takeover: boolean } {
+  private async takeOver(account: M365User, lostId: string | undefined): Promise<{ account: M365User; takeover: boolean }> {
     // The account we lost sight of is back (replication lag): same link, no new create event.
     if (account.id === lostId) {
       this.binding = { ...this.binding, m365UserId: account.id };
       return { account, takeover: false };
     }
+    // One account, one directory user: an imported account keeps its own UPN, which may be another user's email.
+    const holder = await this.boundUserLinkedTo(account.id);
+    if (holder !== undefined) {
+      throw await this.permanent({
+        code: 'M365_ACCOUNT_LINKED_ELSEWHERE',
+        message: `The Microsoft 365 account ${account.userPrincipalName} (${account.id}) is already linked to directory user ${holder} on this connection; it is not taken over for a second user.`,
+      });
+    }
     // The link and the create event are written with the take-over's first write (see `write`).
     this.binding = { ...this.binding, m365UserId: account.id, linkCount: this.binding.linkCount + 1 };
     this.log.info('existing Microsoft 365 account taken over', { m365UserId: account.id });
     return { account, takeover: true };
+  }
+
+  /** Another directory user bound on this connection and linked to this account, if any. */
+  private async boundUserLinkedTo(accountId: string): Promise<string | undefined> {
+    const page = await this.deps.store.query<UserBindingRecord>('bindings', {
+      pk: this.connection.id,
+      where: [
+        { field: 'kind', op: 'eq', value: 'user' },
+        { field: 'm365UserId', op: 'eq', value: accountId },
+      ],
+      limit: 10,
+    });
+    return page.items.map((doc) => doc.data).find((binding) => binding.userId !== this.binding.userId && isBound(binding.via))?.userId;
   }
 
   // ---- writes and their events ----------------------------------------------------------------

@@ -1,4 +1,6 @@
-import { bindUser, unbindUser } from '../../../src/domain/provisioning/bind-user';
+import type { ConnectionRecord } from '../../../src/domain/connections/connection';
+import { toUser } from '../../../src/domain/directory/user-records';
+import { bindUser, linkExistingAccount, unbindUser } from '../../../src/domain/provisioning/bind-user';
 import { pendingPasswordSecretName } from '../../../src/domain/provisioning/binding';
 import { removeAllBindings } from '../../../src/domain/provisioning/remove-all-bindings';
 import { ProvisioningHarness, testConnectionId } from './provisioning-harness';
@@ -69,6 +71,25 @@ describe('provisioning worker', () => {
       expect((await h.binding(user.id))?.m365UserId).toBe(existing);
       const events = await h.events();
       expect(events).toEqual([expect.objectContaining({ type: 'user_create_provision', m365UserId: existing, changedAttributes: ['givenName'] })]);
+    });
+
+    it('does not take over an account another bound user of the connection is linked to: the binding shows the error', async () => {
+      const existing = h.gateway.seed({ userPrincipalName: 'kim@contoso.com', mail: 'kim.lee@contoso.com', givenName: 'Kim', surname: 'Lee', displayName: 'Kim Lee', mailNickname: 'kim' });
+      const connection = await h.store.get<ConnectionRecord>('connections', testConnectionId, testConnectionId);
+      // Imported with its mail as email: bound to the account, which keeps its UPN kim@contoso.com.
+      const imported = await h.addUser({ email: 'kim.lee@contoso.com', firstName: 'Kim', lastName: 'Lee' });
+      const linked = await linkExistingAccount(h.deps, connection!.data, toUser(imported), existing, { push: false, names: { userPrincipalName: 'kim@contoso.com', mailNickname: 'kim' } });
+      expect(linked.ok).toBe(true);
+      // Another directory user whose email is that UPN.
+      const other = await h.addUser({ email: 'kim@contoso.com', firstName: 'Kimberly', lastName: 'Other' });
+      await bindUser(h.deps, testConnectionId, other.id);
+      await h.drain();
+
+      expect(h.gateway.writes()).toEqual([]);
+      expect(h.gateway.accounts.get(existing)).toMatchObject({ givenName: 'Kim', surname: 'Lee' });
+      expect(await h.binding(other.id)).toMatchObject({ state: 'error', lastError: { code: 'M365_ACCOUNT_LINKED_ELSEWHERE', message: expect.stringContaining(imported.id) } });
+      expect((await h.binding(other.id))?.m365UserId).toBeUndefined();
+      expect(await h.events()).toEqual([]);
     });
 
     it('does nothing more when the same nudge is delivered again', async () => {
