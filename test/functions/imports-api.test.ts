@@ -262,6 +262,30 @@ describe('import from Microsoft 365 over the admin API, against the sandbox tena
     expect(renamed).toMatchObject({ id: created.body.id, mailNickname: 'river.rock' });
   });
 
+  it("shows as a conflict an account whose UPN, not its mail, is a directory user's email, and links that user under 'link'", async () => {
+    const created = await sandbox.graph('/users', {
+      method: 'POST',
+      body: { accountEnabled: true, displayName: 'Sky Blue', givenName: 'Sky', surname: 'Blue', mailNickname: 'sblue', userPrincipalName: 'sky.blue@contoso.com', mail: 's.blue@contoso.com', passwordProfile: { password: 'Initial-Passw0rd!x', forceChangePasswordNextSignIn: false } },
+    });
+    expect(created.status).toBe(201);
+    const holder = await createUser(host, { email: 'Sky.Blue@contoso.com', firstName: 'Sky', lastName: 'Directory' });
+    expect(await previewAll(host, connectionId, { q: 'sky.blue' })).toEqual([expect.objectContaining({ id: created.body.id, email: 's.blue@contoso.com', status: 'conflict', userId: holder.id })]);
+
+    const failed = await finishedJob(host, await startImport(host, connectionId, { m365UserIds: [created.body.id] }));
+    expect((failed.results as Json[])[0]).toMatchObject({ outcome: 'failed', reason: 'an account with the same email already exists' });
+    expect((await json(await host.api(`users?email=${encodeURIComponent('s.blue@contoso.com')}`))).items).toEqual([]);
+
+    expect((await host.api(`connections/${connectionId}`, { method: 'PATCH', json: { settings: { conflictPolicy: 'link' } } })).status).toBe(200);
+    try {
+      const linked = await finishedJob(host, await startImport(host, connectionId, { m365UserIds: [created.body.id] }));
+      expect((linked.results as Json[])[0]).toMatchObject({ outcome: 'imported', userId: holder.id, linked: true });
+      await bindingIn(host, connectionId, holder.id as string, 'provisioned');
+      expect(await sandbox.user('sky.blue@contoso.com')).toMatchObject({ id: created.body.id, surname: 'Directory' });
+    } finally {
+      await host.api(`connections/${connectionId}`, { method: 'PATCH', json: { settings: { conflictPolicy: 'fail' } } });
+    }
+  });
+
   it('imports every user a filter matches, failing those of a domain the connection does not claim', async () => {
     const expected = await previewAll(host, connectionId, { q: 'harper' });
     const job = await finishedJob(host, await startImport(host, connectionId, { filter: { q: 'harper' } }));

@@ -65,23 +65,33 @@ export async function resolveImported(store: DocumentStore, connectionId: string
   return statuses;
 }
 
+/** The account's UPN as a directory email, when it is one and differs from the import email. */
+function upnEmail(person: M365Person, email: string | undefined): string | undefined {
+  const parsed = emailSchema.safeParse(person.userPrincipalName);
+  return parsed.success && parsed.data !== email ? parsed.data : undefined;
+}
+
 /**
  * Resolves the status of a batch of Microsoft 365 users with three store queries whatever the
  * batch size (up to a Graph page): the bindings of this connection anchored on their object ids,
- * the directory users holding their emails, and where those users are bound.
+ * the directory users holding their emails, and where those users are bound. A directory user
+ * whose email is the account's UPN (where the mail differs) holds it too: provisioning would
+ * match that user to the account by UPN. The import email's holder comes first.
  */
 export async function resolveStatuses(store: DocumentStore, connectionId: string, persons: readonly M365Person[]): Promise<Map<string, ResolvedStatus>> {
   const statuses = await resolveImported(store, connectionId, persons);
 
-  const emailOf = new Map<string, string>();
+  const keysOf = new Map<string, string[]>();
   for (const person of persons) {
     if (statuses.has(person.id)) continue;
     const email = importEmail(person);
-    if (email !== undefined) emailOf.set(person.id, email);
+    const upn = upnEmail(person, email);
+    const keys = [...(email === undefined ? [] : [email]), ...(upn === undefined ? [] : [upn])];
+    if (keys.length > 0) keysOf.set(person.id, keys);
   }
   const owners = new Map<string, string>();
-  if (emailOf.size > 0) {
-    const users = await queryAll<UserRecord>(store, 'users', { where: [{ field: 'email', op: 'in', values: [...new Set(emailOf.values())] }] });
+  if (keysOf.size > 0) {
+    const users = await queryAll<UserRecord>(store, 'users', { where: [{ field: 'email', op: 'in', values: [...new Set([...keysOf.values()].flat())] }] });
     for (const doc of users) owners.set(doc.data.email, doc.data.id);
   }
   const boundTo = new Map<string, string>();
@@ -99,8 +109,10 @@ export async function resolveStatuses(store: DocumentStore, connectionId: string
 
   for (const person of persons) {
     if (statuses.has(person.id)) continue;
-    const email = emailOf.get(person.id);
-    const owner = email === undefined ? undefined : owners.get(email);
+    const owner = keysOf
+      .get(person.id)
+      ?.map((key) => owners.get(key))
+      .find((id) => id !== undefined);
     if (owner === undefined) {
       statuses.set(person.id, { status: 'new' });
       continue;
