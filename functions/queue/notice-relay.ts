@@ -13,8 +13,8 @@ export const noticeRelay: QueueFunctionDefinition = {
   handler: async (message, context) => {
     const services = await getServices();
     const deps = noticeRelayFor(services);
-    // Delivered again until the limit, then dead-lettered with this reason: a relay configured again in time still gets it.
-    if (deps === undefined) throw new Error('no mail relay is configured (NOTICE_SMTP_HOST); the notice waits');
+    // Queued while a relay was configured, read after it was removed: kept as a dead letter with the reason.
+    if (deps === undefined) throw new PoisonMessageError('no mail relay is configured (NOTICE_SMTP_HOST is not set); the notice was not sent');
     const settlement = await handleNoticeMessage(deps, message.body);
     if (settlement.kind === 'dead_letter') throw new PoisonMessageError(settlement.reason);
     context.log(`notice message settled: ${settlement.detail}`);
