@@ -1,4 +1,5 @@
 import { app, type InvocationContext } from '@azure/functions';
+import { redact } from '../src/adapters/logging/redact';
 import { PoisonMessageError } from '../src/domain/errors';
 import type { QueueFunctionDefinition } from '../src/app/functions/definition';
 import { getServices } from '../src/app/services';
@@ -39,7 +40,8 @@ function serviceBusHandler(definition: QueueFunctionDefinition) {
         sessionId: message.sessionId,
         reason: error.reason,
         deadLetteredAt: new Date().toISOString(),
-        body,
+        // Kept for the admin, without whatever a sender put in a field named like a secret.
+        body: redact(body),
       });
     }
   };

@@ -5,6 +5,16 @@ import { systemClock } from '../../domain/ports/clock';
 import { sessionQueues, type MessageSender, type OutgoingMessage, type QueueName } from '../../domain/ports/work-queue';
 import type { AbandonOutcome, DeadLetteredMessage, LockedMessage, QueueConsumer, ReceiveOptions } from '../../app/host/queue-consumer';
 import { MessageLockLostError } from '../../app/host/queue-consumer';
+import { redact, redactString } from '../logging/redact';
+
+/** A stored message body (JSON text) with secret-named fields and secret-shaped values redacted. */
+function redactedBody(body: string): string {
+  try {
+    return JSON.stringify(redact(JSON.parse(body) as unknown));
+  } catch {
+    return redactString(body);
+  }
+}
 
 export interface SqliteWorkQueueOptions {
   readonly clock?: Clock;
@@ -431,8 +441,9 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     this.insertDeadLetter(row, reason, now);
   }
 
+  /** Dead letters are kept: whatever a sender put in a field named like a secret is not kept with them. */
   private insertDeadLetter(row: MessageRow, reason: string, now: number): void {
-    this.statements.insertDeadLetter.run(row.queue, row.message_id, row.session_id, row.body, row.enqueued_at, row.delivery_count, reason, now);
+    this.statements.insertDeadLetter.run(row.queue, row.message_id, row.session_id, redactedBody(row.body), row.enqueued_at, row.delivery_count, reason, now);
   }
 
   /**
