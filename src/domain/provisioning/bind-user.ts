@@ -132,11 +132,10 @@ function newBinding(connectionId: string, userId: string, via: BindingVia, now: 
 }
 
 /**
- * Binds a user to an active connection that claims the user's email domain, directly or through a
- * group. Binding again is harmless; a binding in `error` is retried. Sends the nudge and, for a new
- * binding, the employee's notice.
+ * What binding and linking both need first: an active connection that claims the user's email
+ * domain, and the user's claim on it (a user is bound to one connection only).
  */
-export async function attachUser(deps: BindingDeps, connection: ConnectionRecord, user: User, source: BindingSource): Promise<Result<UserBindingRecord, BindingRefusal>> {
+async function admitUser(deps: BindingDeps, connection: ConnectionRecord, user: User): Promise<Result<void, BindingRefusal>> {
   if (connection.status !== 'active') {
     return err({ code: 'connection_not_active', message: `connection ${connection.id} is ${connection.status}; only an active connection can bind users` });
   }
@@ -148,6 +147,17 @@ export async function attachUser(deps: BindingDeps, connection: ConnectionRecord
   if (!claimed.ok) {
     return err({ code: 'bound_elsewhere', connectionId: claimed.error, message: `user ${user.id} is bound to connection ${claimed.error}; a user can be bound to one connection only` });
   }
+  return ok(undefined);
+}
+
+/**
+ * Binds a user to an active connection that claims the user's email domain, directly or through a
+ * group. Binding again is harmless; a binding in `error` is retried. Sends the nudge and, for a new
+ * binding, the employee's notice.
+ */
+export async function attachUser(deps: BindingDeps, connection: ConnectionRecord, user: User, source: BindingSource): Promise<Result<UserBindingRecord, BindingRefusal>> {
+  const admitted = await admitUser(deps, connection, user);
+  if (!admitted.ok) return admitted;
   const now = deps.clock.now().toISOString();
   let bumped = false;
   let newlyBound = false;
@@ -274,17 +284,8 @@ export async function linkExistingAccount(
   m365UserId: string,
   options: { readonly push: boolean; readonly names?: AccountNames },
 ): Promise<Result<UserBindingRecord, BindingRefusal | LinkedToOtherAccount>> {
-  if (connection.status !== 'active') {
-    return err({ code: 'connection_not_active', message: `connection ${connection.id} is ${connection.status}; only an active connection can bind users` });
-  }
-  const domain = emailDomain(user.email);
-  if (!connection.domains.includes(domain)) {
-    return err({ code: 'domain_not_claimed', message: `the domain of ${user.email} (${domain}) is not claimed by connection ${connection.id} (${connection.domains.join(', ') || 'no domains'})` });
-  }
-  const claimed = await claimUser(deps, user.id, connection.id);
-  if (!claimed.ok) {
-    return err({ code: 'bound_elsewhere', connectionId: claimed.error, message: `user ${user.id} is bound to connection ${claimed.error}; a user can be bound to one connection only` });
-  }
+  const admitted = await admitUser(deps, connection, user);
+  if (!admitted.ok) return admitted;
   const now = deps.clock.now().toISOString();
   let linkedElsewhere: string | undefined;
   let changed = false;
