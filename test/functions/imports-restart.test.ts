@@ -1,23 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sandboxHttpsAgent } from '../../src/adapters/sandbox/sandbox-trust';
 import { startTestHost, type TestHost } from '../support/test-host';
 import { connectTenant, contoso, eventually, events, json, SandboxClient, type Json } from './provisioning-support';
+import { freePort } from '../../src/app/host/free-port';
 
 const seeded = 3_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function everyPage(host: TestHost, first: string, field: 'items' | 'results'): Promise<Json[]> {
   const all: Json[] = [];

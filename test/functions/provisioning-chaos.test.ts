@@ -1,26 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sandboxHttpsAgent } from '../../src/adapters/sandbox/sandbox-trust';
 import { call } from '../sandbox/sandbox-test-client';
 import { startTestHost, type TestHost } from '../support/test-host';
 import { connectTenant, contoso, createUser, eventually, events, json, SandboxClient, type Json } from './provisioning-support';
+import { freePort } from '../../src/app/host/free-port';
 
 const userCount = 200;
 // Graph's own latency keeps handlers in flight, so the kill below interrupts some of them.
 const faults = { rates: { '503': 0.1, '429': 0.05, reset: 0.02 }, replicationLagMs: 300, latencyMs: 40 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function provisionedCount(host: TestHost, connectionId: string): Promise<number> {
   let count = 0;

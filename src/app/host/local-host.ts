@@ -1,4 +1,3 @@
-import net from 'node:net';
 import type { Config } from '../config';
 import { ensureBootstrapKey } from '../../domain/keys/api-keys';
 import type { FunctionDefinition, HttpFunctionDefinition, QueueFunctionDefinition, TimerFunctionDefinition } from '../functions/definition';
@@ -7,17 +6,7 @@ import { createLogger } from '../../adapters/logging/pino-logger';
 import { startHttpServer } from './http-server';
 import { startQueuePump } from './queue-pump';
 import { startTimers } from './timer-scheduler';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { freePort } from './free-port';
 
 export interface LocalHost {
   /** Base URL of the admin API, ending in /api. */
