@@ -12,6 +12,7 @@ import { createDirectoryHooks } from '../src/app/directory-hooks';
 import { startLocalHost } from '../src/app/host/local-host';
 import { systemClock } from '../src/domain/ports/clock';
 import { createUser } from '../src/domain/directory/users';
+import { parseBenchArgs } from './support/bench-args';
 
 interface Settings {
   readonly users: number;
@@ -26,16 +27,7 @@ const defaults: Settings = { users: 100_000, requests: 2_000, concurrency: 1, lo
 const warmupRequests = 200;
 
 function parseArgs(args: readonly string[]): Settings {
-  const settings: Record<string, number> = { ...defaults };
-  for (let i = 0; i < args.length; i += 2) {
-    const key = args[i]?.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    const value = Number(args[i + 1]);
-    if (key === undefined || !(key in defaults) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: api [--users N] [--requests N] [--concurrency N] [--load-batch N] (got ${args.join(' ')})`);
-    }
-    settings[key] = value;
-  }
-  return settings as unknown as Settings;
+  return parseBenchArgs(args, defaults, 'api [--users N] [--requests N] [--concurrency N] [--load-batch N]');
 }
 
 function percentile(sorted: readonly number[], p: number): number {

@@ -12,6 +12,7 @@ import { sandboxTenants } from '../src/adapters/sandbox/seed';
 import { loadConfig } from '../src/app/config';
 import { startLocalHost } from '../src/app/host/local-host';
 import { serviceHeapMb, serviceNodeArgs } from '../src/app/host/node-heap';
+import { parseBenchArgs } from './support/bench-args';
 
 /**
  * Import at scale (issue 7): a 100,000-user sandbox tenant, the preview's first page and a full
@@ -37,16 +38,7 @@ const serviceRole = 'IMPORT_BENCH_SERVICE';
 const tenant = sandboxTenants.contoso;
 
 function parseArgs(args: readonly string[]): Settings {
-  const settings: Record<string, number> = { ...defaults };
-  for (let i = 0; i < args.length; i += 2) {
-    const key = args[i]?.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    const value = Number(args[i + 1]);
-    if (key === undefined || !(key in defaults) || !Number.isInteger(value) || value < (key === 'serviceHeapMb' ? 0 : 1)) {
-      throw new Error(`usage: import [--users N] [--import N] [--page-limit N] [--service-heap-mb N] (got ${args.join(' ')})`);
-    }
-    settings[key] = value;
-  }
-  return settings as unknown as Settings;
+  return parseBenchArgs(args, defaults, 'import [--users N] [--import N] [--page-limit N] [--service-heap-mb N]', (key, value) => Number.isInteger(value) && value >= (key === 'serviceHeapMb' ? 0 : 1));
 }
 
 interface ServiceMemory {

@@ -10,6 +10,7 @@ import { startSandbox } from '../src/adapters/sandbox/sandbox-server';
 import { sandboxCall, type Json } from './support/sandbox-call';
 import { sandboxTenants } from '../src/adapters/sandbox/seed';
 import type { ProvisioningEvent, ProvisioningEventType } from '../src/domain/provisioning/provisioning-events';
+import { parseBenchArgs } from './support/bench-args';
 
 /**
  * `npm run bench -- provision [--users N] [--time-scale T] [--concurrency C]`: binds N users on one
@@ -32,16 +33,7 @@ const writeBudget = 3_000;
 const writeWindowMs = 150_000;
 
 function parseArgs(args: readonly string[]): Settings {
-  const settings: Record<string, number> = { ...defaults };
-  for (let i = 0; i < args.length; i += 2) {
-    const key = args[i]?.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    const value = Number(args[i + 1]);
-    if (key === undefined || !(key in defaults) || !(value > 0) || (key !== 'timeScale' && !Number.isInteger(value))) {
-      throw new Error(`usage: provision [--users N] [--time-scale T] [--concurrency C] (got ${args.join(' ')})`);
-    }
-    settings[key] = value;
-  }
-  return settings as unknown as Settings;
+  return parseBenchArgs(args, defaults, 'provision [--users N] [--time-scale T] [--concurrency C]', (key, value) => value > 0 && (key === 'timeScale' || Number.isInteger(value)));
 }
 
 // ---- the sandbox and the admin API client, in a child process ---------------------------------

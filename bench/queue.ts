@@ -7,6 +7,7 @@ import { openDatabase } from '../src/adapters/sqlite/database';
 import { SqliteWorkQueue } from '../src/adapters/sqlite/sqlite-work-queue';
 import { startQueuePump } from '../src/app/host/queue-pump';
 import type { OutgoingMessage } from '../src/domain/ports/work-queue';
+import { parseBenchArgs } from './support/bench-args';
 
 interface Settings {
   readonly messages: number;
@@ -22,16 +23,7 @@ const defaults: Settings = { messages: 20_000, sessions: 1_000, concurrency: 32,
 const bodyBytes = 1_024;
 
 function parseArgs(args: readonly string[]): Settings {
-  const settings: Record<string, number> = { ...defaults };
-  for (let i = 0; i < args.length; i += 2) {
-    const key = args[i]?.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    const value = Number(args[i + 1]);
-    if (key === undefined || !(key in defaults) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: queue [--messages N] [--sessions N] [--concurrency N] [--batch N] [--rate N] [--paced-messages N] (got ${args.join(' ')})`);
-    }
-    settings[key] = value;
-  }
-  return settings as unknown as Settings;
+  return parseBenchArgs(args, defaults, 'queue [--messages N] [--sessions N] [--concurrency N] [--batch N] [--rate N] [--paced-messages N]');
 }
 
 function percentile(sorted: readonly number[], p: number): number {

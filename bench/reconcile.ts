@@ -16,6 +16,7 @@ import type { UserBindingRecord } from '../src/domain/provisioning/binding';
 import { bindingClaimKey } from '../src/domain/provisioning/binding';
 import { mapConcurrently } from '../src/domain/reconcile/map-concurrently';
 import { minimumLeaseMs, startReconcile, type RunReport } from '../src/domain/reconcile/reconcile-connection';
+import { parseBenchArgs } from './support/bench-args';
 
 /**
  * `npm run bench -- reconcile [--tenant-users N] [--bound N] [--drift-percent P]`: a sandbox tenant
@@ -35,15 +36,9 @@ const adminKey = 'bench-admin-key-0123456789abcdef';
 const contoso = sandboxTenants.contoso;
 
 function parseArgs(args: readonly string[]): Settings {
-  const settings: Record<string, number> = { ...defaults };
-  for (let i = 0; i < args.length; i += 2) {
-    const key = args[i]?.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    const value = Number(args[i + 1]);
-    if (key === undefined || !(key in defaults) || !(value > 0)) throw new Error(`usage: reconcile [--tenant-users N] [--bound N] [--drift-percent P] (got ${args.join(' ')})`);
-    settings[key] = value;
-  }
-  if (settings.bound! > settings.tenantUsers!) throw new Error('--bound cannot exceed --tenant-users');
-  return settings as unknown as Settings;
+  const settings = parseBenchArgs(args, defaults, 'reconcile [--tenant-users N] [--bound N] [--drift-percent P]', (_key, value) => value > 0);
+  if (settings.bound > settings.tenantUsers) throw new Error('--bound cannot exceed --tenant-users');
+  return settings;
 }
 
 

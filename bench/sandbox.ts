@@ -4,6 +4,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { loopbackCertificatePem } from '../src/adapters/sandbox/loopback-tls';
 import { startSandbox } from '../src/adapters/sandbox/sandbox-server';
 import { sandboxTenants } from '../src/adapters/sandbox/seed';
+import { parseBenchArgs } from './support/bench-args';
 
 /**
  * How fast the sandbox serves simple Graph GETs with throttling off, and how much memory a
@@ -35,16 +36,7 @@ interface LoadResult {
 }
 
 function parseArgs(args: readonly string[]): Settings {
-  const settings: Record<string, number> = { ...defaults };
-  for (let i = 0; i < args.length; i += 2) {
-    const key = args[i]?.replace(/^--/, '');
-    const value = Number(args[i + 1]);
-    if (key === undefined || !(key in defaults) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: sandbox [--users N] [--seconds N] [--concurrency N] (got ${args.join(' ')})`);
-    }
-    settings[key] = value;
-  }
-  return settings as unknown as Settings;
+  return parseBenchArgs(args, defaults, 'sandbox [--users N] [--seconds N] [--concurrency N]');
 }
 
 function megabytes(bytes: number): string {
