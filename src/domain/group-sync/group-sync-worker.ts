@@ -1,5 +1,5 @@
 import type { DeliveredMessage } from '../ports/work-queue';
-import type { MessageSettlement } from '../provisioning/provisioning-worker';
+import { parseMessage, type MessageSettlement } from '../queue-messages';
 import { groupSyncMessage, groupSyncNudgeSchema } from './group-sync-nudges';
 import { syncGroup, type GroupSyncDeps } from './sync-group';
 
@@ -9,12 +9,9 @@ import { syncGroup, type GroupSyncDeps } from './sync-group';
  * this one completes. A surprise is thrown for the queue to redeliver.
  */
 export async function handleGroupSyncMessage(deps: GroupSyncDeps, delivered: DeliveredMessage): Promise<MessageSettlement> {
-  const parsed = groupSyncNudgeSchema.safeParse(delivered.body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { kind: 'dead_letter', reason: `not a group-sync message: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'body'}: ${issue.message}`}` };
-  }
-  const nudge = parsed.data;
+  const parsed = parseMessage(groupSyncNudgeSchema, delivered.body, 'a group-sync');
+  if (!parsed.ok) return parsed.error;
+  const nudge = parsed.value;
   const outcome = await syncGroup(deps, nudge);
   if (outcome.kind === 'again') {
     await deps.sender.send('group-sync', [groupSyncMessage({ ...nudge, hop: nudge.hop + 1 }, new Date(outcome.untilMs))]);

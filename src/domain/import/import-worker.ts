@@ -10,6 +10,7 @@ import { importMessageSchema, toOutgoing, type ImportMessage } from './import-me
 import { countResults, ensurePlan, importPersons, recordResult } from './import-page';
 import { ImportRetryError, type ImportUserDeps } from './import-user';
 import type { DirectoryReadFailure, M365Directories } from './m365-directory';
+import { parseMessage, type MessageSettlement } from '../queue-messages';
 
 export interface ImportWorkerDeps extends ImportUserDeps {
   readonly directories: M365Directories;
@@ -17,8 +18,6 @@ export interface ImportWorkerDeps extends ImportUserDeps {
   readonly maxAttempts: number;
 }
 
-/** How the queue should settle the message. */
-export type ImportSettlement = { readonly kind: 'complete'; readonly detail: string } | { readonly kind: 'dead_letter'; readonly reason: string };
 
 /** What one page came to: counted (possibly ending its stream in error), or to be tried again later. */
 type PageRun =
@@ -224,13 +223,10 @@ async function finishPage(deps: ImportWorkerDeps, job: ImportJobRecord, message:
  * not imported again, and planned ids make a retried create find its own earlier work. Waiting
  * never sleeps: the page is sent again for later and this message completes.
  */
-export async function handleImportMessage(deps: ImportWorkerDeps, delivered: DeliveredMessage): Promise<ImportSettlement> {
-  const parsed = importMessageSchema.safeParse(delivered.body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { kind: 'dead_letter', reason: `not an import message: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'body'}: ${issue.message}`}` };
-  }
-  const message = parsed.data;
+export async function handleImportMessage(deps: ImportWorkerDeps, delivered: DeliveredMessage): Promise<MessageSettlement> {
+  const parsed = parseMessage(importMessageSchema, delivered.body, 'an import');
+  if (!parsed.ok) return parsed.error;
+  const message = parsed.value;
   const key = pageKey(message.stream, message.page);
   const job = (await deps.store.get<ImportJobRecord>('jobs', message.jobId, jobDocumentId))?.data;
   if (job === undefined) return { kind: 'complete', detail: 'no such job' };

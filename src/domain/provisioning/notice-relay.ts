@@ -5,6 +5,7 @@ import type { Logger } from '../ports/logger';
 import type { MailTransport } from '../ports/mail-transport';
 import type { MessageSender, QueueName } from '../ports/work-queue';
 import type { Notice, NoticeSender } from './binding-notice';
+import { parseMessage, type MessageSettlement } from '../queue-messages';
 
 /** The queue notices wait on for the mail relay, so binding never waits for SMTP. */
 export const noticeQueue: QueueName = 'notices';
@@ -51,8 +52,6 @@ export interface NoticeRelayDeps {
 /** From one minute, doubling, at most an hour apart: a relay down for a few hours still gets the notice. */
 export const noticeRetryBackoff = { firstMs: 60_000, maxMs: 60 * 60_000 };
 
-export type NoticeSettlement = { readonly kind: 'complete'; readonly detail: string } | { readonly kind: 'dead_letter'; readonly reason: string };
-
 function redacted(address: string): string {
   const at = address.lastIndexOf('@');
   return at <= 0 ? '***' : `${address[0] ?? ''}***${address.slice(at)}`;
@@ -63,13 +62,10 @@ function redacted(address: string): string {
  * new message; this one completes, so Service Bus does not redeliver it at once); a permanent one,
  * or the last attempt, dead-letters it with the relay's answer as the reason.
  */
-export async function handleNoticeMessage(deps: NoticeRelayDeps, body: unknown): Promise<NoticeSettlement> {
-  const parsed = noticeMessageSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { kind: 'dead_letter', reason: `not a notice message: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'body'}: ${issue.message}`}` };
-  }
-  const { notice, attempt } = parsed.data;
+export async function handleNoticeMessage(deps: NoticeRelayDeps, body: unknown): Promise<MessageSettlement> {
+  const parsed = parseMessage(noticeMessageSchema, body, 'a notice');
+  if (!parsed.ok) return parsed.error;
+  const { notice, attempt } = parsed.value;
   const log = deps.logger.child({ noticeId: notice.id, to: redacted(notice.to), attempt: attempt + 1 });
   const delivered = await deps.transport.deliver(notice);
   if (delivered.ok) {

@@ -4,13 +4,11 @@ import type { BindingDeps } from './bind-user';
 import { mutateUserBinding } from './binding-records';
 import { provisioningMessageSchema, toOutgoing, type ProvisioningMessage } from './nudges';
 import { provisionUser, type ProvisionOutcome, type ProvisionUserDeps } from './provision-user';
+import { parseMessage, type MessageSettlement } from '../queue-messages';
 
 export interface ProvisioningWorkerDeps extends ProvisionUserDeps, BindingDeps {
   readonly sender: MessageSender;
 }
-
-/** How the queue should settle the message. */
-export type MessageSettlement = { readonly kind: 'complete'; readonly detail: string } | { readonly kind: 'dead_letter'; readonly reason: string };
 
 /**
  * Handles one message of the `provisioning` queue. Waiting and retrying never sleep: the nudge is
@@ -19,12 +17,9 @@ export type MessageSettlement = { readonly kind: 'complete'; readonly detail: st
  * in `error` first, so what the dead-letter queue holds shows on the binding too.
  */
 export async function handleProvisioningMessage(deps: ProvisioningWorkerDeps, delivered: DeliveredMessage): Promise<MessageSettlement> {
-  const parsed = provisioningMessageSchema.safeParse(delivered.body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { kind: 'dead_letter', reason: `not a provisioning message: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'body'}: ${issue.message}`}` };
-  }
-  const message = parsed.data;
+  const parsed = parseMessage(provisioningMessageSchema, delivered.body, 'a provisioning');
+  if (!parsed.ok) return parsed.error;
+  const message = parsed.value;
   let outcome: ProvisionOutcome | GroupExpansionOutcome;
   try {
     outcome = message.kind === 'user' ? await provisionUser(deps, message) : await expandGroup(deps, message);

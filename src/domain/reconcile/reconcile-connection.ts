@@ -10,6 +10,7 @@ import { reconcileUsers, type UsersReport } from './reconcile-users';
 import { runSafetyNet, type SafetyNetReport } from './safety-net';
 import { leaseHolder, releaseIfHeldBy, StoreLease, type LeaseHeld } from './store-lease';
 import { countHeld, setHold } from './store-deactivation-guard';
+import { parseMessage, type MessageSettlement } from '../queue-messages';
 
 /** How long a run's claim on its connection lasts without renewal; runs renew it as they go. */
 export const leaseDurationMs = 2 * 60_000;
@@ -78,9 +79,6 @@ export const reconcileMessageSchema = z.strictObject({
 });
 
 export type ReconcileMessage = z.output<typeof reconcileMessageSchema>;
-
-/** How the queue should settle a `reconcile` message. */
-export type ReconcileSettlement = { readonly kind: 'complete'; readonly detail: string } | { readonly kind: 'dead_letter'; readonly reason: string };
 
 function leaseHeld(connectionId: string, held: LeaseHeld): ReconcileRefusal {
   return { code: 'lease_held', runId: held.owner, expiresAt: held.expiresAt, message: `a reconcile of connection ${connectionId} is already running (run ${held.owner}); its lease is held until ${held.expiresAt}` };
@@ -160,13 +158,10 @@ export async function requestReconcile(deps: ReconcileDeps, connectionId: string
  * meanwhile (its request's lease expired while the message waited) completes without running; a
  * connection that can no longer be reconciled frees the lease its request took.
  */
-export async function handleReconcileMessage(deps: ReconcileDeps, body: unknown): Promise<ReconcileSettlement> {
-  const parsed = reconcileMessageSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { kind: 'dead_letter', reason: `not a reconcile message: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'body'}: ${issue.message}`}` };
-  }
-  const message = parsed.data;
+export async function handleReconcileMessage(deps: ReconcileDeps, body: unknown): Promise<MessageSettlement> {
+  const parsed = parseMessage(reconcileMessageSchema, body, 'a reconcile');
+  if (!parsed.ok) return parsed.error;
+  const message = parsed.value;
   const last = await readReconcileRecord<RunReport>(deps.store, message.connectionId, lastRunId);
   if (last?.runId === message.runId) return { kind: 'complete', detail: `run ${message.runId} finished already (${last.outcome})` };
   const started = await startReconcile(deps, message.connectionId, { trigger: message.trigger, forceFull: message.forceFull, runId: message.runId });

@@ -5,7 +5,7 @@ import { readGroupSyncRecord, type GroupSyncRecord } from '../../../src/domain/g
 import { handleGroupSyncMessage } from '../../../src/domain/group-sync/group-sync-worker';
 import type { GroupSyncDeps } from '../../../src/domain/group-sync/sync-group';
 import { bindGroup, unbindGroup } from '../../../src/domain/provisioning/bind-group';
-import type { MessageSettlement } from '../../../src/domain/provisioning/provisioning-worker';
+import type { MessageSettlement } from '../../../src/domain/queue-messages';
 import type { ProvisioningEvent } from '../../../src/domain/provisioning/provisioning-events';
 import { ProvisioningHarness, silentLogger, testConnectionId, type QueuedMessage } from '../provisioning/provisioning-harness';
 import { FakeM365GroupGateway } from './fake-m365-group-gateway';

@@ -5,7 +5,8 @@ import type { DirectoryHooks } from '../../../src/domain/directory/directory-hoo
 import type { UserRecord } from '../../../src/domain/directory/user-records';
 import { createUser } from '../../../src/domain/directory/users';
 import { startImport, type ImportJobView, type StartImportRequest } from '../../../src/domain/import/import-jobs';
-import { handleImportMessage, type ImportSettlement, type ImportWorkerDeps } from '../../../src/domain/import/import-worker';
+import { handleImportMessage, type ImportWorkerDeps } from '../../../src/domain/import/import-worker';
+import type { MessageSettlement } from '../../../src/domain/queue-messages';
 import type { DirectoryRead, DirectoryReadFailure, M365Directory, M365Group, M365Page, M365Person } from '../../../src/domain/import/m365-directory';
 import type { DocumentStore } from '../../../src/domain/ports/document-store';
 import type { MessageSender, OutgoingMessage, QueueName } from '../../../src/domain/ports/work-queue';
@@ -174,7 +175,7 @@ export class ImportHarness {
   readonly queue = new MemoryQueue();
   readonly tenant = new FakeM365Directory();
   readonly notices: Notice[] = [];
-  readonly settlements: ImportSettlement[] = [];
+  readonly settlements: MessageSettlement[] = [];
   readonly deps: ImportWorkerDeps;
 
   constructor(options: { maxAttempts?: number } = {}) {
@@ -271,7 +272,7 @@ export class ImportHarness {
     }
   }
 
-  async deliver(message: QueuedMessage): Promise<ImportSettlement | Error> {
+  async deliver(message: QueuedMessage): Promise<MessageSettlement | Error> {
     message.deliveryCount += 1;
     const remove = () => this.queue.pending.splice(this.queue.pending.indexOf(message), 1);
     try {

@@ -12,7 +12,8 @@ import type { UserBindingRecord } from '../../../src/domain/provisioning/binding
 import type { Notice, NoticeSender } from '../../../src/domain/provisioning/binding-notice';
 import { ConnectionThrottle } from '../../../src/domain/provisioning/connection-throttle';
 import { createProvisioningHooks } from '../../../src/domain/provisioning/provisioning-hooks';
-import { handleProvisioningMessage, type MessageSettlement, type ProvisioningWorkerDeps } from '../../../src/domain/provisioning/provisioning-worker';
+import { handleProvisioningMessage, type ProvisioningWorkerDeps } from '../../../src/domain/provisioning/provisioning-worker';
+import type { MessageSettlement } from '../../../src/domain/queue-messages';
 import type { ProvisioningEvent } from '../../../src/domain/provisioning/provisioning-events';
 import { FakeM365UserGateway } from './fake-m365-user-gateway';
 
