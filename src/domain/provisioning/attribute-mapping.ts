@@ -98,6 +98,11 @@ function countryCode(user: ProvisionedUserFields): string | null {
   return country !== null && /^[A-Za-z]{2}$/.test(country) ? country.toUpperCase() : null;
 }
 
+/** An imported account's kept names, while the directory email is still the one they were kept with. */
+export function keptNamesFor(email: string, kept: KeptNames | undefined): KeptNames | undefined {
+  return kept !== undefined && kept.email === email ? kept : undefined;
+}
+
 /**
  * What the account should hold, for the managed properties only. `enabled` is false for a
  * suspended or unbound user. Absent directory values map to null (or []), so a take-over
@@ -105,10 +110,10 @@ function countryCode(user: ProvisionedUserFields): string | null {
  * ones its email maps to while the email is the one it was imported with.
  */
 export function desiredAttributes(user: ProvisionedUserFields, rules: ReadonlySet<ExportAttributeRule>, enabled: boolean, kept?: KeptNames): M365Attributes {
-  const keep = kept !== undefined && kept.email === user.email;
+  const names = keptNamesFor(user.email, kept);
   const attributes: Record<string, unknown> = {
-    userPrincipalName: keep ? kept.userPrincipalName : user.email,
-    mailNickname: keep ? kept.mailNickname : mailNicknameOf(user.email),
+    userPrincipalName: names?.userPrincipalName ?? user.email,
+    mailNickname: names?.mailNickname ?? mailNicknameOf(user.email),
     givenName: text(user.firstName),
     surname: text(user.lastName),
     displayName: defaultDisplayName(user),

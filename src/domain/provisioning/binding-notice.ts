@@ -1,5 +1,6 @@
 import type { ConnectionRecord } from '../connections/connection';
 import type { User } from '../directory/user-schemas';
+import { keptNamesFor } from './attribute-mapping';
 import type { UserBindingRecord } from './binding';
 
 /** A plain-text message to one person. Never holds a secret. */
@@ -20,7 +21,7 @@ export interface NoticeSender {
 /** The notice an employee gets when bound: which Microsoft 365 tenant, which sign-in name. No password. */
 export function bindingNotice(connection: ConnectionRecord, user: User, binding: UserBindingRecord): Notice {
   const tenant = connection.tenantName ?? connection.name;
-  const signInName = binding.keptNames !== undefined && binding.keptNames.email === user.email ? binding.keptNames.userPrincipalName : user.email;
+  const signInName = keptNamesFor(user.email, binding.keptNames)?.userPrincipalName ?? user.email;
   return {
     id: `binding-${connection.id}-${user.id}-${binding.incarnation}`,
     to: user.email,
