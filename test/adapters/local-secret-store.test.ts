@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLocalSecretStore, LocalSecretStoreError } from '../../src/adapters/local-secrets/local-secret-store';
-import { describeSecretStoreContract, ManualClock } from '../contract/secret-store.contract';
+import { describeSecretStoreContract } from '../contract/secret-store.contract';
+import { ManualClock } from '../support/manual-clock';
 
 const tempRoots: string[] = [];
 
@@ -121,7 +122,7 @@ describe('local secret store', () => {
     const clock = new ManualClock(new Date('2030-01-01T00:00:00.000Z'));
     const store = createLocalSecretStore({ dir, clock });
     await store.set('pending-password/u1', 'Passw0rd!', { expiresAt: new Date('2030-01-01T00:01:00.000Z') });
-    clock.advanceMs(60_000);
+    clock.advance(60_000);
     await expect(store.get('pending-password/u1')).resolves.toBeUndefined();
     await expect(secretFiles()).resolves.toEqual([]);
   });

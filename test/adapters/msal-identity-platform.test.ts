@@ -5,7 +5,8 @@ import { createSandboxNetworkClient } from '../../src/adapters/sandbox/sandbox-t
 import { sandboxTenants } from '../../src/adapters/sandbox/seed';
 import type { ConsentGrant } from '../../src/domain/connections/identity-platform';
 import { call } from '../sandbox/sandbox-test-client';
-import { ManualClock, MemorySecrets, RecordingLogger } from '../domain/connections/connections-harness';
+import { MemorySecrets, RecordingLogger } from '../domain/connections/connections-harness';
+import { ManualClock } from '../support/manual-clock';
 
 const contoso = sandboxTenants.contoso;
 const redirectUri = 'http://localhost:7071/api/oauth/callback';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { openDatabase } from '../../src/adapters/sqlite/database';
 import { SqliteWorkQueue } from '../../src/adapters/sqlite/sqlite-work-queue';
-import { ManualClock } from '../contract/secret-store.contract';
+import { ManualClock } from '../support/manual-clock';
 import { describeWorkQueueContract } from '../contract/work-queue.contract';
 
 describeWorkQueueContract('SQLite', async (settings) => {
@@ -41,7 +41,7 @@ describe('SqliteWorkQueue', () => {
     const queue = new SqliteWorkQueue(db, { clock, maxDeliveries: 5, lockDurationMs: 1_000 });
     await queue.send('imports', [{ messageId: 'lost', body: {} }]);
     const [stale] = await queue.receive('imports', { maxMessages: 1, sessions: false });
-    clock.advanceMs(1_000);
+    clock.advance(1_000);
     await queue.send('imports', [{ messageId: 'a', body: {} }, { messageId: 'b', body: {} }]);
     const [current, a, b] = await queue.receive('imports', { maxMessages: 3, sessions: false });
     const results = await Promise.allSettled([queue.complete(a!), queue.complete(stale!), queue.abandon(b!, 'retry'), queue.complete(current!)]);

@@ -10,7 +10,7 @@ import { startQueuePump } from '../../src/app/host/queue-pump';
 import { PoisonMessageError } from '../../src/domain/errors';
 import type { LogFields, Logger } from '../../src/domain/ports/logger';
 import type { DeliveredMessage, QueueName } from '../../src/domain/ports/work-queue';
-import { ManualClock } from '../contract/secret-store.contract';
+import { ManualClock } from '../support/manual-clock';
 
 interface LogLine {
   readonly level: 'debug' | 'info' | 'warn' | 'error';
@@ -167,7 +167,7 @@ describe('startQueuePump', () => {
     await queue.send('imports', [{ messageId: 'later', body: {}, scheduledEnqueueTime: new Date(clock.now().getTime() + 60_000) }]);
     await sleep(60);
     expect(handled).toEqual([]);
-    clock.advanceMs(60_000);
+    clock.advance(60_000);
     await waitFor(() => handled.length === 1);
   });
 
@@ -213,7 +213,7 @@ describe('startQueuePump', () => {
     expect(stopped).toBe(false);
     finish!();
     await stopping;
-    clock.advanceMs(lockDurationMs);
+    clock.advance(lockDurationMs);
     expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
   });
 
@@ -263,7 +263,7 @@ describe('startQueuePump', () => {
     pump([queueFunction('provisioning', true, async (message) => void secondRun.push([message.messageId, message.deliveryCount]))], { consumer: reopened });
     await sleep(60);
     expect(secondRun).toEqual([]);
-    clock.advanceMs(lockDurationMs);
+    clock.advance(lockDurationMs);
     await waitFor(() => secondRun.length === 2);
     expect(secondRun).toEqual([
       ['u1-1', 2],
@@ -277,14 +277,14 @@ describe('startQueuePump', () => {
     await queue.send('imports', [{ messageId: 'slow', body: {} }]);
     await waitFor(() => finish !== undefined);
     const renewLock = jest.spyOn(queue, 'renewLock');
-    clock.advanceMs(lockDurationMs / 2 + 1);
+    clock.advance(lockDurationMs / 2 + 1);
     await waitFor(() => renewLock.mock.results.length === 1);
     await renewLock.mock.results[0]!.value;
-    clock.advanceMs(lockDurationMs / 2 + 1);
+    clock.advance(lockDurationMs / 2 + 1);
     expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
     finish!();
     await sleep(30);
-    clock.advanceMs(2 * lockDurationMs);
+    clock.advance(2 * lockDurationMs);
     expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
   });
 });

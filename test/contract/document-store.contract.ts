@@ -1,19 +1,9 @@
 import type { Clock } from '../../src/domain/ports/clock';
 import { InvalidCursorError } from '../../src/domain/ports/document-store';
 import type { Condition, ContainerName, DocumentStore, QuerySpec, StoredDocument } from '../../src/domain/ports/document-store';
+import { ManualClock } from '../support/manual-clock';
 
 /** A clock the test moves by hand. */
-class ManualClock implements Clock {
-  private nowMs = Date.UTC(2030, 0, 1);
-
-  now(): Date {
-    return new Date(this.nowMs);
-  }
-
-  advanceMs(ms: number): void {
-    this.nowMs += ms;
-  }
-}
 
 /** Builds a fresh, empty store that reads time from `clock`. */
 export type DocumentStoreFactory = (clock: Clock) => Promise<DocumentStore>;
@@ -33,7 +23,7 @@ export function describeDocumentStoreContract(name: string, factory: DocumentSto
     let store: DocumentStore;
 
     beforeEach(async () => {
-      clock = new ManualClock();
+      clock = new ManualClock(Date.UTC(2030, 0, 1));
       store = await factory(clock);
     });
 
@@ -188,9 +178,9 @@ export function describeDocumentStoreContract(name: string, factory: DocumentSto
         const created = await store.create('state', 'oauth', 's1', { v: 1 }, { ttlSeconds: 60 });
         expect(created.ok && created.value.expiresAt).toBe(clock.now().getTime() + 60_000);
         expect((await store.get('state', 'oauth', 's1'))?.expiresAt).toBe(clock.now().getTime() + 60_000);
-        clock.advanceMs(59_999);
+        clock.advance(59_999);
         expect(await store.get('state', 'oauth', 's1')).toBeDefined();
-        clock.advanceMs(1);
+        clock.advance(1);
         expect(await store.get('state', 'oauth', 's1')).toBeUndefined();
         expect(await store.getMany('state', 'oauth', ['s1'])).toEqual([]);
         expect((await store.query('state', { pk: 'oauth', limit: 10 })).items).toEqual([]);
@@ -200,7 +190,7 @@ export function describeDocumentStoreContract(name: string, factory: DocumentSto
 
       it('treats an expired document as absent for writes', async () => {
         await store.create('state', 'oauth', 's1', { v: 1 }, { ttlSeconds: 1 });
-        clock.advanceMs(1000);
+        clock.advance(1000);
         expect(await store.replace('state', 'oauth', 's1', { v: 2 })).toEqual({ ok: false, error: 'not_found' });
         expect(await store.delete('state', 'oauth', 's1')).toEqual({ ok: false, error: 'not_found' });
         const recreated = await store.create('state', 'oauth', 's1', { v: 3 });
@@ -212,7 +202,7 @@ export function describeDocumentStoreContract(name: string, factory: DocumentSto
 
       it('lets exactly one of two concurrent creates replace an expired document', async () => {
         await store.create('leases', 'reconcile', 'lease', { owner: 'old' }, { ttlSeconds: 5 });
-        clock.advanceMs(5000);
+        clock.advance(5000);
         const results = await Promise.all([
           store.create('leases', 'reconcile', 'lease', { owner: 'a' }, { ttlSeconds: 5 }),
           store.create('leases', 'reconcile', 'lease', { owner: 'b' }, { ttlSeconds: 5 }),
@@ -227,7 +217,7 @@ export function describeDocumentStoreContract(name: string, factory: DocumentSto
         await store.create('state', 'outbox', 'm1', { v: 1 }, { ttlSeconds: 10 });
         await store.replace('state', 'outbox', 'm1', { v: 2 });
         await store.upsert('state', 'outbox', 'm2', { v: 1 }, { ttlSeconds: 10 });
-        clock.advanceMs(3_600_000);
+        clock.advance(3_600_000);
         expect((await store.get('state', 'outbox', 'm1'))?.data).toEqual({ v: 2 });
         expect(await store.get('state', 'outbox', 'm2')).toBeUndefined();
         const upserted = await store.upsert('state', 'outbox', 'm2', { v: 2 });

@@ -1,22 +1,8 @@
 import type { Clock } from '../../src/domain/ports/clock';
 import type { SecretStore } from '../../src/domain/ports/secret-store';
+import { ManualClock } from '../support/manual-clock';
 
 /** A clock that stands still until a test moves it. */
-export class ManualClock implements Clock {
-  private currentMs: number;
-
-  constructor(start: Date) {
-    this.currentMs = start.getTime();
-  }
-
-  now(): Date {
-    return new Date(this.currentMs);
-  }
-
-  advanceMs(ms: number): void {
-    this.currentMs += ms;
-  }
-}
 
 export interface OpenedSecretStore {
   readonly store: SecretStore;
@@ -109,9 +95,9 @@ export function describeSecretStoreContract(adapterName: string, open: (clock: C
     it('serves a secret until its expiry and treats it as absent from then on', async () => {
       await store.set('pending-password/user-2', 'Passw0rd!', { expiresAt: new Date(clock.now().getTime() + 60_000) });
       await expect(store.get('pending-password/user-2')).resolves.toBe('Passw0rd!');
-      clock.advanceMs(59_000);
+      clock.advance(59_000);
       await expect(store.get('pending-password/user-2')).resolves.toBe('Passw0rd!');
-      clock.advanceMs(2_000);
+      clock.advance(2_000);
       await expect(store.get('pending-password/user-2')).resolves.toBeUndefined();
       await expect(store.get('pending-password/user-2')).resolves.toBeUndefined();
     });
@@ -123,10 +109,10 @@ export function describeSecretStoreContract(adapterName: string, open: (clock: C
 
     it('setting an expired secret again without expiry keeps it for good', async () => {
       await store.set('conn-7/token-cache', 'old', { expiresAt: new Date(clock.now().getTime() + 10_000) });
-      clock.advanceMs(11_000);
+      clock.advance(11_000);
       await expect(store.get('conn-7/token-cache')).resolves.toBeUndefined();
       await store.set('conn-7/token-cache', 'new');
-      clock.advanceMs(365 * 24 * 3600 * 1000);
+      clock.advance(365 * 24 * 3600 * 1000);
       await expect(store.get('conn-7/token-cache')).resolves.toBe('new');
     });
 

@@ -2,7 +2,7 @@ import type { Clock } from '../../src/domain/ports/clock';
 import type { MessageSender, OutgoingMessage } from '../../src/domain/ports/work-queue';
 import type { LockedMessage, QueueConsumer } from '../../src/app/host/queue-consumer';
 import { MessageLockLostError } from '../../src/app/host/queue-consumer';
-import { ManualClock } from './secret-store.contract';
+import { ManualClock } from '../support/manual-clock';
 
 /** A queue adapter that both sends and consumes (the embedded queue). */
 export interface WorkQueue extends MessageSender, QueueConsumer {}
@@ -63,7 +63,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
 
         await queue.complete(received!);
-        clock.advanceMs(settings.lockDurationMs + 1);
+        clock.advance(settings.lockDurationMs + 1);
         expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
       });
 
@@ -117,7 +117,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
       it('lists dead letters newest first, up to the limit', async () => {
         await queue.send('imports', [message('m1'), message('m2'), message('m3')]);
         for (const received of await queue.receive('imports', { maxMessages: 3, sessions: false })) {
-          clock.advanceMs(1_000);
+          clock.advance(1_000);
           await queue.deadLetter(received, `bad ${received.messageId}`);
         }
         const listed = await queue.deadLetters('imports', { limit: 2 });
@@ -132,16 +132,16 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
       it('gives a message back after the lock duration with the lost delivery counted, and refuses the old holder', async () => {
         await queue.send('imports', [message('m1')]);
         const [first] = await queue.receive('imports', { maxMessages: 1, sessions: false });
-        clock.advanceMs(settings.lockDurationMs - 1);
+        clock.advance(settings.lockDurationMs - 1);
         expect(await queue.receive('imports', { maxMessages: 1, sessions: false })).toEqual([]);
-        clock.advanceMs(1);
+        clock.advance(1);
         const [second] = await queue.receive('imports', { maxMessages: 1, sessions: false });
         expect(second).toMatchObject({ messageId: 'm1', deliveryCount: 2 });
 
         await expect(queue.complete(first!)).rejects.toBeInstanceOf(MessageLockLostError);
         await expect(queue.complete(first!)).rejects.toMatchObject({ code: 'MESSAGE_LOCK_LOST' });
         await queue.complete(second!);
-        clock.advanceMs(settings.lockDurationMs);
+        clock.advance(settings.lockDurationMs);
         expect(await queue.receive('imports', { maxMessages: 1, sessions: false })).toEqual([]);
       });
 
@@ -150,7 +150,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         for (let delivery = 1; delivery <= settings.maxDeliveries; delivery += 1) {
           const [received] = await queue.receive('imports', { maxMessages: 1, sessions: false });
           expect(received!.deliveryCount).toBe(delivery);
-          clock.advanceMs(settings.lockDurationMs);
+          clock.advance(settings.lockDurationMs);
         }
         expect(await queue.receive('imports', { maxMessages: 1, sessions: false })).toEqual([]);
         const [dead] = await queue.deadLetters('imports', { limit: 1 });
@@ -162,10 +162,10 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         if (queue.renewLock === undefined) return;
         await queue.send('imports', [message('m1')]);
         const [received] = await queue.receive('imports', { maxMessages: 1, sessions: false });
-        clock.advanceMs(settings.lockDurationMs / 2);
+        clock.advance(settings.lockDurationMs / 2);
         const lockedUntil = await queue.renewLock(received!);
         expect(lockedUntil).toEqual(new Date(clock.now().getTime() + settings.lockDurationMs));
-        clock.advanceMs(settings.lockDurationMs - 1);
+        clock.advance(settings.lockDurationMs - 1);
         expect(await queue.receive('imports', { maxMessages: 1, sessions: false })).toEqual([]);
         await queue.complete(received!);
       });
@@ -174,7 +174,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
     describe('de-duplication', () => {
       it('drops a message id already sent within the window, in the same or a later send, even after completion', async () => {
         await queue.send('imports', [message('m1', { body: 'first' }), message('m1', { body: 'same batch' })]);
-        clock.advanceMs(settings.duplicateWindowMs - 1);
+        clock.advance(settings.duplicateWindowMs - 1);
         await queue.send('imports', [message('m1', { body: 'later' })]);
         const received = await queue.receive('imports', { maxMessages: 10, sessions: false });
         expect(received.map((m) => m.body)).toEqual(['first']);
@@ -186,7 +186,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
       it('accepts the id again once the window has passed, and per queue', async () => {
         await queue.send('imports', [message('m1', { body: 'first' })]);
         await queue.send('directory-commands', [message('m1', { body: 'other queue' })]);
-        clock.advanceMs(settings.duplicateWindowMs);
+        clock.advance(settings.duplicateWindowMs);
         await queue.send('imports', [message('m1', { body: 'second' })]);
         const received = await queue.receive('imports', { maxMessages: 10, sessions: false });
         expect(received.map((m) => m.body)).toEqual(['first', 'second']);
@@ -198,9 +198,9 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
       it('are invisible until their enqueue time', async () => {
         await queue.send('imports', [message('later', { scheduledEnqueueTime: new Date(start.getTime() + 5_000) }), message('now')]);
         expect(ids(await queue.receive('imports', { maxMessages: 10, sessions: false }))).toEqual(['now']);
-        clock.advanceMs(4_999);
+        clock.advance(4_999);
         expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
-        clock.advanceMs(1);
+        clock.advance(1);
         const [later, ...rest] = await queue.receive('imports', { maxMessages: 10, sessions: false });
         expect(rest).toEqual([]);
         expect(later).toMatchObject({ messageId: 'later', enqueuedAt: new Date(start.getTime() + 5_000) });
@@ -209,7 +209,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
       it('are invisible in a session queue until their time too', async () => {
         await queue.send('provisioning', [message('later', { sessionId: 'u1', scheduledEnqueueTime: new Date(start.getTime() + 5_000) })]);
         expect(await queue.receive('provisioning', { maxMessages: 10, sessions: true })).toEqual([]);
-        clock.advanceMs(5_000);
+        clock.advance(5_000);
         expect(ids(await queue.receive('provisioning', { maxMessages: 10, sessions: true }))).toEqual(['later']);
       });
     });
@@ -271,10 +271,10 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
       it('lock the whole session until the lock expires, then hand the same head to the next receiver', async () => {
         await queue.send('provisioning', [message('u1-1', { sessionId: 'u1' }), message('u1-2', { sessionId: 'u1' })]);
         const [crashed] = await queue.receive('provisioning', { maxMessages: 10, sessions: true });
-        clock.advanceMs(settings.lockDurationMs - 1);
+        clock.advance(settings.lockDurationMs - 1);
         await queue.send('provisioning', [message('u1-3', { sessionId: 'u1' })]);
         expect(await queue.receive('provisioning', { maxMessages: 10, sessions: true })).toEqual([]);
-        clock.advanceMs(1);
+        clock.advance(1);
         const [taken] = await queue.receive('provisioning', { maxMessages: 10, sessions: true });
         expect(taken).toMatchObject({ messageId: 'u1-1', deliveryCount: 2 });
         await expect(queue.complete(crashed!)).rejects.toMatchObject({ code: 'MESSAGE_LOCK_LOST' });
@@ -311,7 +311,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         await queue.send('imports', [message('m1', { body: 'duplicate' })]);
         expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
         expect(await queue.receive('provisioning', { maxMessages: 10, sessions: true })).toEqual([]);
-        clock.advanceMs(settings.lockDurationMs);
+        clock.advance(settings.lockDurationMs);
         expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([
           expect.objectContaining({ messageId: 'm1', deliveryCount: 2, body: { id: 'm1', nested: { list: [1, 'two', null] } } }),
         ]);

@@ -9,16 +9,8 @@ import type { DocumentStore } from '../../../src/domain/ports/document-store';
 import type { LogFields, Logger } from '../../../src/domain/ports/logger';
 import type { SecretStore } from '../../../src/domain/ports/secret-store';
 import { err, ok, type Result } from '../../../src/domain/result';
+import { ManualClock } from '../../support/manual-clock';
 
-export class ManualClock implements Clock {
-  constructor(public ms = Date.parse('2026-02-02T09:00:00.000Z')) {}
-  now(): Date {
-    return new Date(this.ms);
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
 
 export class MemorySecrets implements SecretStore {
   readonly values = new Map<string, { value: string; expiresAtMs?: number }>();
@@ -185,7 +177,7 @@ export interface ConnectionsHarness {
 }
 
 export function startConnectionsHarness(): ConnectionsHarness {
-  const clock = new ManualClock();
+  const clock = new ManualClock(Date.parse('2026-02-02T09:00:00.000Z'));
   const db = openDatabase(':memory:');
   const store = new SqliteDocumentStore(db, { clock });
   const reader = new FakeTenantReader();

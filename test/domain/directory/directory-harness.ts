@@ -7,17 +7,9 @@ import type { DirectoryChange, DirectoryHooks, EmailChangeRefusal } from '../../
 import type { PasswordDeps } from '../../../src/domain/directory/users';
 import type { DocumentStore } from '../../../src/domain/ports/document-store';
 import { err, ok, type Result } from '../../../src/domain/result';
+import { ManualClock } from '../../support/manual-clock';
 
 /** A clock tests move by hand. */
-export class ManualClock {
-  private ms = Date.parse('2026-01-05T09:00:00.000Z');
-  now(): Date {
-    return new Date(this.ms);
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
 
 /** Hooks that record what they hear and can refuse email changes. */
 export class RecordingHooks implements DirectoryHooks {
@@ -51,7 +43,7 @@ export interface DirectoryHarness {
 export function startDirectoryHarness(options: { passwordMinLength?: number } = {}): DirectoryHarness {
   const folder = mkdtempSync(join(tmpdir(), 'directory-'));
   const file = join(folder, 'm365-bridge.db');
-  const clock = new ManualClock();
+  const clock = new ManualClock(Date.parse('2026-01-05T09:00:00.000Z'));
   const handles = [openDatabase(file)];
   const store = new SqliteDocumentStore(handles[0]!, { clock });
   const directoryHooks = new RecordingHooks();

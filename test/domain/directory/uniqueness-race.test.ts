@@ -12,7 +12,8 @@ import { createGroup } from '../../../src/domain/directory/groups';
 import { claimTakeoverAfterMs } from '../../../src/domain/directory/unique-claims';
 import { createUser, listUsers, updateUser } from '../../../src/domain/directory/users';
 import type { DocumentStore } from '../../../src/domain/ports/document-store';
-import { ManualClock, RecordingHooks, expectOk } from './directory-harness';
+import { RecordingHooks, expectOk } from './directory-harness';
+import { ManualClock } from '../../support/manual-clock';
 
 /** Two stores on one database, as two hosts have; `close` releases both. */
 interface StorePair {
@@ -26,7 +27,7 @@ function describeUniquenessRaces(name: string, openPair: (clock: ManualClock) =>
     let deps: DirectoryDeps[];
     let clock: ManualClock;
     beforeEach(async () => {
-      clock = new ManualClock();
+      clock = new ManualClock(Date.parse('2026-01-05T09:00:00.000Z'));
       pair = await openPair(clock);
       deps = pair.stores.map((store) => ({ store, clock, directoryHooks: new RecordingHooks() }));
     });

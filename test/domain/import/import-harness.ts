@@ -15,7 +15,8 @@ import type { UserBindingRecord } from '../../../src/domain/provisioning/binding
 import type { Notice } from '../../../src/domain/provisioning/binding-notice';
 import { createProvisioningHooks } from '../../../src/domain/provisioning/provisioning-hooks';
 import { err, ok } from '../../../src/domain/result';
-import { ManualClock, silentLogger } from '../provisioning/provisioning-harness';
+import { silentLogger } from '../provisioning/provisioning-harness';
+import { ManualClock } from '../../support/manual-clock';
 
 export const connectionId = 'conn-contoso';
 
@@ -168,7 +169,7 @@ export class CrashingStore {
 
 /** The import domain wired on an in-memory SQLite store, a memory queue and a fake tenant. */
 export class ImportHarness {
-  readonly clock = new ManualClock();
+  readonly clock = new ManualClock(Date.parse('2025-03-01T09:00:00.000Z'));
   readonly inner = new SqliteDocumentStore(openDatabase(':memory:'), { clock: this.clock });
   readonly crashing = new CrashingStore(this.inner);
   readonly store = this.crashing.store;

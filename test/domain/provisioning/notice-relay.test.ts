@@ -2,7 +2,8 @@ import type { Mail, MailFailure, MailTransport } from '../../../src/domain/ports
 import type { MessageSender, OutgoingMessage, QueueName } from '../../../src/domain/ports/work-queue';
 import { err, ok, type Result } from '../../../src/domain/result';
 import { handleNoticeMessage, noticeRetryBackoff, QueuedNoticeSender, type NoticeMessage, type NoticeRelayDeps } from '../../../src/domain/provisioning/notice-relay';
-import { ManualClock, silentLogger } from './provisioning-harness';
+import { silentLogger } from './provisioning-harness';
+import { ManualClock } from '../../support/manual-clock';
 
 const notice = { id: 'binding-conn-1-user-1-abc', to: 'ada.lovelace@contoso.com', toName: 'Ada Lovelace', subject: 'Your Microsoft 365 account at Contoso', text: 'Hello Ada' };
 
@@ -32,7 +33,7 @@ describe('notice relay', () => {
   const deps = (transport: MailTransport, maxAttempts = 3): NoticeRelayDeps => ({ transport, sender, clock, logger: silentLogger, maxAttempts });
 
   beforeEach(() => {
-    clock = new ManualClock();
+    clock = new ManualClock(Date.parse('2025-03-01T09:00:00.000Z'));
     sender = new RecordingSender();
   });
 

@@ -16,16 +16,8 @@ import { handleProvisioningMessage, type ProvisioningWorkerDeps } from '../../..
 import type { MessageSettlement } from '../../../src/domain/queue-messages';
 import type { ProvisioningEvent } from '../../../src/domain/provisioning/provisioning-events';
 import { FakeM365UserGateway } from './fake-m365-user-gateway';
+import { ManualClock } from '../../support/manual-clock';
 
-export class ManualClock implements Clock {
-  constructor(public ms = Date.parse('2025-03-01T09:00:00.000Z')) {}
-  now(): Date {
-    return new Date(this.ms);
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
 
 export const silentLogger: Logger = {
   debug: () => undefined,
@@ -77,7 +69,7 @@ class MemoryQueue implements MessageSender {
 export const testConnectionId = 'conn-contoso';
 
 export class ProvisioningHarness {
-  readonly clock = new ManualClock();
+  readonly clock = new ManualClock(Date.parse('2025-03-01T09:00:00.000Z'));
   readonly store = new SqliteDocumentStore(openDatabase(':memory:'), { clock: this.clock });
   readonly secrets = new MemorySecrets(this.clock);
   readonly queue = new MemoryQueue();

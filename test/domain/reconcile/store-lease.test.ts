@@ -1,10 +1,10 @@
 import { openDatabase } from '../../../src/adapters/sqlite/database';
 import { SqliteDocumentStore } from '../../../src/adapters/sqlite/sqlite-document-store';
 import { leaseHolder, StoreLease } from '../../../src/domain/reconcile/store-lease';
-import { ManualClock } from '../provisioning/provisioning-harness';
+import { ManualClock } from '../../support/manual-clock';
 
 describe('store lease', () => {
-  const clock = new ManualClock();
+  const clock = new ManualClock(Date.parse('2025-03-01T09:00:00.000Z'));
   const store = new SqliteDocumentStore(openDatabase(':memory:'), { clock });
   const deps = { store, clock };
   let n = 0;
