@@ -1,10 +1,6 @@
-import { Agent, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHttpsServer } from '@vercel/cosmosdb-server';
-import { createCosmosDocumentStore } from '../../../src/adapters/cosmos/cosmos-document-store';
 import { openDatabase } from '../../../src/adapters/sqlite/database';
 import { SqliteDocumentStore } from '../../../src/adapters/sqlite/sqlite-document-store';
 import type { DirectoryDeps } from '../../../src/domain/directory/directory-deps';
@@ -13,6 +9,7 @@ import { claimTakeoverAfterMs } from '../../../src/domain/directory/unique-claim
 import { createUser, listUsers, updateUser } from '../../../src/domain/directory/users';
 import type { DocumentStore } from '../../../src/domain/ports/document-store';
 import { RecordingHooks, expectOk } from './directory-harness';
+import { useCosmosTestServer } from '../../support/cosmos-test-server';
 import { ManualClock } from '../../support/manual-clock';
 
 /** Two stores on one database, as two hosts have; `close` releases both. */
@@ -81,31 +78,15 @@ describeUniquenessRaces('SQLite, two connections', async (clock) => {
   };
 });
 
-// The Cosmos DB emulator's well-known key: the test server accepts any key.
-const emulatorKey = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
-let server: Server;
-let endpoint: string;
-// Test only: the server's certificate is self-signed.
-const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
+const cosmos = useCosmosTestServer();
 let databases = 0;
-
-beforeAll(async () => {
-  server = createHttpsServer({ keepAlive: true });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterAll(async () => {
-  agent.destroy();
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-});
 
 describeUniquenessRaces('Cosmos DB (@vercel/cosmosdb-server), two clients', async (clock) => {
   databases += 1;
   const database = `directory-race-${databases}`;
   const stores = [
-    await createCosmosDocumentStore({ endpoint, database, key: emulatorKey, agent, clock }),
-    await createCosmosDocumentStore({ endpoint, database, key: emulatorKey, agent, clock }),
+    await cosmos.open(database, clock),
+    await cosmos.open(database, clock),
   ] as const;
   return {
     stores,
