@@ -1,6 +1,6 @@
 import { openDatabase } from '../../../src/adapters/sqlite/database';
 import { SqliteDocumentStore } from '../../../src/adapters/sqlite/sqlite-document-store';
-import { connectionSettingsSchema, type ConnectionRecord, type ConnectionSettings } from '../../../src/domain/connections/connection';
+import type { ConnectionRecord } from '../../../src/domain/connections/connection';
 import type { DirectoryHooks } from '../../../src/domain/directory/directory-hooks';
 import type { UserRecord } from '../../../src/domain/directory/user-records';
 import { createUser } from '../../../src/domain/directory/users';
@@ -15,7 +15,7 @@ import type { UserBindingRecord } from '../../../src/domain/provisioning/binding
 import type { Notice } from '../../../src/domain/provisioning/binding-notice';
 import { createProvisioningHooks } from '../../../src/domain/provisioning/provisioning-hooks';
 import { err, ok } from '../../../src/domain/result';
-import { silentLogger } from '../provisioning/provisioning-harness';
+import { changeConnection, silentLogger, testConnection, writeConnection, type ConnectionOptions } from '../provisioning/provisioning-harness';
 import { ManualClock } from '../../support/manual-clock';
 
 export const connectionId = 'conn-contoso';
@@ -200,26 +200,12 @@ export class ImportHarness {
     hooks.current = createProvisioningHooks({ ...this.deps, secrets: memorySecrets });
   }
 
-  async addConnection(options: { id?: string; domains?: string[]; settings?: Partial<ConnectionSettings>; status?: ConnectionRecord['status'] } = {}): Promise<ConnectionRecord> {
-    const id = options.id ?? connectionId;
-    const now = this.clock.now().toISOString();
-    const record: ConnectionRecord = {
-      id,
-      name: id,
-      status: options.status ?? 'active',
-      domains: options.domains ?? ['contoso.com'],
-      settings: { ...connectionSettingsSchema.parse({}), ...options.settings },
-      tenantId: `tenant-${id}`,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await this.inner.upsert('connections', id, id, record);
-    return record;
+  async addConnection(options: ConnectionOptions = {}): Promise<ConnectionRecord> {
+    return writeConnection(this.inner, testConnection(options.id ?? connectionId, options, this.clock.now()));
   }
 
   async setConnection(id: string, change: Partial<ConnectionRecord>): Promise<void> {
-    const doc = await this.inner.get<ConnectionRecord>('connections', id, id);
-    await this.inner.upsert('connections', id, id, { ...(doc?.data as ConnectionRecord), ...change });
+    await changeConnection(this.inner, id, change);
   }
 
   /** A directory user made through the directory's own use case. */

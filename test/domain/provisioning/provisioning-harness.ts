@@ -5,6 +5,7 @@ import type { ConnectionStatus } from '../../../src/domain/connections/connectio
 import type { DirectoryChange, DirectoryHooks } from '../../../src/domain/directory/directory-hooks';
 import type { UserRecord } from '../../../src/domain/directory/user-records';
 import type { Clock } from '../../../src/domain/ports/clock';
+import type { DocumentStore } from '../../../src/domain/ports/document-store';
 import type { Logger } from '../../../src/domain/ports/logger';
 import type { SecretStore } from '../../../src/domain/ports/secret-store';
 import type { MessageSender, OutgoingMessage, QueueName } from '../../../src/domain/ports/work-queue';
@@ -68,6 +69,39 @@ class MemoryQueue implements MessageSender {
 
 export const testConnectionId = 'conn-contoso';
 
+export interface ConnectionOptions {
+  readonly id?: string;
+  readonly status?: ConnectionStatus;
+  readonly domains?: string[];
+  readonly settings?: Partial<ConnectionSettings>;
+}
+
+/** A consented connection as the tests' store holds it: active, claiming contoso.com, default settings unless told. */
+export function testConnection(id: string, options: ConnectionOptions, at: Date): ConnectionRecord {
+  const now = at.toISOString();
+  return {
+    id,
+    name: id,
+    status: options.status ?? 'active',
+    domains: options.domains ?? ['contoso.com'],
+    settings: { ...connectionSettingsSchema.parse({}), ...options.settings },
+    tenantId: `tenant-${id}`,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+export async function writeConnection(store: DocumentStore, record: ConnectionRecord): Promise<ConnectionRecord> {
+  await store.upsert('connections', record.id, record.id, record);
+  return record;
+}
+
+/** Changes fields of a stored connection as a test needs them, whatever the use cases allow. */
+export async function changeConnection(store: DocumentStore, id: string, change: Partial<ConnectionRecord>): Promise<void> {
+  const doc = await store.get<ConnectionRecord>('connections', id, id);
+  await store.upsert('connections', id, id, { ...(doc?.data as ConnectionRecord), ...change });
+}
+
 export class ProvisioningHarness {
   readonly clock = new ManualClock(Date.parse('2025-03-01T09:00:00.000Z'));
   readonly store = new SqliteDocumentStore(openDatabase(':memory:'), { clock: this.clock });
@@ -97,27 +131,12 @@ export class ProvisioningHarness {
     this.hooks = createProvisioningHooks(this.deps);
   }
 
-  async addConnection(options: { id?: string; status?: ConnectionStatus; domains?: string[]; settings?: Partial<ConnectionSettings> } = {}): Promise<ConnectionRecord> {
-    const id = options.id ?? testConnectionId;
-    const now = this.clock.now().toISOString();
-    const record: ConnectionRecord = {
-      id,
-      name: id,
-      status: options.status ?? 'active',
-      domains: options.domains ?? ['contoso.com'],
-      settings: { ...connectionSettingsSchema.parse({}), ...options.settings },
-      tenantId: `tenant-${id}`,
-      tenantName: 'Contoso',
-      createdAt: now,
-      updatedAt: now,
-    };
-    await this.store.upsert('connections', id, id, record);
-    return record;
+  async addConnection(options: ConnectionOptions = {}): Promise<ConnectionRecord> {
+    return writeConnection(this.store, { ...testConnection(options.id ?? testConnectionId, options, this.clock.now()), tenantName: 'Contoso' });
   }
 
   async setConnection(id: string, change: Partial<ConnectionRecord>): Promise<void> {
-    const doc = await this.store.get<ConnectionRecord>('connections', id, id);
-    await this.store.upsert('connections', id, id, { ...(doc?.data as ConnectionRecord), ...change });
+    await changeConnection(this.store, id, change);
   }
 
   async addUser(fields: Partial<UserRecord> = {}): Promise<UserRecord> {
