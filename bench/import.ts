@@ -1,18 +1,17 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLogger } from '../src/adapters/logging/pino-logger';
 import { startSandbox } from '../src/adapters/sandbox/sandbox-server';
-import { sandboxHttpsAgent } from '../src/adapters/sandbox/sandbox-trust';
 import { sandboxTenants } from '../src/adapters/sandbox/seed';
 import { loadConfig } from '../src/app/config';
 import { startLocalHost } from '../src/app/host/local-host';
 import { serviceHeapMb, serviceNodeArgs } from '../src/app/host/node-heap';
 import { parseBenchArgs } from './support/bench-args';
+import { connectContoso } from './support/connect';
 
 /**
  * Import at scale (issue 7): a 100,000-user sandbox tenant, the preview's first page and a full
@@ -84,18 +83,6 @@ function serviceMemory(child: ChildProcess): Promise<ServiceMemory> {
   });
 }
 
-function sandboxGet(url: string): Promise<{ status: number; location?: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(url, { agent: sandboxHttpsAgent() }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.headers.location === undefined ? {} : { location: res.headers.location }), body: Buffer.concat(chunks).toString('utf8') }));
-      })
-      .on('error', reject);
-  });
-}
-
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
@@ -135,16 +122,7 @@ export async function run(args: string[]): Promise<void> {
       return { status: answer.status, body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown> };
     };
 
-    const created = await api('connections', { method: 'POST', json: { name: 'Contoso', domains: [tenant.defaultDomain] } });
-    if (created.status !== 201) throw new Error(`creating the connection answered ${created.status}`);
-    const consent = new URL(created.body.consentUrl as string);
-    consent.searchParams.set('login_hint', tenant.adminUpn);
-    consent.searchParams.set('sandbox_auto_consent', '1');
-    const redirected = await sandboxGet(consent.toString());
-    if (redirected.location === undefined) throw new Error(`the consent page answered ${redirected.status}`);
-    const callback = await fetch(redirected.location);
-    if (callback.status !== 200) throw new Error(`the consent callback answered ${callback.status}`);
-    const connectionId = created.body.id as string;
+    const connectionId = await connectContoso(base, adminKey, { name: 'Contoso' });
 
     const heapNote = settings.serviceHeapMb === serviceHeapMb ? `V8 old space ${serviceHeapMb} MB, as npm start runs it` : settings.serviceHeapMb > 0 ? `V8 old space ${settings.serviceHeapMb} MB` : "V8's own heap sizing for this machine";
     out(`service started and connected (${heapNote}): ${await memory()}`);

@@ -11,6 +11,7 @@ import { sandboxCall, type Json } from './support/sandbox-call';
 import { sandboxTenants } from '../src/adapters/sandbox/seed';
 import type { ProvisioningEvent, ProvisioningEventType } from '../src/domain/provisioning/provisioning-events';
 import { parseBenchArgs } from './support/bench-args';
+import { connectContoso } from './support/connect';
 
 /**
  * `npm run bench -- provision [--users N] [--time-scale T] [--concurrency C]`: binds N users on one
@@ -116,16 +117,6 @@ function startSandboxProcess(timeScale: number): Promise<SandboxProcess> {
 // ---- small HTTP helpers -----------------------------------------------------------------------
 
 
-async function api(host: LocalHost, pathBelowApi: string, init: { method?: string; json?: unknown } = {}): Promise<{ status: number; body: Json }> {
-  const response = await fetch(`${host.url}/${pathBelowApi}`, {
-    method: init.method ?? 'GET',
-    headers: { 'x-api-key': adminKey, ...(init.json === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
-
 /** Runs `task` over `items` with at most `concurrency` at once. */
 async function pool<T>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -138,18 +129,6 @@ async function pool<T>(items: readonly T[], concurrency: number, task: (item: T,
       }
     }),
   );
-}
-
-async function connect(host: LocalHost, settings: Record<string, unknown>): Promise<string> {
-  const created = await api(host, 'connections', { method: 'POST', json: { name: 'Bench', domains: [contoso.defaultDomain], settings } });
-  if (created.status !== 201) throw new Error(`creating the connection answered ${created.status}`);
-  const consent = new URL(created.body.consentUrl as string);
-  consent.searchParams.set('login_hint', contoso.adminUpn);
-  consent.searchParams.set('sandbox_auto_consent', '1');
-  const authorized = await sandboxCall(consent.toString());
-  const callback = await fetch(authorized.headers.location as string);
-  if (callback.status !== 200) throw new Error(`consent failed: ${callback.status} ${await callback.text()}`);
-  return created.body.id as string;
 }
 
 // ---- measuring --------------------------------------------------------------------------------
@@ -232,7 +211,7 @@ async function runOnce(options: RunOptions): Promise<void> {
     const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, ADMIN_API_KEY: adminKey, AUTHORITY_URL: url, GRAPH_BASE_URL: url, LOG_LEVEL: 'error', QUEUE_CONCURRENCY: String(options.concurrency) });
     host = await startLocalHost(config, { sandbox: false, timers: false, logger: createLogger({ level: 'error' }) });
     const running = host;
-    const connectionId = await connect(running, { exportAttributes: ['jobTitle'] });
+    const connectionId = await connectContoso(running.url, adminKey, { settings: { exportAttributes: ['jobTitle'] } });
     await sandboxCall(`${url}/_sandbox/faults`, { method: 'POST', body: { throttling: options.throttling } });
 
     const run = Date.now().toString(36);

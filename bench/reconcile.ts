@@ -17,6 +17,7 @@ import { bindingClaimKey } from '../src/domain/provisioning/binding';
 import { mapConcurrently } from '../src/domain/reconcile/map-concurrently';
 import { minimumLeaseMs, startReconcile, type RunReport } from '../src/domain/reconcile/reconcile-connection';
 import { parseBenchArgs } from './support/bench-args';
+import { connectContoso } from './support/connect';
 
 /**
  * `npm run bench -- reconcile [--tenant-users N] [--bound N] [--drift-percent P]`: a sandbox tenant
@@ -127,19 +128,6 @@ function startSandboxProcess(tenantUsers: number): Promise<SandboxProcess> {
 
 // ---- set-up --------------------------------------------------------------------------------------
 
-async function connect(host: LocalHost): Promise<string> {
-  const created = await fetch(`${host.url}/connections`, { method: 'POST', headers: { 'x-api-key': adminKey, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Bench', domains: [contoso.defaultDomain] }) });
-  const body = (await created.json()) as Json;
-  if (created.status !== 201) throw new Error(`creating the connection answered ${created.status}`);
-  const consent = new URL(body.consentUrl as string);
-  consent.searchParams.set('login_hint', contoso.adminUpn);
-  consent.searchParams.set('sandbox_auto_consent', '1');
-  const authorized = await sandboxCall(consent.toString());
-  const callback = await fetch(authorized.headers.location as string);
-  if (callback.status !== 200) throw new Error(`consent failed: ${callback.status} ${await callback.text()}`);
-  return body.id as string;
-}
-
 /** Directory users in step with their accounts, bound and provisioned, written straight into the store. */
 async function seedBindings(host: LocalHost, connectionId: string, accounts: readonly Account[]): Promise<void> {
   const { store } = host.services;
@@ -236,7 +224,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, ADMIN_API_KEY: adminKey, AUTHORITY_URL: sandbox.url, GRAPH_BASE_URL: sandbox.url, LOG_LEVEL: 'error' });
     host = await startLocalHost(config, { sandbox: false, timers: false, logger: createLogger({ level: 'error' }) });
-    const connectionId = await connect(host);
+    const connectionId = await connectContoso(host.url, adminKey);
     const every = Math.max(1, Math.floor(settings.tenantUsers / settings.bound));
     const accounts = await sandbox.accounts(every, settings.bound);
     await seedBindings(host, connectionId, accounts);
