@@ -51,7 +51,7 @@ export class OutboxNoticeSender implements NoticeSender {
   // CPU on its thread-pool round trips than the write itself costs.
   async send(notice: Notice): Promise<void> {
     if (!this.folderReady) {
-      mkdirSync(this.dir, { recursive: true });
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       this.folderReady = true;
     }
     const file = path.join(this.dir, `${notice.id.replace(/[^A-Za-z0-9._-]/g, '_')}.eml`);

@@ -12,8 +12,13 @@ export const errorSchema = z.object({
 /** Opaque paging cursor as it travels in a query string. */
 export const cursorSchema = z.string().min(1).max(2048);
 
-/** `limit` for list routes: default 50, at most 500. */
-export const limitSchema = z.coerce.number().int().min(1).max(500).default(50);
+/** `limit` for list routes: plain decimal digits (no sign, space, hex or exponent), default 50, at most 500. */
+export const limitSchema = z
+  .string()
+  .regex(/^[0-9]{1,3}$/, 'must be a whole number from 1 to 500, in plain digits')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'must be from 1 to 500').max(500, 'must be from 1 to 500'))
+  .default(50);
 
 export const idParamSchema = z.strictObject({ id: z.string().min(1).max(128) });
 
