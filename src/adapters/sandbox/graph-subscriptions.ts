@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { directoryMaxLifetimeMinutes } from '../../domain/notifications/change-subscription-gateway';
 import type { Clock } from '../../domain/ports/clock';
 import type { Logger } from '../../domain/ports/logger';
 import { badRequest, forbidden, graphError, type GraphResult } from './graph-errors';
@@ -13,11 +14,9 @@ import type { AccessContext } from './sandbox-authority';
  * a delivery that fails or is not acknowledged with 2xx is retried with backoff; lifecycle events
  * (`reauthorizationRequired`, `subscriptionRemoved`, `missed`) go to `lifecycleNotificationUrl`.
  * Creation and soft deletion of users and groups arrive as `updated` (Entra ID sends no `created`
- * for them unless asked); all windows divide by the time scale.
+ * for them); delivery retries and the reauthorization lead divide by the time scale.
  */
 
-/** Longest lifetime of a subscription on users, groups and other directory resources (subscription resource type). */
-export const directoryMaxLifetimeMinutes = 41_760;
 export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
 
 const changeTypes = new Set(['created', 'updated', 'deleted']);
@@ -248,7 +247,8 @@ export class SandboxSubscriptions {
   private expiration(value: unknown, nowMs: number): number | GraphResult {
     const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
     if (Number.isNaN(ms)) return invalidRequest("'expirationDateTime' is required and must be a date and time.", nowMs);
-    const maxMs = nowMs + (directoryMaxLifetimeMinutes * 60_000) / this.timeScale;
+    // A lifetime, not a throttling window: the time scale leaves it alone.
+    const maxMs = nowMs + directoryMaxLifetimeMinutes * 60_000;
     if (ms <= nowMs) return invalidRequest('Subscription expiration can only be in the future.', nowMs);
     if (ms > maxMs + 60_000) return invalidRequest(`Subscription expiration can only be ${directoryMaxLifetimeMinutes} minutes in the future.`, nowMs);
     return Math.min(ms, maxMs);
