@@ -311,6 +311,7 @@ export class SandboxSubscriptions {
         box.timer = undefined;
         this.flush(subscription, box);
       }, batchWindowMs);
+      box.timer.unref();
     }
   }
 
