@@ -10,7 +10,8 @@ describe('user schemas', () => {
     expect(phoneNumberSchema.safeParse({ type: 'work', number }).success).toBe(false);
   });
 
-  // The review's input: the pattern once backtracked quadratically over it, before any length check.
+  // The review's input: the pattern once backtracked quadratically over it, before any length check
+  // (about 40 s); the bound is loose for a loaded CI machine.
   it.each([
     ['POST /api/users', (number: string) => createUserSchema.safeParse({ email: 'a@example.com', phoneNumbers: [{ type: 'work', number }] })],
     ['PATCH /api/users/{id}', (number: string) => patchUserSchema.safeParse({ phoneNumbers: [{ type: 'work', number }] })],
@@ -20,7 +21,7 @@ describe('user schemas', () => {
       const started = performance.now();
       const result = parse(number);
       expect(result.success).toBe(false);
-      expect(performance.now() - started).toBeLessThan(100);
+      expect(performance.now() - started).toBeLessThan(2_000);
     }
   });
 });
