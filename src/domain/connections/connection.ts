@@ -41,6 +41,11 @@ export const connectionSettingsSchema = z.strictObject({
   deactivationGuard: deactivationGuardSchema.default({ maxUsers: 500, maxPercent: 10 }),
   /** Unbinding a group deletes its Microsoft 365 group too; absent or false leaves it (with its members). */
   deleteGroupOnUnbind: z.boolean().optional(),
+  /**
+   * A directory user without a value for a mapped attribute: `keep` leaves the Microsoft 365 value as
+   * it is, `clear` blanks it. Emptying a value the directory had clears it either way.
+   */
+  emptyValues: z.enum(['keep', 'clear']).default('keep'),
 });
 export type ConnectionSettings = z.output<typeof connectionSettingsSchema>;
 
@@ -53,6 +58,7 @@ export const connectionSettingsPatchSchema = z.strictObject({
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
+  emptyValues: z.enum(['keep', 'clear']).optional(),
 });
 export type ConnectionSettingsPatch = z.output<typeof connectionSettingsPatchSchema>;
 
@@ -156,6 +162,7 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     deletedAccountPolicy: patch.deletedAccountPolicy ?? current.deletedAccountPolicy,
     deprovisionAction: patch.deprovisionAction ?? current.deprovisionAction,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
+    emptyValues: patch.emptyValues ?? current.emptyValues,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
   };
   const usageLocation = patch.usageLocation === undefined ? current.usageLocation : (patch.usageLocation ?? undefined);
