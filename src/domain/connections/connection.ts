@@ -48,6 +48,8 @@ export const connectionSettingsSchema = z.strictObject({
    * it is, `clear` blanks it. Emptying a value the directory had clears it either way.
    */
   emptyValues: z.enum(['keep', 'clear']).default('keep'),
+  /** Graph change notifications correct drift within seconds; absent or true keeps them on, false leaves drift to the reconcile timer. */
+  changeNotifications: z.boolean().optional(),
 });
 export type ConnectionSettings = z.output<typeof connectionSettingsSchema>;
 
@@ -62,6 +64,7 @@ export const connectionSettingsPatchSchema = z.strictObject({
   deactivationGuard: deactivationGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
   emptyValues: z.enum(['keep', 'clear']).optional(),
+  changeNotifications: z.boolean().optional(),
 });
 export type ConnectionSettingsPatch = z.output<typeof connectionSettingsPatchSchema>;
 
@@ -159,6 +162,7 @@ export function toConnectionView(record: ConnectionRecord): ConnectionView {
 /** Applies a settings change to the current settings. */
 export function applySettingsPatch(current: ConnectionSettings, patch: ConnectionSettingsPatch): ConnectionSettings {
   const deleteGroupOnUnbind = patch.deleteGroupOnUnbind ?? current.deleteGroupOnUnbind;
+  const changeNotifications = patch.changeNotifications ?? current.changeNotifications;
   const next: ConnectionSettings = {
     exportAttributes: patch.exportAttributes ?? current.exportAttributes,
     conflictPolicy: patch.conflictPolicy ?? current.conflictPolicy,
@@ -168,6 +172,7 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
     emptyValues: patch.emptyValues ?? current.emptyValues,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
+    ...(changeNotifications === undefined ? {} : { changeNotifications }),
   };
   const usageLocation = patch.usageLocation === undefined ? current.usageLocation : (patch.usageLocation ?? undefined);
   return usageLocation === undefined ? next : { ...next, usageLocation };
