@@ -200,6 +200,17 @@ export function startHttpServer(options: { port: number; host?: string; definiti
       if (inFlight === 0) drained?.();
     }
   });
+  // What Node's parser refuses (headers over 16 KB, a malformed request line) gets the API's error
+  // body too, not an empty answer.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: tooLarge ? 'headers: the request line and headers exceed 16 KB' : 'the request is not valid HTTP' } });
+    socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
   server.keepAliveTimeout = 5_000;
 
   return new Promise((resolve, reject) => {
