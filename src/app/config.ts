@@ -205,6 +205,17 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
+/** The configuration error that stops this process, if any; other errors are not expected and are thrown. */
+export function configProblem(): ConfigError | undefined {
+  try {
+    getConfig();
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+}
+
 let cached: Config | undefined;
 
 /** The process-wide configuration, read on first use. */
