@@ -51,5 +51,12 @@ fs.rmSync(path.join(app, 'package-lock.json'));
 fs.rmSync(path.join(app, 'node_modules', '.package-lock.json'), { force: true });
 removeEmptyDirectories(path.join(app, 'node_modules'));
 
-execFileSync('zip', ['-qrX', zipFile, '.'], { stdio: 'inherit', cwd: app });
+try {
+  execFileSync('zip', ['-qrX', zipFile, '.'], { stdio: 'inherit', cwd: app });
+} catch (error) {
+  if (error.code !== 'ENOENT') throw error;
+  // azd zips .deploy/app itself; the zip file is for other ways of deploying.
+  process.stdout.write(`no zip command: ${path.relative(root, app)} is ready, ${path.relative(root, zipFile)} was not written\n`);
+  process.exit(0);
+}
 process.stdout.write(`${path.relative(root, zipFile)}: ${(fs.statSync(zipFile).size / 1024 / 1024).toFixed(1)} MB (unpacked in ${path.relative(root, app)})\n`);

@@ -99,6 +99,9 @@ function read(env: Env, name: string): string | undefined {
 function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
+  // The platform leaves a Key Vault reference it cannot resolve as the literal text, which would
+  // otherwise pass for a value (for ADMIN_API_KEY, a key anyone could read in the template).
+  if (/^@Microsoft\.KeyVault\(/i.test(raw)) throw new ConfigError(name, 'is a Key Vault reference the platform could not resolve (does the secret exist, and may the app\'s identity read it?)');
   const result = schema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(name, `${result.error.issues[0]?.message ?? 'invalid value'} (got "${raw}")`);

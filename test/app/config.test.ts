@@ -112,6 +112,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses a Key Vault reference the platform left unresolved instead of taking its text as the value', () => {
+    expect(() => loadConfig({ ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/admin-api-key/)' })).toThrow(
+      /ADMIN_API_KEY: is a Key Vault reference the platform could not resolve/,
+    );
+  });
+
   it('trims trailing slashes from URLs and treats blank values as unset', () => {
     const config = loadConfig({ PUBLIC_BASE_URL: 'https://bridge.example.com/', PORT: '  ' });
     expect(config.publicBaseUrl).toBe('https://bridge.example.com');

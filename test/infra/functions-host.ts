@@ -45,7 +45,7 @@ export function loadRegistrations(env: Readonly<Record<string, string>>): { regi
         }),
         { virtual: true },
       );
-      require(builtEntryPoint);
+      jest.requireActual(builtEntryPoint);
     });
   } finally {
     process.env = saved;
