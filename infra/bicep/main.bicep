@@ -25,6 +25,13 @@ param deployerPrincipalType string = 'User'
 @description('NCRONTAB schedule (six fields, seconds first) of the reconcile timer.')
 param reconcileSchedule string = '0 */15 * * * *'
 
+@description('Sender of binding notices (NOTICE_FROM); empty: no-reply at the app\'s host name.')
+param noticeFrom string = ''
+@description('SMTP relay for binding notices (NOTICE_SMTP_HOST); empty: none.')
+param noticeSmtpHost string = ''
+@description('Relay login (NOTICE_SMTP_USER); its password is the Key Vault secret notice-smtp-password.')
+param noticeSmtpUser string = ''
+
 @description('Display name of the multi-tenant app registration administrators consent to.')
 param appDisplayName string = 'm365-bridge (${environmentName})'
 
@@ -178,6 +185,9 @@ module functionApp 'modules/function-app.bicep' = {
     m365ClientId: appRegistration.outputs.clientId
     publicBaseUrl: publicBaseUrl
     reconcileSchedule: reconcileSchedule
+    noticeFrom: noticeFrom
+    noticeSmtpHost: noticeSmtpHost
+    noticeSmtpUser: noticeSmtpUser
   }
   // The app starts as soon as it exists: its identity must already hold its roles.
   dependsOn: [

@@ -1,8 +1,8 @@
 import { bicepSource, blockAfter, stringLiteral, topLevelProperties } from './bicep-text';
 
-/** The app settings function-app.bicep gives the function app, each as written in the template. */
+/** The app settings function-app.bicep always gives the function app (the optional notice relay's aside), as written. */
 export function templateAppSettings(): Map<string, string> {
-  return topLevelProperties(blockAfter(blockAfter(bicepSource('modules/function-app.bicep'), /resource appSettings 'config'/), 'properties:'));
+  return topLevelProperties(blockAfter(bicepSource('modules/function-app.bicep'), 'var settings ='));
 }
 
 /** A main.bicep parameter's default value (a string literal). */

@@ -87,6 +87,7 @@ describe('infra/bicep', () => {
     expect(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe("'ClientId=${identityClientId};Authorization=AAD'");
     expect(settings.get('NODE_OPTIONS')).toBe("'--max-old-space-size=1024'");
     expect(settings.has('M365_CLIENT_SECRET')).toBe(false);
+    expect(bicepSource('modules/function-app.bicep')).toMatch(/resource appSettings 'config' = \{\s*name: 'appsettings'\s*properties: union\(settings,/);
     for (const file of bicepFiles()) {
       const text = bicepSource(file);
       expect([file, text.match(/listKeys|listConnectionStrings|AccountKey=|SharedAccessKey|passwordCredentials|keyCredentials|clientSecret/gi)]).toEqual([file, null]);

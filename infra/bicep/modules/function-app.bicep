@@ -25,8 +25,54 @@ param publicBaseUrl string
 @description('NCRONTAB schedule of the reconcile timer (the timer registers as %RECONCILE_SCHEDULE%).')
 param reconcileSchedule string
 
+@description('NOTICE_FROM; empty: no-reply at the app\'s host name.')
+param noticeFrom string = ''
+@description('NOTICE_SMTP_HOST; empty: no relay, notices wait in the store\'s outbox.')
+param noticeSmtpHost string = ''
+@description('NOTICE_SMTP_USER; its password is the Key Vault secret notice-smtp-password.')
+param noticeSmtpUser string = ''
+
 @description('Upper bound of instances the plan may scale out to.')
 param maximumInstanceCount int = 40
+
+// Every app setting the service reads in Azure.
+var settings = {
+  // Host storage by identity (Flex Consumption; shared keys are off on the account).
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  // Application Insights with Entra ID ingestion (local auth is off on the component).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // DefaultAzureCredential picks the user-assigned identity by this client id.
+  AZURE_CLIENT_ID: identityClientId
+  COSMOS_ENDPOINT: cosmosEndpoint
+  COSMOS_DATABASE: cosmosDatabaseName
+  // The sender (SERVICEBUS_NAMESPACE) and the trigger's identity-based connection `SERVICEBUS`.
+  SERVICEBUS_NAMESPACE: serviceBusNamespace
+  SERVICEBUS__fullyQualifiedNamespace: serviceBusNamespace
+  SERVICEBUS__credential: 'managedidentity'
+  SERVICEBUS__clientId: identityClientId
+  KEYVAULT_URL: keyVaultUri
+  M365_MODE: 'live'
+  // No M365_CLIENT_SECRET: msal-node proves the app with the identity's token (AZURE_CLIENT_ID).
+  M365_CLIENT_ID: m365ClientId
+  PUBLIC_BASE_URL: publicBaseUrl
+  // Resolved by the platform with the identity; the secret `admin-api-key` is created once after
+  // provisioning (README "Deploy to Azure"). The service refuses to start on an unresolved reference.
+  ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/admin-api-key/)'
+  RECONCILE_SCHEDULE: reconcileSchedule
+  NODE_OPTIONS: '--max-old-space-size=1024'
+}
+
+// Optional settings, present only when given: app settings are replaced as a whole on every
+// deployment, so whatever the service should keep is set through the template.
+var noticeFromSetting = empty(noticeFrom) ? {} : { NOTICE_FROM: noticeFrom }
+var noticeRelaySetting = empty(noticeSmtpHost) ? {} : { NOTICE_SMTP_HOST: noticeSmtpHost }
+var noticeLoginSettings = empty(noticeSmtpUser) ? {} : {
+  NOTICE_SMTP_USER: noticeSmtpUser
+  NOTICE_SMTP_PASSWORD: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notice-smtp-password/)'
+}
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -87,34 +133,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: {
-      // Host storage by identity (Flex Consumption; shared keys are off on the account).
-      AzureWebJobsStorage__accountName: storageAccountName
-      AzureWebJobsStorage__credential: 'managedidentity'
-      AzureWebJobsStorage__clientId: identityClientId
-      // Application Insights with Entra ID ingestion (local auth is off on the component).
-      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
-      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-      // DefaultAzureCredential picks the user-assigned identity by this client id.
-      AZURE_CLIENT_ID: identityClientId
-      COSMOS_ENDPOINT: cosmosEndpoint
-      COSMOS_DATABASE: cosmosDatabaseName
-      // The sender (SERVICEBUS_NAMESPACE) and the trigger's identity-based connection `SERVICEBUS`.
-      SERVICEBUS_NAMESPACE: serviceBusNamespace
-      SERVICEBUS__fullyQualifiedNamespace: serviceBusNamespace
-      SERVICEBUS__credential: 'managedidentity'
-      SERVICEBUS__clientId: identityClientId
-      KEYVAULT_URL: keyVaultUri
-      M365_MODE: 'live'
-      // No M365_CLIENT_SECRET: msal-node proves the app with the identity's token (AZURE_CLIENT_ID).
-      M365_CLIENT_ID: m365ClientId
-      PUBLIC_BASE_URL: publicBaseUrl
-      // Resolved by the platform with the identity; the secret `admin-api-key` is created once after
-      // provisioning (README "Deploy to Azure"). The service refuses to start on an unresolved reference.
-      ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/admin-api-key/)'
-      RECONCILE_SCHEDULE: reconcileSchedule
-      NODE_OPTIONS: '--max-old-space-size=1024'
-    }
+    properties: union(settings, noticeFromSetting, noticeRelaySetting, noticeLoginSettings)
   }
 }
 
