@@ -79,7 +79,7 @@ for (const definition of functionTable) {
       });
       break;
     case 'timer':
-      app.timer(definition.name, { schedule: `%${definition.scheduleSetting}%`, handler: (_timer, context) => definition.handler(context) });
+      app.timer(definition.name, { schedule: definition.scheduleSetting === undefined ? definition.schedule : `%${definition.scheduleSetting}%`, handler: (_timer, context) => definition.handler(context) });
       break;
   }
 }

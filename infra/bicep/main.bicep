@@ -50,6 +50,7 @@ var queues = [
   { name: 'group-sync', sessions: true }
   { name: 'reconcile', sessions: false }
   { name: 'notices', sessions: false }
+  { name: 'subscriptions', sessions: false }
 ]
 
 // One container per kind of record of the document store (README "Storage layout").

@@ -63,15 +63,17 @@ describe('the built app under the Functions host, with the template\'s app setti
     }
   });
 
-  it('schedules timers through an app setting that holds a valid NCRONTAB expression', () => {
+  it('schedules timers on valid NCRONTAB expressions, an adjustable one through an app setting the template sets', () => {
     const settings = azureAppSettings();
     const timers = byType(registrations, 'timerTrigger');
     expect(timers.length).toBe(functionTable.filter((d) => d.kind === 'timer').length);
     for (const r of timers) {
+      const definition = functionTable.find((d) => d.name === r.name);
+      if (definition?.kind !== 'timer') throw new Error(`${r.name} is not a timer of the table`);
       const setting = /^%([A-Za-z0-9_]+)%$/.exec(String(r.trigger.schedule))?.[1];
-      expect(setting).toBeDefined();
-      const schedule = settings[setting as string];
-      expect(schedule?.split(/\s+/)).toHaveLength(6);
+      expect([r.name, setting]).toEqual([r.name, definition.scheduleSetting]);
+      const schedule = setting === undefined ? String(r.trigger.schedule) : settings[setting];
+      expect([r.name, schedule?.split(/\s+/).length]).toEqual([r.name, 6]);
       expect(() => CronExpressionParser.parse(schedule as string)).not.toThrow();
     }
   });
