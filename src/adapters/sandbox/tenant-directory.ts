@@ -61,6 +61,9 @@ function newMeta(seq: number, visibleAtMs: number): ObjectMeta {
   return { createdSeq: seq, seq, deletedSeq: undefined, deletedAtMs: undefined, propSeq: {}, visibleAtMs };
 }
 
+/** Hears every change of a user or group, as Graph's change notifications report it (soft deletion is `updated`). */
+export type DirectoryChangeListener = (collection: 'users' | 'groups', objectId: string) => void;
+
 /** One simulated Entra tenant: users, groups, domains, roles, with indexes for the hot paths. */
 export class TenantDirectory {
   readonly id: string;
@@ -83,6 +86,7 @@ export class TenantDirectory {
   constructor(
     seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>,
     private readonly store: SandboxStore,
+    private readonly changed: DirectoryChangeListener = () => undefined,
   ) {
     this.id = seed.id;
     this.name = seed.name;
@@ -156,6 +160,7 @@ export class TenantDirectory {
     };
     this.indexUser(user);
     this.persistUser(user);
+    this.changed('users', id);
     return user;
   }
 
@@ -179,6 +184,7 @@ export class TenantDirectory {
       if (mail !== undefined) this.byMail.set(mail, user);
     }
     this.persistUser(user);
+    this.changed('users', user.id);
   }
 
   /**
@@ -197,6 +203,7 @@ export class TenantDirectory {
     user.propSeq.manager = seq;
     user.seq = seq;
     this.persistUser(user);
+    this.changed('users', user.id);
   }
 
   /** Entra soft-deletes users; they leave every group they were in. */
@@ -218,6 +225,7 @@ export class TenantDirectory {
       if (other.managerId === user.id && other.deletedSeq === undefined) this.setManager(other, null);
     }
     this.persistUser(user);
+    this.changed('users', user.id);
   }
 
   /** A deleted user Entra still keeps in deleted items (for `deletedItemsRetentionMs` after the delete). */
@@ -251,6 +259,7 @@ export class TenantDirectory {
     this.groups.set(id, group);
     this.groupOrder.push(group);
     this.persistGroup(group);
+    this.changed('groups', id);
     return group;
   }
 
@@ -262,6 +271,7 @@ export class TenantDirectory {
     }
     group.seq = seq;
     this.persistGroup(group);
+    this.changed('groups', group.id);
   }
 
   deleteGroup(group: GroupRecord, nowMs: number): void {
@@ -271,6 +281,7 @@ export class TenantDirectory {
     group.deletedAtMs = nowMs;
     group.seq = seq;
     this.persistGroup(group);
+    this.changed('groups', group.id);
   }
 
   /** False when the member is already there. */
@@ -294,6 +305,7 @@ export class TenantDirectory {
     group.seq = seq;
     this.store.appendMemberEvent({ tenantId: this.id, groupId: group.id, memberId, seq, removed });
     this.persistGroup(group);
+    this.changed('groups', group.id);
   }
 
   private applyMemberEvent(group: GroupRecord, event: MemberEvent): void {
