@@ -49,6 +49,11 @@ export const connectionSettingsSchema = z.strictObject({
   deactivationGuard: deactivationGuardSchema.default({ maxUsers: 500, maxPercent: 10 }),
   /** Unbinding a group deletes its Microsoft 365 group too; absent or false leaves it (with its members). */
   deleteGroupOnUnbind: z.boolean().optional(),
+  /**
+   * A directory user without a value for a mapped attribute: `keep` leaves the Microsoft 365 value as
+   * it is, `clear` blanks it. Emptying a value the directory had clears it either way.
+   */
+  emptyValues: z.enum(['keep', 'clear']).default('keep'),
   /** Graph change notifications correct drift within seconds; absent or true keeps them on, false leaves drift to the reconcile timer. */
   changeNotifications: z.boolean().optional(),
 });
@@ -65,6 +70,7 @@ export const connectionSettingsPatchSchema = z.strictObject({
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
+  emptyValues: z.enum(['keep', 'clear']).optional(),
   changeNotifications: z.boolean().optional(),
 });
 export type ConnectionSettingsPatch = z.output<typeof connectionSettingsPatchSchema>;
@@ -172,6 +178,7 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     deleteAfterDays: patch.deleteAfterDays ?? current.deleteAfterDays ?? 30,
     revokeSessionsOnDeprovision: patch.revokeSessionsOnDeprovision ?? current.revokeSessionsOnDeprovision ?? true,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
+    emptyValues: patch.emptyValues ?? current.emptyValues,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
     ...(changeNotifications === undefined ? {} : { changeNotifications }),
   };

@@ -79,6 +79,13 @@ export interface UserBindingRecord {
   readonly deletedAt?: string;
   /** An imported account's own sign-in names, where they differ from what the directory email maps to. */
   readonly keptNames?: KeptNames;
+  /**
+   * Graph properties the directory user had a value for at the last finished run (or the import):
+   * emptying one of them is a change to push, emptying any other leaves Microsoft 365's value.
+   */
+  readonly valuedProperties?: readonly string[];
+  /** Graph properties the last run wrote or kept in step (an empty directory value under `keep` is not managed). */
+  readonly managedAttributes?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -147,6 +154,8 @@ export interface UserBindingView {
   readonly keptNames?: KeptNames;
   readonly disabledAt?: string;
   readonly deletedAt?: string;
+  /** The Microsoft 365 properties provisioning keeps in step for this account (as of its last run). */
+  readonly managedAttributes?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -166,6 +175,7 @@ export function toUserBindingView(record: UserBindingRecord): UserBindingView {
     ...(record.keptNames === undefined ? {} : { keptNames: record.keptNames }),
     ...(record.disabledAt === undefined ? {} : { disabledAt: record.disabledAt }),
     ...(record.deletedAt === undefined ? {} : { deletedAt: record.deletedAt }),
+    ...(record.managedAttributes === undefined ? {} : { managedAttributes: record.managedAttributes }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

@@ -8,7 +8,7 @@ import type { Logger } from '../ports/logger';
 import type { SecretStore } from '../ports/secret-store';
 import type { MessageSender } from '../ports/work-queue';
 import type { DeactivationGuard } from '../reconcile/deactivation-guard';
-import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, type ExportAttributeRule } from './attribute-mapping';
+import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, valuedProperties, type ExportAttributeRule } from './attribute-mapping';
 import { isBound, pendingPasswordSecretName, type BindingError, type BindingState, type PendingEvent, type PendingWrite, type UserBindingRecord } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
 import { boundConnectionOf, nudgeUser } from './bind-user';
@@ -87,6 +87,8 @@ class UserProvisioningRun {
   private note: string | undefined;
   /** The linked account was found deleted by someone else: there is nothing left for us to delete. */
   private accountGone = false;
+  /** What the account holds once this run's writes are done; stored only when the run finishes them. */
+  private inStep: Pick<UserBindingRecord, 'valuedProperties' | 'managedAttributes'> | undefined;
 
   constructor(
     private readonly deps: ProvisionUserDeps,
@@ -162,7 +164,8 @@ class UserProvisioningRun {
 
   private async provision(user: User): Promise<BindingState> {
     const enabled = user.state === 'active';
-    const desired = desiredAttributes(user, this.rules, enabled, this.binding.keptNames);
+    const desired = desiredAttributes(user, this.rules, enabled, { kept: this.binding.keptNames, emptyValues: this.connection.settings.emptyValues, valued: this.binding.valuedProperties });
+    this.inStep = { valuedProperties: valuedProperties(user), managedAttributes: Object.keys(desired).sort() };
     let account: M365User | undefined;
     let lostId: string | undefined;
     if (this.binding.m365UserId !== undefined) {
@@ -615,6 +618,8 @@ class UserProvisioningRun {
       const fields = this.workerFields(current, mine);
       return {
         ...fields,
+        // A held run wrote nothing: what the directory had stays the reference for the next one.
+        ...(state === 'pending' ? {} : this.inStep),
         state,
         lastError: undefined,
         attempts: 0,
