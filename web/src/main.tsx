@@ -64,10 +64,15 @@ function Shell({ session }: { session: Session }): JSX.Element {
   const route = useRoute();
   const section = route.segments[0] ?? 'connections';
   const main = useRef<HTMLElement>(null);
-  // After a page change, focus goes to the page's heading so keyboard and screen reader users start there.
+  const first = useRef(true);
+  // After moving to another page (not on the first load), focus goes to the page's heading, so keyboard
+  // and screen reader users start there instead of on the link they followed.
   useEffect(() => {
-    const heading = main.current?.querySelector('h1');
-    if (heading instanceof HTMLElement && document.activeElement === document.body) heading.focus();
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    window.setTimeout(() => main.current?.querySelector<HTMLElement>('h1')?.focus(), 0);
   }, [route.segments.join('/')]);
   return (
     <>

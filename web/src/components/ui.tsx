@@ -179,7 +179,8 @@ export function Field({ label, children, hint }: { label: string; children: Comp
 
 export function Table({ caption, head, children, empty }: { caption: string; head: readonly string[]; children: ComponentChildren; empty?: string | undefined }): JSX.Element {
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label={caption}>
+    // Focusable so a keyboard can scroll a wide table; named apart from the section that holds it.
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={`${caption} (table)`}>
       <table>
         <caption class="visually-hidden">{caption}</caption>
         <thead>

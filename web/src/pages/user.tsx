@@ -152,9 +152,10 @@ async function bindingsOf(userId: string): Promise<{ connection: Connection; bin
 function Bindings({ userId, canWrite }: { userId: string; canWrite: boolean }): JSX.Element {
   const rows = useLoad(() => bindingsOf(userId), [userId]);
   const action = useAction();
-  // A binding changes in the background; while one is pending, look again every second.
+  // A binding changes in the background: look again every second while one is pending, every 2 s while one is bound.
   const pending = rows.data?.some((r) => r.binding?.state === 'pending') === true;
-  usePoll(pending, rows.reload);
+  const bound = rows.data?.some((r) => r.binding?.bound === true) === true;
+  usePoll(pending || bound, rows.reload, pending ? 1000 : 2000);
   return (
     <section aria-labelledby="bindings">
       <h2 id="bindings">Microsoft 365 bindings</h2>
