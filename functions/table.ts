@@ -17,6 +17,9 @@ import { bindGroupRoute, bindUserRoute, countBindingsRoute, getGroupBindingRoute
 import { listEventsRoute } from './http/events';
 import { provisioningWorker } from './queue/provisioning-worker';
 import { groupSyncWorker } from './queue/group-sync';
+import { notificationsRoute } from './http/notifications';
+import { subscriptionsWorker } from './queue/subscriptions-worker';
+import { subscriptionsTimer } from './timer/subscriptions';
 import { consoleRoute } from './http/console';
 
 /**
@@ -79,5 +82,8 @@ export const functionTable: readonly FunctionDefinition[] = [
   getImportRoute,
   importWorker,
   noticeRelay,
+  notificationsRoute,
+  subscriptionsWorker,
+  subscriptionsTimer,
   consoleRoute,
 ];

@@ -13,7 +13,7 @@ import {
   writableGroupProperties,
   writableUserProperties,
 } from './graph-user-properties';
-import { matchesFilter, ODataQueryError, parseFilter, parseSelect, parseTop, pinnedValues, type FilterNode } from './odata-query';
+import { matchesFilter, ODataQueryError, parseFilter, parseSelect, parseTop, parseUserExpand, pinnedValues, type FilterNode } from './odata-query';
 import type { SandboxState } from './sandbox-state';
 import { directoryRoleTemplates } from './seed';
 import type { GroupRecord, TenantDirectory, UserRecord } from './tenant-directory';
@@ -43,10 +43,13 @@ const scopes = {
   readGroups: ['group.read.all', 'group.readwrite.all', 'groupmember.read.all', 'groupmember.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   writeGroups: ['group.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   writeMembers: ['groupmember.readwrite.all', 'group.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
+  revokeSessions: ['user.revokesessions.all', 'user.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   readDomains: ['domain.read.all', 'domain.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
 } as const;
 
 const userAdminRoles = new Set<string>([directoryRoleTemplates.globalAdministrator, directoryRoleTemplates.userAdministrator]);
+// revokeSignInSessions: Helpdesk Administrator is enough for non-admins (user-revokesigninsessions.md).
+const sessionAdminRoles = new Set<string>([...userAdminRoles, directoryRoleTemplates.helpdeskAdministrator]);
 const groupAdminRoles = new Set<string>([directoryRoleTemplates.globalAdministrator, directoryRoleTemplates.userAdministrator, directoryRoleTemplates.groupsAdministrator]);
 
 /** Entra's password rule: 8-256 characters from three of four classes (SSPR password policies). */
@@ -173,6 +176,13 @@ export class SandboxGraph {
     }
     if (!visible) return notFound(key, nowMs);
     if (sub === 'manager') return this.managerRoutes(call, ctx, visible, more, nowMs);
+    if (sub === 'revokeSignInSessions' || sub === 'microsoft.graph.revokeSignInSessions') {
+      if (m !== 'POST') return methodNotAllowed(nowMs);
+      const denied = this.need(ctx, scopes.revokeSessions, nowMs, sessionAdminRoles);
+      if (denied) return denied;
+      tenant.revokeUserSessions(visible, nowMs);
+      return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#Edm.Boolean`, value: true });
+    }
     if (sub === 'memberOf' || sub === 'transitiveMemberOf') {
       if (m !== 'GET') return methodNotAllowed(nowMs);
       const cast = more[0];
@@ -277,11 +287,21 @@ export class SandboxGraph {
 
   private listUsers(call: GraphCall, tenant: TenantDirectory, nowMs: number): GraphResult {
     const select = parseSelect(call.query.get('$select'), userSelectable, 'microsoft.graph.user');
+    const expand = parseUserExpand(call.query.get('$expand'), userSelectable);
     const filterText = call.query.get('$filter');
     const filter = filterText ? parseFilter(filterText, filterableUserProperties, 'User') : undefined;
     const read = (user: UserRecord) => (p: string) => (p === 'id' ? user.id : user.props[p]);
     const candidates = filter ? this.pinnedUsers(tenant, filter) : undefined;
-    return this.page(call, 'users', select, nowMs, candidates ?? tenant.userOrder, (u) => tenant.isVisible(u, nowMs) && (!filter || matchesFilter(filter, read(u))), (u) => this.userView(u, select));
+    const view = expand === undefined ? (u: UserRecord) => this.userView(u, select) : (u: UserRecord) => this.withManager(tenant, u, select, expand.select, nowMs);
+    return this.page(call, 'users', select, nowMs, candidates ?? tenant.userOrder, (u) => tenant.isVisible(u, nowMs) && (!filter || matchesFilter(filter, read(u))), view);
+  }
+
+  /** A user with `$expand=manager`: Graph leaves `manager` out when the user has none. */
+  private withManager(tenant: TenantDirectory, user: UserRecord, select: readonly string[] | undefined, managerSelect: readonly string[] | undefined, nowMs: number): Record<string, unknown> {
+    const view = this.userView(user, select);
+    const manager = user.managerId ? tenant.findUser(user.managerId) : undefined;
+    if (manager && tenant.isVisible(manager, nowMs)) view.manager = { '@odata.type': '#microsoft.graph.user', ...this.userView(manager, managerSelect) };
+    return view;
   }
 
   private pinnedUsers(tenant: TenantDirectory, filter: FilterNode): UserRecord[] | undefined {

@@ -36,11 +36,20 @@ export const connectionSettingsSchema = z.strictObject({
   conflictPolicy: z.enum(['fail', 'link']).default('fail'),
   deletedAccountPolicy: z.enum(['recreate', 'error']).default('recreate'),
   deprovisionAction: z.enum(['disable']).default('disable'),
+  /** Deprovisioning (suspend, unbind) also signs the account out everywhere (`revokeSignInSessions`). */
+  revokeSessionsOnDeprovision: z.boolean().default(true),
   /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
   usageLocation: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code such as "US"').optional(),
   deactivationGuard: deactivationGuardSchema.default({ maxUsers: 500, maxPercent: 10 }),
   /** Unbinding a group deletes its Microsoft 365 group too; absent or false leaves it (with its members). */
   deleteGroupOnUnbind: z.boolean().optional(),
+  /**
+   * A directory user without a value for a mapped attribute: `keep` leaves the Microsoft 365 value as
+   * it is, `clear` blanks it. Emptying a value the directory had clears it either way.
+   */
+  emptyValues: z.enum(['keep', 'clear']).default('keep'),
+  /** Graph change notifications correct drift within seconds; absent or true keeps them on, false leaves drift to the reconcile timer. */
+  changeNotifications: z.boolean().optional(),
 });
 export type ConnectionSettings = z.output<typeof connectionSettingsSchema>;
 
@@ -50,9 +59,12 @@ export const connectionSettingsPatchSchema = z.strictObject({
   conflictPolicy: z.enum(['fail', 'link']).optional(),
   deletedAccountPolicy: z.enum(['recreate', 'error']).optional(),
   deprovisionAction: z.enum(['disable']).optional(),
+  revokeSessionsOnDeprovision: z.boolean().optional(),
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
+  emptyValues: z.enum(['keep', 'clear']).optional(),
+  changeNotifications: z.boolean().optional(),
 });
 export type ConnectionSettingsPatch = z.output<typeof connectionSettingsPatchSchema>;
 
@@ -150,13 +162,17 @@ export function toConnectionView(record: ConnectionRecord): ConnectionView {
 /** Applies a settings change to the current settings. */
 export function applySettingsPatch(current: ConnectionSettings, patch: ConnectionSettingsPatch): ConnectionSettings {
   const deleteGroupOnUnbind = patch.deleteGroupOnUnbind ?? current.deleteGroupOnUnbind;
+  const changeNotifications = patch.changeNotifications ?? current.changeNotifications;
   const next: ConnectionSettings = {
     exportAttributes: patch.exportAttributes ?? current.exportAttributes,
     conflictPolicy: patch.conflictPolicy ?? current.conflictPolicy,
     deletedAccountPolicy: patch.deletedAccountPolicy ?? current.deletedAccountPolicy,
     deprovisionAction: patch.deprovisionAction ?? current.deprovisionAction,
+    revokeSessionsOnDeprovision: patch.revokeSessionsOnDeprovision ?? current.revokeSessionsOnDeprovision ?? true,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
+    emptyValues: patch.emptyValues ?? current.emptyValues,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
+    ...(changeNotifications === undefined ? {} : { changeNotifications }),
   };
   const usageLocation = patch.usageLocation === undefined ? current.usageLocation : (patch.usageLocation ?? undefined);
   return usageLocation === undefined ? next : { ...next, usageLocation };

@@ -27,8 +27,18 @@ export interface PendingWrite {
   readonly password: boolean;
   /** The manager reference it set (object id, or null for removed); absent when untouched. */
   readonly manager?: string | null;
+  /** The account's sign-in sessions are revoked after the attributes are written. */
+  readonly revokeSessions?: true;
   /** `version` names the change within the binding (`link:<n>`, `write:<seq>`); it makes the event id. */
-  readonly events: readonly { readonly type: ProvisioningEventType; readonly version: string; readonly changedAttributes: readonly string[] }[];
+  readonly events: readonly PendingEvent[];
+}
+
+/** An event a write records once it is done; the optional fields are copied onto the event. */
+export interface PendingEvent {
+  readonly type: ProvisioningEventType;
+  readonly version: string;
+  readonly changedAttributes: readonly string[];
+  readonly sessionsRevoked?: boolean;
 }
 
 /** A user's binding to a connection (container `bindings`, pk = connection id, id = user id). */
@@ -62,6 +72,13 @@ export interface UserBindingRecord {
   readonly note?: string;
   /** An imported account's own sign-in names, where they differ from what the directory email maps to. */
   readonly keptNames?: KeptNames;
+  /**
+   * Graph properties the directory user had a value for at the last finished run (or the import):
+   * emptying one of them is a change to push, emptying any other leaves Microsoft 365's value.
+   */
+  readonly valuedProperties?: readonly string[];
+  /** Graph properties the last run wrote or kept in step (an empty directory value under `keep` is not managed). */
+  readonly managedAttributes?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -128,6 +145,8 @@ export interface UserBindingView {
   readonly lastSyncedAt?: string;
   readonly note?: string;
   readonly keptNames?: KeptNames;
+  /** The Microsoft 365 properties provisioning keeps in step for this account (as of its last run). */
+  readonly managedAttributes?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -145,6 +164,7 @@ export function toUserBindingView(record: UserBindingRecord): UserBindingView {
     ...(record.lastSyncedAt === undefined ? {} : { lastSyncedAt: record.lastSyncedAt }),
     ...(record.note === undefined ? {} : { note: record.note }),
     ...(record.keptNames === undefined ? {} : { keptNames: record.keptNames }),
+    ...(record.managedAttributes === undefined ? {} : { managedAttributes: record.managedAttributes }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
