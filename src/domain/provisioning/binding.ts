@@ -200,6 +200,7 @@ export interface GroupBindingView {
   readonly boundMembers: number;
   readonly skippedMembers: number;
   readonly m365GroupId?: string;
+  readonly licenses?: readonly LicenseSetting[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -212,6 +213,7 @@ export function toGroupBindingView(record: GroupBindingRecord): GroupBindingView
     boundMembers: record.boundMembers,
     skippedMembers: record.skippedMembers,
     ...(record.m365GroupId === undefined ? {} : { m365GroupId: record.m365GroupId }),
+    ...(record.licenses === undefined ? {} : { licenses: record.licenses }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
