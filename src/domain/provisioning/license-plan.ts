@@ -71,3 +71,15 @@ export function planLicenses(wanted: readonly LicenseSetting[], skus: readonly S
   const managedNow = [...bySku.value.values()].map(({ sku }) => ({ skuId: sku.skuId, skuPartNumber: sku.skuPartNumber }));
   return ok({ add, remove: gone.map((m) => m.skuId), added, removed: gone.map((m) => m.skuPartNumber), managed: managedNow });
 }
+
+/**
+ * For an account being deprovisioned: never adds; removes the licences this service assigned that
+ * `wanted` no longer names (matched by SKU id or part number, so no Graph read is needed).
+ */
+export function planRemovals(wanted: readonly LicenseSetting[], held: readonly AssignedLicense[], managed: readonly ManagedLicense[]): LicensePlan {
+  const stillWanted = (m: ManagedLicense) =>
+    wanted.some((w) => (w.skuId !== undefined ? w.skuId.toLowerCase() === m.skuId.toLowerCase() : w.skuPartNumber?.toLowerCase() === m.skuPartNumber.toLowerCase()));
+  const kept = managed.filter(stillWanted);
+  const gone = managed.filter((m) => !stillWanted(m) && held.some((l) => l.skuId.toLowerCase() === m.skuId.toLowerCase()));
+  return { add: [], remove: gone.map((m) => m.skuId), added: [], removed: gone.map((m) => m.skuPartNumber), managed: kept };
+}

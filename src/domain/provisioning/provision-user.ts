@@ -18,7 +18,8 @@ import { respondToFailure } from './failure-response';
 import type { AssignedLicense, GatewayFailure, M365Attributes, SubscribedSku, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
 import type { UserNudge } from './nudges';
 import { deletionDue, revokesSessionsOnDeprovision } from './lifecycle-settings';
-import { planLicenses } from './license-plan';
+import { planLicenses, planRemovals } from './license-plan';
+import { ok } from '../result';
 import { managesLicenses, wantedLicenses } from './wanted-licenses';
 import { licensingPermissions, markConsentUpgradeRequired } from '../connections/consent-upgrade';
 import { provisioningEventId, recordEvent } from './provisioning-events';
@@ -147,7 +148,8 @@ class UserProvisioningRun {
     // Deleted after its grace period: nothing left to deactivate.
     if (id === undefined || (this.binding.deletedAt !== undefined && this.binding.pendingWrite === undefined)) return 'deprovisioned';
     // A write left pending by an earlier run is judged on every attribute it set.
-    const removesLicenses = this.connection.settings.removeLicensesOnDeprovision === true && (this.binding.licenses ?? []).length > 0;
+    // Licences this service assigned may have to go: those of groups the user left, or all of them by setting.
+    const removesLicenses = (this.binding.licenses ?? []).length > 0;
     const read = await this.gateway.get(id, this.binding.pendingWrite === undefined && !removesLicenses ? ['id', 'userPrincipalName', 'accountEnabled'] : this.select);
     if (!read.ok) {
       // Gone already: nothing left to deactivate.
@@ -163,8 +165,10 @@ class UserProvisioningRun {
       const revokeSessions = revokesSessionsOnDeprovision(this.connection.settings);
       await this.write(account, { attributes: { accountEnabled: false }, revokeSessions, events: [deprovisionEvent(['accountEnabled'], revokeSessions)] });
     }
-    // Frees the seats, by setting.
-    if (removesLicenses) await this.syncLicenses(account, []);
+    if (removesLicenses) {
+      const wanted = this.connection.settings.removeLicensesOnDeprovision === true ? [] : await wantedLicenses(this.deps.store, this.connection, this.binding);
+      await this.syncLicenses(account, wanted, 'remove_only');
+    }
     return 'deprovisioned';
   }
 
@@ -332,12 +336,12 @@ class UserProvisioningRun {
    * cannot read them (403): the connection is marked for a consent upgrade and the rest of the
    * run carries on.
    */
-  private async syncLicenses(account: M365User, wanted: readonly LicenseSetting[]): Promise<void> {
+  private async syncLicenses(account: M365User, wanted: readonly LicenseSetting[], mode: 'assign' | 'remove_only' = 'assign'): Promise<void> {
     const managed = this.binding.licenses ?? [];
     if (wanted.length === 0 && managed.length === 0) return;
     const held = Array.isArray(account.assignedLicenses) ? (account.assignedLicenses as AssignedLicense[]) : [];
     let skus: SubscribedSku[] = [];
-    if (wanted.length > 0) {
+    if (mode === 'assign' && wanted.length > 0) {
       const read = await this.gateway.subscribedSkus();
       if (!read.ok) {
         if (read.error.kind === 'stop' && !read.error.reauthorizationRequired) {
@@ -349,7 +353,7 @@ class UserProvisioningRun {
       }
       skus = read.value;
     }
-    const plan = planLicenses(wanted, skus, held, managed);
+    const plan = mode === 'assign' ? planLicenses(wanted, skus, held, managed) : ok(planRemovals(wanted, held, managed));
     if (!plan.ok) throw await this.permanent(plan.error);
     if (plan.value.add.length === 0 && plan.value.remove.length === 0) {
       this.binding = { ...this.binding, licenses: plan.value.managed };
