@@ -92,9 +92,9 @@ describe('licences over the admin API, against the sandbox tenant', () => {
 
   it('a connection consented before licence management shows consent_upgrade_required and everything else works; a new consent clears it', async () => {
     const created = await json(await host.api('connections', { method: 'POST', json: { name: 'Fabrikam', domains: ['fabrikam.com'], settings: { usageLocation: 'US', licenses: [{ skuPartNumber: 'ENTERPRISEPACK' }] } } }));
-    await consent(created.consentUrl as string, fabrikam.adminUpn, ['LicenseAssignment.Read.All']);
+    await consent(created.consentUrl as string, fabrikam.adminUpn, ['Organization.Read.All']);
     const grants = await sandbox.control(`tenants/${fabrikam.id}/grants`);
-    expect((grants.body as Json[]).some((g) => (g.scopes as string[]).some((s) => /LicenseAssignment/i.test(s)))).toBe(false);
+    expect((grants.body as Json[]).some((g) => (g.scopes as string[]).some((s) => /Organization\.Read\.All/i.test(s)))).toBe(false);
     const path = `connections/${created.id as string}`;
 
     const user = await createUser(host, { email: 'early.adopter@fabrikam.com', firstName: 'Early', lastName: 'Adopter' });
@@ -102,7 +102,7 @@ describe('licences over the admin API, against the sandbox tenant', () => {
     const binding = await bindingIn(host, created.id as string, user.id as string, 'provisioned');
     expect(binding.note).toMatch(/consent/);
     const shown = await json(await host.api(path));
-    expect(shown).toMatchObject({ status: 'active', consentUpgrade: { status: 'consent_upgrade_required', permissions: ['LicenseAssignment.Read.All'], consentLink: `/api/${path}/consent` } });
+    expect(shown).toMatchObject({ status: 'active', consentUpgrade: { status: 'consent_upgrade_required', permissions: ['Organization.Read.All'], consentLink: `/api/${path}/consent` } });
     const listing = await host.api(`${path}/licenses`);
     expect(listing.status).toBe(409);
     expect((await json(listing)).error.message).toMatch(/consent again/);

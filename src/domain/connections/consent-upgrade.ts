@@ -8,7 +8,7 @@ import type { ConnectionRecord } from './connection';
  * existed (README, "Microsoft Graph permissions"): reading the tenant's subscribed SKUs.
  * `assignLicense` itself is covered by `User.ReadWrite.All`.
  */
-export const licensingPermissions = ['LicenseAssignment.Read.All'] as const;
+export const licensingPermissions = ['Organization.Read.All'] as const;
 
 export interface ConsentUpgradeDeps {
   readonly store: DocumentStore;

@@ -192,7 +192,7 @@ describe('account lifecycle', () => {
       expect(await h.binding(user.id)).toMatchObject({ state: 'provisioned', note: expect.stringMatching(/consent/) });
       const connection = await h.store.get<{ status: string; consentUpgrade?: { permissions: string[] } }>('connections', testConnectionId, testConnectionId);
       expect(connection?.data.status).toBe('active');
-      expect(connection?.data.consentUpgrade?.permissions).toEqual(['LicenseAssignment.Read.All']);
+      expect(connection?.data.consentUpgrade?.permissions).toEqual(['Organization.Read.All']);
     });
 
     it('records the licence event once when the answer to assignLicense was lost', async () => {
