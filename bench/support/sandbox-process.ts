@@ -126,3 +126,34 @@ export async function addBenchTenants(sandbox: SandboxHandle, payload: { count: 
   }
   return tenants;
 }
+
+/** Admin API calls a child makes for the benchmark, so their client-side cost is not the service's. */
+export interface DrivePayload {
+  readonly baseUrl: string;
+  readonly adminKey: string;
+  readonly calls: readonly { readonly method: string; readonly path: string; readonly json?: unknown }[];
+  readonly concurrency: number;
+  readonly keepBodies?: boolean;
+}
+
+export interface DriveResult {
+  readonly status: number;
+  readonly startedAtMs: number;
+  readonly body?: Json;
+}
+
+/** A child command: makes the calls, `concurrency` at a time, and answers each status (and body if asked). */
+export async function driveApi(_sandbox: SandboxHandle, payload: DrivePayload): Promise<DriveResult[]> {
+  const results = new Array<DriveResult>(payload.calls.length);
+  await pool(payload.calls, payload.concurrency, async (call, i) => {
+    const startedAtMs = Date.now();
+    const response = await fetch(`${payload.baseUrl}/${call.path}`, {
+      method: call.method,
+      headers: { 'x-api-key': payload.adminKey, ...(call.json === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(call.json === undefined ? {} : { body: JSON.stringify(call.json) }),
+    });
+    const text = await response.text();
+    results[i] = { status: response.status, startedAtMs, ...(payload.keepBodies === true && text !== '' ? { body: JSON.parse(text) as Json } : {}) };
+  });
+  return results;
+}
