@@ -143,10 +143,19 @@ export class AppWriteBudget implements WriteBudget {
   private kick(): void {
     if (this.pumping) return;
     this.pumping = true;
-    void this.pump().finally(() => {
-      this.pumping = false;
-      if (this.waiting.size > 0) this.kick();
-    });
+    this.pump().then(
+      () => {
+        this.pumping = false;
+        if (this.waiting.size > 0) this.kick();
+      },
+      () => {
+        // The store failed (or closed): the writes waiting give up and their work is rescheduled;
+        // the next write to arrive tries the store again.
+        this.pumping = false;
+        for (const queue of this.waiting.values()) for (const waiter of queue) waiter.resolve(false);
+        this.waiting.clear();
+      },
+    );
   }
 
   private waiters(): number {

@@ -62,3 +62,16 @@ describe('the app-wide write budget', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 });
+
+describe('the app-wide write budget when its store fails', () => {
+  it('lets the waiting writes give up instead of failing over and over, and tries the store again for the next one', async () => {
+    const db = openDatabase(':memory:');
+    const store = new SqliteDocumentStore(db, { clock: systemClock });
+    // One write per second each for the app and a tenant: every further write needs the store.
+    const budget = new AppWriteBudget(new StoreTokenBuckets(store, systemClock), systemClock, { appWritesPer5Minutes: 300, tenantWritesPer150Seconds: 150 });
+    expect(await budget.acquire('c')).toBe(true);
+    db.close();
+    expect(await Promise.all([budget.acquire('c'), budget.acquire('d')])).toEqual([false, false]);
+    expect(await budget.acquire('c')).toBe(false);
+  });
+});
