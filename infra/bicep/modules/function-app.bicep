@@ -71,6 +71,8 @@ var settings = {
   GRAPH_APP_WRITES_PER_5_MINUTES: graphAppWriteLimit
   GRAPH_TENANT_WRITES_PER_150_SECONDS: graphTenantWriteLimit
   NODE_OPTIONS: '--max-old-space-size=1024'
+  // The admin console answers at the site root (host.json has no route prefix): not the host's own page.
+  AzureWebJobsDisableHomepage: 'true'
 }
 
 // Optional settings, present only when given: app settings are replaced as a whole on every
