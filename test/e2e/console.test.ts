@@ -272,5 +272,5 @@ describe('admin console (Chromium)', () => {
     await check('user-read-only');
     expect(cspErrors).toEqual([]);
     mark('done');
-  }, 60_000);
+  }, 120_000);
 });
