@@ -34,7 +34,11 @@ describe('npm start (local host process)', () => {
     expect(limit).toBeGreaterThanOrEqual(serviceHeapMb);
     expect(limit).toBeLessThan(serviceHeapMb + 128);
 
-    const health = await fetch(`http://localhost:${port}/api/health`);
+    const anonymous = await fetch(`http://localhost:${port}/api/health`);
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.json()).toEqual({ status: 'ok' });
+    const printedKey = /m365b_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(run.output())?.[0] as string;
+    const health = await fetch(`http://localhost:${port}/api/health`, { headers: { 'x-api-key': printedKey } });
     const body = (await health.json()) as { status: string; checks: Record<string, { status: string }> };
     expect(health.status).toBe(200);
     expect(body.status).toBe('ok');

@@ -2,7 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import type { ZodType } from 'zod';
 import type { HttpMethod } from '../functions/definition';
 
-export type RouteAuth = 'none' | 'reader' | 'admin';
+export type RouteAuth = 'none' | 'optional' | 'reader' | 'admin';
 
 export interface ResponseDoc {
   readonly description: string;
@@ -41,7 +41,8 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title:
       path: `/api/${route.route}`,
       summary: route.summary,
       tags: [...route.tags],
-      security: route.auth === 'none' ? [] : [{ [apiKey.name]: [] }],
+      // An empty requirement makes the key optional.
+      security: route.auth === 'none' ? [] : route.auth === 'optional' ? [{}, { [apiKey.name]: [] }] : [{ [apiKey.name]: [] }],
       request: {
         ...(route.params === undefined ? {} : { params: route.params as never }),
         ...(route.query === undefined ? {} : { query: route.query as never }),

@@ -15,7 +15,7 @@ export const emailSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .max(254)
+  .max(254, { abort: true })
   .check(z.email())
   .refine((email) => email.indexOf('@') <= 64, 'the part before @ must be at most 64 characters');
 
@@ -25,14 +25,22 @@ export const usernameSchema = z
   .string()
   .trim()
   .min(1)
-  .max(64)
+  .max(64, { abort: true })
   .regex(/^[A-Za-z0-9!#$%&'*+\-./=?^_`{|}~]+$/, 'letters, digits and ! # $ % & \' * + - . / = ? ^ _ ` { | } ~ only');
 
 export const userStateSchema = z.enum(['active', 'suspended']);
 
 export const phoneNumberSchema = z.strictObject({
   type: z.enum(['work', 'mobile', 'home', 'other']),
-  number: z.string().trim().min(3).max(64).regex(/^\+?[0-9 ()./-]+(?:\s*(?:x|ext\.?)\s*[0-9]{1,10})?$/i, 'digits, spaces, + ( ) . / - and an optional extension only'),
+  // The length check aborts: no pattern ever runs on an over-long value. The pattern is linear:
+  // each run of spaces is followed by a character it cannot also match, so nothing backtracks. No
+  // flags: the OpenAPI document carries the source only, so case is spelt out.
+  number: z
+    .string()
+    .trim()
+    .min(3)
+    .max(64, { abort: true })
+    .regex(/^\+? *[0-9()./-]+(?: +[0-9()./-]+)*(?:\s*(?:[xX]|[eE][xX][tT]\.?)\s*[0-9]{1,10})?$/, 'digits, spaces, + ( ) . / - and an optional extension only'),
 });
 
 export const addressSchema = z.strictObject({

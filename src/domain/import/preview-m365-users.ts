@@ -2,6 +2,7 @@ import type { ConnectionRecord } from '../connections/connection';
 import type { Clock } from '../ports/clock';
 import type { DocumentStore } from '../ports/document-store';
 import { err, ok, type Result } from '../result';
+import { signToken, verifyToken } from '../signing/signing-key';
 import { readFailure, type ImportFailure } from './import-failures';
 import { filterFingerprint, matchesPerson, matchesStatus, type ImportFilter } from './import-filter';
 import { importEmail, resolveImported, resolveStatuses, type ImportStatus, type ResolvedStatus } from './import-status';
@@ -41,6 +42,8 @@ export interface PreviewDeps {
   readonly clock: Clock;
   readonly directories: M365Directories;
   readonly pages: GraphPageCache;
+  /** The key cursors are signed with: a cursor carries the Graph link the next request follows. */
+  readonly cursorKey: () => Promise<Buffer>;
 }
 
 /**
@@ -63,21 +66,18 @@ interface CursorPayload {
   readonly o: number;
 }
 
-function encodeCursor(connectionId: string, filter: ImportFilter, state: CursorState): string {
-  const payload: CursorPayload = { v: 1, c: connectionId, f: filterFingerprint(filter), p: state.page ?? null, o: state.offset };
-  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+// Signed: the Graph link in a cursor is followed with the connection's token, so a client must not
+// be able to write one (it could steer any query to Graph).
+function encodeCursor(key: Buffer, connectionId: string, filter: ImportFilter, state: CursorState): string {
+  return signToken(key, { v: 1, c: connectionId, f: filterFingerprint(filter), p: state.page ?? null, o: state.offset } satisfies CursorPayload);
 }
 
-function decodeCursor(cursor: string, connectionId: string, filter: ImportFilter): CursorState | undefined {
-  let payload: Partial<CursorPayload>;
-  try {
-    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorPayload>;
-  } catch {
-    return undefined;
-  }
-  if (payload.v !== 1 || payload.c !== connectionId || payload.f !== filterFingerprint(filter)) return undefined;
-  if (!(payload.p === null || typeof payload.p === 'string') || typeof payload.o !== 'number' || !Number.isInteger(payload.o) || payload.o < 0) return undefined;
-  return { page: payload.p ?? undefined, offset: payload.o };
+function decodeCursor(key: Buffer, cursor: string, connectionId: string, filter: ImportFilter): CursorState | undefined {
+  const payload = verifyToken(key, cursor);
+  if (payload === undefined || payload.v !== 1 || payload.c !== connectionId || payload.f !== filterFingerprint(filter)) return undefined;
+  const { p, o } = payload;
+  if (!(p === null || typeof p === 'string') || typeof o !== 'number' || !Number.isInteger(o) || o < 0) return undefined;
+  return { page: p ?? undefined, offset: o };
 }
 
 interface CachedPage {
@@ -163,9 +163,10 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
   const connection = await readableConnection(deps.store, connectionId);
   if (!connection.ok) return connection;
   const filter: ImportFilter = { status: query.status, domain: query.domain, q: query.q, enabled: query.enabled };
+  const key = await deps.cursorKey();
   let state: CursorState = { page: undefined, offset: 0 };
   if (query.cursor !== undefined) {
-    const decoded = decodeCursor(query.cursor, connectionId, filter);
+    const decoded = decodeCursor(key, query.cursor, connectionId, filter);
     if (decoded === undefined) return err({ code: 'invalid_cursor', message: 'query.cursor: not a cursor of this list (cursors belong to one connection and one set of filters)' });
     state = decoded;
   }
@@ -198,12 +199,12 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
         // Only the page the cursor points into is worth keeping: the next one has not been read.
         if (next !== undefined && next.page === state.page) deps.pages.set(cacheKey, page);
         else deps.pages.delete(cacheKey);
-        return ok({ items, ...(next === undefined ? {} : { nextCursor: encodeCursor(connectionId, filter, next) }) });
+        return ok({ items, ...(next === undefined ? {} : { nextCursor: encodeCursor(key, connectionId, filter, next) }) });
       }
     }
     deps.pages.delete(cacheKey);
     if (page.nextPage === undefined) return ok({ items });
     state = { page: page.nextPage, offset: 0 };
   }
-  return ok({ items, nextCursor: encodeCursor(connectionId, filter, state) });
+  return ok({ items, nextCursor: encodeCursor(key, connectionId, filter, state) });
 }
