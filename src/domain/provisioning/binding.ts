@@ -79,6 +79,8 @@ export interface UserBindingRecord {
   readonly valuedProperties?: readonly string[];
   /** Graph properties the last run wrote or kept in step (an empty directory value under `keep` is not managed). */
   readonly managedAttributes?: readonly string[];
+  /** The admin allowed disabling, re-passwording and renaming the account although it is privileged. */
+  readonly allowPrivileged?: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -147,6 +149,7 @@ export interface UserBindingView {
   readonly keptNames?: KeptNames;
   /** The Microsoft 365 properties provisioning keeps in step for this account (as of its last run). */
   readonly managedAttributes?: readonly string[];
+  readonly allowPrivileged?: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -165,6 +168,7 @@ export function toUserBindingView(record: UserBindingRecord): UserBindingView {
     ...(record.note === undefined ? {} : { note: record.note }),
     ...(record.keptNames === undefined ? {} : { keptNames: record.keptNames }),
     ...(record.managedAttributes === undefined ? {} : { managedAttributes: record.managedAttributes }),
+    ...(record.allowPrivileged === true ? { allowPrivileged: true } : {}),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

@@ -75,6 +75,7 @@ export class ConnectionThrottle {
       update: (id, patch) => note(gateway.update(id, patch)),
       setManager: (id, managerId) => note(gateway.setManager(id, managerId)),
       revokeSessions: (id) => note(gateway.revokeSessions(id)),
+      privilegedRoleHolders: () => note(gateway.privilegedRoleHolders()),
     };
   }
 }

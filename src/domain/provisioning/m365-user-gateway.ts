@@ -84,6 +84,12 @@ export interface M365UserGateway {
   setManager(id: string, managerId: string | null): Promise<GatewayResult<void>>;
   /** Ends every sign-in session of the account: its refresh tokens stop working (`revokeSignInSessions`). */
   revokeSessions(id: string): Promise<GatewayResult<void>>;
+  /**
+   * Object ids (lower case) of the tenant's users holding a directory role Microsoft labels
+   * privileged (`privilegedRoleTemplateIds`). Read from the role memberships, a few requests per
+   * tenant, and kept for a few minutes.
+   */
+  privilegedRoleHolders(): Promise<GatewayResult<ReadonlySet<string>>>;
 }
 
 /** Opens the gateway of a connection (its tenant, its tokens). */

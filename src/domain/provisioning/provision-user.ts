@@ -18,6 +18,7 @@ import { respondToFailure } from './failure-response';
 import type { GatewayFailure, M365Attributes, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
 import type { UserNudge } from './nudges';
 import { revokesSessionsOnDeprovision } from './lifecycle-settings';
+import { graphRefusedPrivileged, isProtected, privilegedRefusal, privilegeOf, riskyChanges } from './privileged-accounts';
 import { provisioningEventId, recordEvent } from './provisioning-events';
 
 export interface ProvisionUserDeps {
@@ -151,6 +152,7 @@ class UserProvisioningRun {
     }
     const account = await this.resolvePendingWrite(read.value);
     if (account.accountEnabled !== false) {
+      await this.protectPrivileged(account, { accountEnabled: false }, false);
       await this.admitDeactivation(account.id);
       const revokeSessions = revokesSessionsOnDeprovision(this.connection.settings);
       await this.write(account, { attributes: { accountEnabled: false }, revokeSessions, events: [deprovisionEvent(['accountEnabled'], revokeSessions)] });
@@ -203,11 +205,31 @@ class UserProvisioningRun {
     }
     if (password !== undefined) events.push({ type: 'user_password_update_provision', version: '', changedAttributes: ['passwordProfile'] });
     if (events.length > 0) {
+      await this.protectPrivileged(account, attributes, password !== undefined);
       // Taking over an account for a suspended user is a link, not one of our accounts going dark.
       if (attributes.accountEnabled === false && !takeover) await this.admitDeactivation(account.id);
       await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), revokeSessions, events });
     }
     return enabled ? 'provisioned' : 'deprovisioned';
+  }
+
+  /**
+   * Refuses to disable, re-password or rename a privileged account (a privileged role holder, or
+   * the account the connection was consented with) unless its binding says `allowPrivileged`: the
+   * binding shows `PRIVILEGED_ACCOUNT` and nothing is written. The role holders are read only when
+   * a write would do one of these things.
+   */
+  private async protectPrivileged(account: M365User, attributes: M365Attributes, password: boolean): Promise<void> {
+    const changes = riskyChanges(account, attributes, password);
+    if (changes.length === 0 || this.binding.allowPrivileged === true) return;
+    const consenting = privilegeOf(this.connection, new Set(), account.id);
+    let privilege = consenting;
+    if (!consenting.consentingAccount) {
+      const holders = await this.gateway.privilegedRoleHolders();
+      if (!holders.ok) throw await this.failure(holders.error);
+      privilege = privilegeOf(this.connection, holders.value, account.id);
+    }
+    if (isProtected(privilege)) throw await this.permanent(privilegedRefusal(account, privilege, changes, this.connection.id, this.binding.userId));
   }
 
   /**
@@ -330,7 +352,12 @@ class UserProvisioningRun {
         attributes: spec.attributes,
         ...(spec.password === undefined ? {} : { passwordProfile: { password: spec.password, forceChangePasswordNextSignIn: false } }),
       });
-      if (!updated.ok) throw await this.failure(updated.error);
+      if (!updated.ok) {
+        // Graph's 403 for an admin's password or sign-in: only a higher-privileged administrator may change those.
+        const changes = riskyChanges(account, spec.attributes, spec.password !== undefined);
+        if (updated.error.kind === 'stop' && !updated.error.reauthorizationRequired && changes.length > 0) throw await this.permanent(graphRefusedPrivileged(account, changes, updated.error.message));
+        throw await this.failure(updated.error);
+      }
     }
     if (spec.manager !== undefined) {
       const set = await this.gateway.setManager(account.id, spec.manager);

@@ -27,8 +27,16 @@ describe('import, then turn on export rules: nothing Microsoft 365 holds is blan
 
   it('imports every mappable attribute and the manager, and a reconcile after turning on jobTitle and department writes nothing', async () => {
     const job = await finishedJob(host, await startImport(host, connectionId, { filter: {} }));
-    // The service account's domain (contoso.onmicrosoft.com) is not claimed by the connection.
-    expect(job).toMatchObject({ status: 'completed', succeeded: 36, failed: 1 });
+    // The service account's domain (contoso.onmicrosoft.com) is not claimed by the connection; a
+    // filter leaves out the five privileged accounts (the consenting admin among them).
+    expect(job).toMatchObject({ status: 'completed', succeeded: 31, skipped: 5, failed: 1 });
+    const privileged = (job.results as Json[]).filter((r) => r.outcome === 'skipped');
+    const preview = ((await json(await host.api(`connections/${connectionId}/m365/users?limit=100`))).items as Json[]).filter((u) => u.privileged === true || u.consentingAccount === true);
+    expect(preview.map((u) => u.id).sort()).toEqual(privileged.map((r) => r.m365UserId).sort());
+    expect(preview.find((u) => u.userPrincipalName === contoso.adminUpn)).toMatchObject({ privileged: true, consentingAccount: true });
+    // Named by id, they are imported like anyone else: 36 in all.
+    const named = await finishedJob(host, await startImport(host, connectionId, { m365UserIds: privileged.map((r) => r.m365UserId) }));
+    expect(named).toMatchObject({ status: 'completed', succeeded: 5 });
 
     const staff = await sandbox.graph(`/users?$filter=${encodeURIComponent("userPrincipalName eq 'blake.archer@contoso.com'")}&$select=id,jobTitle,department,businessPhones,mobilePhone,officeLocation,city,country,employeeId,companyName`);
     const account = (staff.body.value as Json[])[0];
@@ -83,5 +91,42 @@ describe('import, then turn on export rules: nothing Microsoft 365 holds is blan
     expect(await directoryUser(host, 'devon.baker@contoso.com')).toMatchObject({ jobTitle: 'Principal Specialist' });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await writesSince(sandbox, since)).toEqual([]);
+  });
+
+  it("never disables, re-passwords or unbinds-away the consenting admin's account: the binding says why", async () => {
+    const admin = await directoryUser(host, contoso.adminUpn);
+    const since = await sandbox.lastRequestSeq();
+    const refused = async (): Promise<Json> =>
+      eventually(async () => {
+        const binding = await bindingOf(host, connectionId, admin.id as string);
+        return binding.state === 'error' && binding.lastError?.code === 'PRIVILEGED_ACCOUNT' ? binding : undefined;
+      }, 10_000, 'the binding to refuse the change');
+
+    expect((await host.api(`users/${admin.id as string}/suspend`, { method: 'POST' })).status).toBe(200);
+    const suspended = await refused();
+    expect(suspended.lastError.message).toMatch(/would disable the Microsoft 365 account admin@contoso\.com, but it is the account this connection was consented with .*allowPrivileged/);
+    expect((await host.api(`users/${admin.id as string}/activate`, { method: 'POST' })).status).toBe(200);
+    await eventually(async () => ((await bindingOf(host, connectionId, admin.id as string)).state === 'provisioned' ? true : undefined), 10_000, 'the binding to settle');
+
+    expect((await host.api(`users/${admin.id as string}/password`, { method: 'PUT', json: { password: 'An0ther-Strong-Passw0rd!' } })).status).toBe(204);
+    expect((await refused()).lastError.message).toMatch(/would set the password of/);
+
+    expect((await host.api(`connections/${connectionId}/users/${admin.id as string}`, { method: 'DELETE' })).status).toBe(202);
+    expect((await refused()).lastError.message).toMatch(/would disable/);
+
+    expect(await sandbox.user(contoso.adminUpn)).toMatchObject({ accountEnabled: true });
+    expect((await sandbox.requestsSince(since)).filter((r) => r.write)).toEqual([]);
+  });
+
+  it("reads Graph's 403 on an administrator's password as PRIVILEGED_ACCOUNT when the binding allows privileged changes", async () => {
+    const helpdesk = await directoryUser(host, contoso.helpdeskUpn);
+    expect((await host.api(`connections/${connectionId}/users/${helpdesk.id as string}`, { method: 'PUT', json: { allowPrivileged: true } })).status).toBe(202);
+    expect((await host.api(`users/${helpdesk.id as string}/password`, { method: 'PUT', json: { password: 'An0ther-Strong-Passw0rd!' } })).status).toBe(204);
+    const binding = await eventually(async () => {
+      const current = await bindingOf(host, connectionId, helpdesk.id as string);
+      return current.lastError?.code === 'PRIVILEGED_ACCOUNT' ? current : undefined;
+    }, 10_000, 'the refused password to show on the binding');
+    expect(binding).toMatchObject({ state: 'error', allowPrivileged: true });
+    expect(binding.lastError.message).toMatch(/Microsoft 365 refused to set the password of helpdesk@contoso\.com/);
   });
 });
