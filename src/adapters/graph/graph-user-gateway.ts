@@ -108,6 +108,18 @@ export class GraphUserGateway implements M365UserGateway {
     });
   }
 
+  delete(id: string): Promise<GatewayResult<void>> {
+    return this.call(async () => {
+      await this.graph.send<void>({ method: 'DELETE', url: `/users/${encodeURIComponent(id)}` });
+    });
+  }
+
+  restore(id: string): Promise<GatewayResult<void>> {
+    return this.call(async () => {
+      await this.graph.send({ method: 'POST', url: `/directory/deletedItems/${encodeURIComponent(id)}/restore` });
+    });
+  }
+
   async privilegedRoleHolders(): Promise<GatewayResult<ReadonlySet<string>>> {
     const nowMs = Date.now();
     if (this.holders !== undefined && this.holders.untilMs > nowMs) return ok(this.holders.ids);

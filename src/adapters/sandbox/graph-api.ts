@@ -143,6 +143,9 @@ export class SandboxGraph {
       case 'domains':
         if (m !== 'GET') return methodNotAllowed(nowMs);
         return this.need(ctx, scopes.readDomains, nowMs) ?? this.domains(tenant, key, sub, nowMs);
+      case 'directory':
+        if (key !== 'deletedItems') return graphError(400, 'BadRequest', `Resource not found for the segment '${key ?? ''}'.`, nowMs);
+        return this.deletedItems(call, ctx, sub, more, nowMs);
       case 'directoryRoles':
         if (m !== 'GET') return methodNotAllowed(nowMs);
         if (key === undefined) return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryRoles`, value: tenant.roles.map((r) => roleView(r)) });
@@ -283,6 +286,44 @@ export class SandboxGraph {
       return { status: 204 };
     }
     return methodNotAllowed(nowMs);
+  }
+
+  /**
+   * `directory/deletedItems` for users (directory-deleteditems-*.md): list them through the
+   * `microsoft.graph.user` cast, read one, restore one with its object id. Entra keeps them 30
+   * days; after that they are gone (404).
+   */
+  private deletedItems(call: GraphCall, ctx: AccessContext, key: string | undefined, more: string[], nowMs: number): GraphResult {
+    const tenant = ctx.tenant;
+    const m = call.method;
+    const deletedView = (user: UserRecord) => ({
+      '@odata.type': '#microsoft.graph.user',
+      ...this.userView(user, undefined),
+      deletedDateTime: new Date(user.deletedAtMs ?? nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    });
+    if (key === 'microsoft.graph.user' && more.length === 0) {
+      if (m !== 'GET') return methodNotAllowed(nowMs);
+      const denied = this.need(ctx, scopes.readUsers, nowMs);
+      if (denied) return denied;
+      const deleted = tenant.userOrder.filter((u) => tenant.deletedUser(u.id, nowMs) !== undefined);
+      return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryObjects`, value: deleted.map(deletedView) });
+    }
+    if (key === undefined) return methodNotAllowed(nowMs);
+    const user = tenant.deletedUser(key, nowMs);
+    if (more.length === 0) {
+      if (m !== 'GET') return methodNotAllowed(nowMs);
+      return this.need(ctx, scopes.readUsers, nowMs) ?? (user ? ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryObjects/$entity`, ...deletedView(user) }) : notFound(key, nowMs));
+    }
+    if (more.length !== 1 || (more[0] !== 'restore' && more[0] !== 'microsoft.graph.restore')) return graphError(400, 'BadRequest', `Resource not found for the segment '${more.join('/')}'.`, nowMs);
+    if (m !== 'POST') return methodNotAllowed(nowMs);
+    const denied = this.need(ctx, scopes.writeUsers, nowMs, userAdminRoles);
+    if (denied) return denied;
+    if (!user) return notFound(key, nowMs);
+    if (tenant.upnTaken(String(user.props.userPrincipalName))) {
+      return badRequest('Another object with the same value for property userPrincipalName already exists.', nowMs, [{ target: 'userPrincipalName', code: 'ObjectConflict' }]);
+    }
+    tenant.undeleteUser(user);
+    return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': '#microsoft.graph.user', ...this.userView(user, undefined) });
   }
 
   userView(user: UserRecord, select: readonly string[] | undefined): Record<string, unknown> {

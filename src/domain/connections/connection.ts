@@ -19,6 +19,9 @@ export const exportAttributeNames = [
 ] as const;
 export type ExportAttribute = (typeof exportAttributeNames)[number];
 
+/** What deprovisioning does to an account: disable it, or disable it and delete it after a grace period. */
+export const deprovisionActions = ['disable', 'disable_then_delete'] as const;
+
 const deactivationGuardSchema = z.strictObject({
   /** A run that would deactivate more users than this stops until an admin confirms. */
   maxUsers: z.number().int().min(0).max(1_000_000),
@@ -35,7 +38,10 @@ export const connectionSettingsSchema = z.strictObject({
     .default([]),
   conflictPolicy: z.enum(['fail', 'link']).default('fail'),
   deletedAccountPolicy: z.enum(['recreate', 'error']).default('recreate'),
-  deprovisionAction: z.enum(['disable']).default('disable'),
+  /** `disable_then_delete`: accounts disabled longer than `deleteAfterDays` are deleted (Entra keeps them restorable for 30 days). */
+  deprovisionAction: z.enum(deprovisionActions).default('disable'),
+  /** Days a deprovisioned account stays disabled before `disable_then_delete` deletes it. */
+  deleteAfterDays: z.number().int().min(1).max(3650).default(30),
   /** Deprovisioning (suspend, unbind) also signs the account out everywhere (`revokeSignInSessions`). */
   revokeSessionsOnDeprovision: z.boolean().default(true),
   /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
@@ -58,7 +64,8 @@ export const connectionSettingsPatchSchema = z.strictObject({
   exportAttributes: connectionSettingsSchema.shape.exportAttributes.unwrap().optional(),
   conflictPolicy: z.enum(['fail', 'link']).optional(),
   deletedAccountPolicy: z.enum(['recreate', 'error']).optional(),
-  deprovisionAction: z.enum(['disable']).optional(),
+  deprovisionAction: z.enum(deprovisionActions).optional(),
+  deleteAfterDays: connectionSettingsSchema.shape.deleteAfterDays.unwrap().optional(),
   revokeSessionsOnDeprovision: z.boolean().optional(),
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
@@ -168,6 +175,7 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     conflictPolicy: patch.conflictPolicy ?? current.conflictPolicy,
     deletedAccountPolicy: patch.deletedAccountPolicy ?? current.deletedAccountPolicy,
     deprovisionAction: patch.deprovisionAction ?? current.deprovisionAction,
+    deleteAfterDays: patch.deleteAfterDays ?? current.deleteAfterDays ?? 30,
     revokeSessionsOnDeprovision: patch.revokeSessionsOnDeprovision ?? current.revokeSessionsOnDeprovision ?? true,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
     emptyValues: patch.emptyValues ?? current.emptyValues,

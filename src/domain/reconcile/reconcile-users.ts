@@ -152,7 +152,8 @@ class UsersRound {
     const compare: { binding: UserBindingRecord; account: DeltaUser }[] = [];
     for (const binding of await this.bindingsOfAccounts(ids)) {
       const accountId = binding.m365UserId;
-      if (accountId === undefined || !isBound(binding.via)) continue;
+      // An account deleted after its grace period is gone on purpose.
+      if (accountId === undefined || !isBound(binding.via) || binding.deletedAt !== undefined) continue;
       this.bound += 1;
       const account = reportedById.get(accountId);
       if (account !== undefined) this.listed.add(binding.userId);
@@ -191,7 +192,7 @@ class UsersRound {
     let cursor: string | undefined;
     do {
       const page = await this.deps.store.query<UserBindingRecord>('bindings', { pk: this.connectionId, where, limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
-      const missing = page.items.map((doc) => doc.data).filter((b) => isBound(b.via) && !this.listed.has(b.userId) && !hasOutstandingWork(b));
+      const missing = page.items.map((doc) => doc.data).filter((b) => isBound(b.via) && b.deletedAt === undefined && !this.listed.has(b.userId) && !hasOutstandingWork(b));
       for (const binding of missing) {
         this.deps.logger.info('bound Microsoft 365 account is no longer listed', { connectionId: this.connectionId, userId: binding.userId, m365UserId: binding.m365UserId, runId: this.run.runId });
       }
