@@ -129,4 +129,35 @@ describe('import, then turn on export rules: nothing Microsoft 365 holds is blan
     expect(binding).toMatchObject({ state: 'error', allowPrivileged: true });
     expect(binding.lastError.message).toMatch(/Microsoft 365 refused to set the password of helpdesk@contoso\.com/);
   });
+
+  it('plans a settings change and a group bind without one Graph write: per account old -> new, totals and warnings', async () => {
+    const since = await sandbox.lastRequestSeq();
+    const settingsPlan = await host.api(`connections/${connectionId}/plan`, { method: 'POST', json: { settings: { exportAttributes: ['jobTitle', 'department', 'company'], emptyValues: 'clear' } } });
+    expect(settingsPlan.status).toBe(200);
+    const plan = await json(settingsPlan);
+    // The consenting admin, unbound above, is still enabled: the plan shows the disable it would attempt, marked privileged.
+    expect(plan).toMatchObject({ kind: 'settings', totals: { create: 0, takeOver: 0, disable: 1 } });
+    expect((plan.accounts as Json[]).find((a) => a.action === 'disable')).toMatchObject({ userPrincipalName: contoso.adminUpn, warnings: ['privileged'] });
+    // Clearing empty values blanks the job title emptied earlier is already blank; the former employee has neither title nor department.
+    const blanking = (plan.accounts as Json[]).filter((a) => (a.warnings as string[]).includes('blanks_value'));
+    for (const account of blanking) expect((account.changes as Json[]).some((c) => c.to === null && c.from !== null)).toBe(true);
+    expect(plan.totals.update + plan.totals.disable).toBe((plan.accounts as Json[]).length);
+
+    const group = await json(await host.api('groups', { method: 'POST', json: { name: 'Plan newcomers' } }));
+    const created: Json[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      const user = await json(await host.api('users', { method: 'POST', json: { email: `newcomer${i}@contoso.com`, firstName: 'New', lastName: `Comer${i}`, jobTitle: 'Analyst' } }));
+      expect((await host.api(`groups/${group.id as string}/members/${user.id as string}`, { method: 'PUT' })).status).toBe(204);
+      created.push(user);
+    }
+    // One of them has an account already: a take-over with the attributes it would overwrite.
+    const existing = await sandbox.graph('/users', { method: 'POST', body: { accountEnabled: true, displayName: 'Old Name', givenName: 'Old', mailNickname: 'newcomer0', userPrincipalName: 'newcomer0@contoso.com', passwordProfile: { password: 'Initial-Passw0rd!x', forceChangePasswordNextSignIn: false } } });
+    expect(existing.status).toBe(201);
+    const bindPlan = await json(await host.api(`connections/${connectionId}/plan`, { method: 'POST', json: { bind: { groupIds: [group.id] } } }));
+    expect(bindPlan.totals).toMatchObject({ users: 12, create: 11, takeOver: 1 });
+    const takeOver = (bindPlan.accounts as Json[]).find((a) => a.action === 'take_over');
+    expect(takeOver.changes).toEqual(expect.arrayContaining([{ attribute: 'displayName', from: 'Old Name', to: 'New Comer0' }, { attribute: 'givenName', from: 'Old', to: 'New' }]));
+    // The one write is the account created above, behind the service's back.
+    expect((await sandbox.requestsSince(since)).filter((r) => r.write)).toHaveLength(1);
+  });
 });
