@@ -96,9 +96,10 @@ export class SandboxControl {
   }
 
   /** Adds `count` generated users to a tenant in one transaction (benchmarks seed 100,000). */
-  seedUsers(tenantKey: string, count: number): number {
+  seedUsers(tenantKey: string, count: number, prefix?: string): number {
     if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new SandboxControlError('INVALID_ARGUMENT', 'count must be an integer from 1 to 1000000');
-    return this.state.seedUsers(this.tenant(tenantKey), count);
+    if (prefix !== undefined && !/^[a-z][a-z0-9.]{0,30}$/.test(prefix)) throw new SandboxControlError('INVALID_ARGUMENT', 'prefix must be up to 31 lower-case letters, digits or dots, starting with a letter');
+    return this.state.seedUsers(this.tenant(tenantKey), count, prefix);
   }
 
   /**
@@ -228,7 +229,7 @@ export class SandboxControl {
       }
       if (action === 'grants' && m === 'GET') return jsonReply(200, this.grants(tenantKey));
       if (action === 'revoke' && m === 'POST') return jsonReply(200, { revoked: this.revoke(tenantKey, (body.reason as RevocationReason | undefined) ?? 'revoked') });
-      if (action === 'users:seed' && m === 'POST') return jsonReply(200, { added: this.seedUsers(tenantKey, Number(body.count)) });
+      if (action === 'users:seed' && m === 'POST') return jsonReply(200, { added: this.seedUsers(tenantKey, Number(body.count), typeof body.prefix === 'string' ? body.prefix : undefined) });
     }
     if (first === 'faults' && segments.length === 1) {
       if (m === 'GET') return jsonReply(200, { ...this.faults(), throttling: this.throttling });

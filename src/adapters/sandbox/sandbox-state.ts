@@ -93,8 +93,12 @@ export class SandboxState {
     this.seedDefaults();
   }
 
-  /** Adds `count` generated users (`sandbox.user{n}@<default domain>`), in one transaction. */
-  seedUsers(tenant: TenantDirectory, count: number): number {
+  /**
+   * Adds `count` generated users (`<prefix>{n}@<default domain>`, prefix `sandbox.user`), in one
+   * transaction. Tenants whose users are imported side by side need prefixes of their own: the
+   * mailNickname becomes the directory username.
+   */
+  seedUsers(tenant: TenantDirectory, count: number, prefix = 'sandbox.user'): number {
     const domain = tenant.domains.find((d) => d.isDefault)?.id ?? tenant.domains[0]?.id ?? 'example.com';
     const created = new Date(this.clock.now().getTime()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     let next = tenant.userOrder.length;
@@ -102,7 +106,7 @@ export class SandboxState {
     this.store.transaction(() => {
       while (added < count) {
         next += 1;
-        const nickname = flat(`sandbox.user${next}`);
+        const nickname = flat(`${prefix}${next}`);
         const upn = flat(`${nickname}@${domain}`);
         if (tenant.upnTaken(upn)) continue;
         tenant.createUser(
