@@ -114,6 +114,17 @@ export class SandboxControl {
     return { access_token: token, token_type: 'Bearer', expires_in: expiresInSec };
   }
 
+  /** Buys or cancels seats: the SKU's `prepaidUnits.enabled` becomes `enabled`. */
+  setSeats(tenantKey: string, skuPartNumber: string, enabled: number): { skuId: string; skuPartNumber: string; enabled: number; consumed: number } {
+    const tenant = this.tenant(tenantKey);
+    const sku = tenant.skus.find((s) => s.skuPartNumber.toLowerCase() === skuPartNumber.toLowerCase());
+    if (!sku) throw new SandboxControlError('INVALID_ARGUMENT', `tenant ${tenant.id} has no SKU ${skuPartNumber} (${tenant.skus.map((s) => s.skuPartNumber).join(', ')})`);
+    if (!Number.isInteger(enabled) || enabled < 0 || enabled > 1_000_000) throw new SandboxControlError('INVALID_ARGUMENT', 'enabled must be an integer from 0 to 1000000');
+    sku.enabled = enabled;
+    tenant.persistTenant();
+    return { skuId: sku.skuId, skuPartNumber: sku.skuPartNumber, enabled, consumed: tenant.consumedUnits(sku.skuId) };
+  }
+
   grants(tenantKey: string): SandboxGrantView[] {
     const tenant = this.tenant(tenantKey);
     return [...this.state.grants.values()]
@@ -228,6 +239,7 @@ export class SandboxControl {
         return jsonReply(200, this.issueToken(tenantKey, body.upn, scopes, clientId));
       }
       if (action === 'grants' && m === 'GET') return jsonReply(200, this.grants(tenantKey));
+      if (action === 'skus' && m === 'POST') return jsonReply(200, this.setSeats(tenantKey, String(body.skuPartNumber ?? ''), Number(body.enabled)));
       if (action === 'revoke' && m === 'POST') return jsonReply(200, { revoked: this.revoke(tenantKey, (body.reason as RevocationReason | undefined) ?? 'revoked') });
       if (action === 'users:seed' && m === 'POST') return jsonReply(200, { added: this.seedUsers(tenantKey, Number(body.count), typeof body.prefix === 'string' ? body.prefix : undefined) });
     }

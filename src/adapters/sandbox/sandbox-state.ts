@@ -1,3 +1,4 @@
+import type { SandboxSku } from './licensing';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../domain/ports/clock';
 import { newGroupProps, newUserProps } from './graph-user-properties';
@@ -206,7 +207,7 @@ export class SandboxState {
     return this.tenants.get(id) as TenantDirectory;
   }
 
-  private directory(seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>): TenantDirectory {
+  private directory(seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'> & { skus?: SandboxSku[] }): TenantDirectory {
     return new TenantDirectory(seed, this.store, (collection, objectId) => this.onDirectoryChange?.(seed.id, collection, objectId));
   }
 
@@ -275,7 +276,7 @@ export class SandboxState {
   private load(): void {
     const snapshot = this.store.load();
     for (const stored of snapshot.tenants) {
-      const seed = JSON.parse(stored.json) as Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>;
+      const seed = JSON.parse(stored.json) as Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'> & { skus?: SandboxSku[] };
       this.tenants.set(seed.id, this.directory(seed));
     }
     for (const object of snapshot.objects) {

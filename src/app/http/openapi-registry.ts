@@ -45,7 +45,8 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title:
       request: {
         ...(route.params === undefined ? {} : { params: route.params as never }),
         ...(route.query === undefined ? {} : { query: route.query as never }),
-        ...(route.body === undefined ? {} : { body: { required: true, content: { 'application/json': { schema: route.body } } } }),
+        // A body schema that accepts no body at all (an optional one) makes the body optional.
+        ...(route.body === undefined ? {} : { body: { required: !route.body.safeParse(undefined).success, content: { 'application/json': { schema: route.body } } } }),
       },
       responses,
     });
