@@ -7,6 +7,7 @@ import { readFailure, type ImportFailure } from './import-failures';
 import { filterFingerprint, matchesPerson, matchesStatus, type ImportFilter } from './import-filter';
 import { importEmail, resolveImported, resolveStatuses, type ImportStatus, type ResolvedStatus } from './import-status';
 import type { M365Directories, M365Page, M365Person } from './m365-directory';
+import { privilegeOf, type Privilege } from '../provisioning/privileged-accounts';
 
 export interface PreviewQuery extends ImportFilter {
   readonly limit: number;
@@ -29,6 +30,10 @@ export interface PreviewItem {
   readonly userId?: string;
   /** `other_connection`: where that directory user is bound. */
   readonly boundConnectionId?: string;
+  /** Holds a directory role Microsoft labels privileged: imported only when named by id, never disabled, re-passworded or renamed without `allowPrivileged`. */
+  readonly privileged?: true;
+  /** The account this connection was consented with (protected the same way). */
+  readonly consentingAccount?: true;
 }
 
 export interface PreviewPage {
@@ -134,7 +139,7 @@ export async function readableConnection(store: DocumentStore, connectionId: str
   return ok(connection);
 }
 
-function toItem(person: M365Person, resolved: ResolvedStatus): PreviewItem {
+function toItem(person: M365Person, resolved: ResolvedStatus, privilege: Privilege): PreviewItem {
   const email = importEmail(person);
   const text = (value: string | null | undefined) => (typeof value === 'string' && value !== '' ? value : undefined);
   const mail = text(person.mail);
@@ -150,6 +155,8 @@ function toItem(person: M365Person, resolved: ResolvedStatus): PreviewItem {
   if (surname !== undefined) item.surname = surname;
   if (resolved.userId !== undefined) item.userId = resolved.userId;
   if (resolved.boundConnectionId !== undefined) item.boundConnectionId = resolved.boundConnectionId;
+  if (privilege.privileged) item.privileged = true;
+  if (privilege.consentingAccount) item.consentingAccount = true;
   return item;
 }
 
@@ -171,6 +178,8 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
     state = decoded;
   }
   const directory = deps.directories.forConnection(connectionId);
+  const holders = await directory.privilegedRoleHolders();
+  if (!holders.ok) return err(readFailure(holders.error));
   const items: PreviewItem[] = [];
   for (let read = 0; read < maxGraphPagesPerRequest; read += 1) {
     const cacheKey = `${connectionId}\n${String(filter.enabled)}\n${state.page ?? ''}`;
@@ -193,7 +202,7 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
       const person = page.items[index] as M365Person;
       const resolved = statuses.get(person.id) ?? { status: 'new' };
       if (!matchesStatus(resolved.status, filter)) continue;
-      items.push(toItem(person, resolved));
+      items.push(toItem(person, resolved, privilegeOf(connection.value, holders.value, person.id)));
       if (items.length === query.limit) {
         const next: CursorState | undefined = index + 1 < page.items.length ? { page: state.page, offset: index + 1 } : page.nextPage === undefined ? undefined : { page: page.nextPage, offset: 0 };
         // Only the page the cursor points into is worth keeping: the next one has not been read.
