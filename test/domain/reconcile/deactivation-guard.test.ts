@@ -1,5 +1,5 @@
 import type { ConnectionRecord } from '../../../src/domain/connections/connection';
-import { cancelledDeactivationCode, deactivationLimit } from '../../../src/domain/reconcile/deactivation-guard';
+import { cancelledDeactivationCode, guardLimit } from '../../../src/domain/reconcile/deactivation-guard';
 import { cancelDeactivations, confirmDeactivations, listHeldDeactivations } from '../../../src/domain/reconcile/held-deactivations';
 import { testConnectionId } from '../provisioning/provisioning-harness';
 import { ReconcileHarness } from './reconcile-harness';
@@ -25,11 +25,11 @@ describe('mass-deactivation guard', () => {
   }
 
   it('allows the smaller of maxUsers and maxPercent of the active bindings, the share never below 10', () => {
-    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 10_000)).toBe(500);
-    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 2_000)).toBe(200);
-    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 30)).toBe(10);
-    expect(deactivationLimit({ maxUsers: 2, maxPercent: 10 }, 30)).toBe(2);
-    expect(deactivationLimit({ maxUsers: 0, maxPercent: 10 }, 30)).toBe(0);
+    expect(guardLimit({ maxUsers: 500, maxPercent: 10 }, 10_000)).toBe(500);
+    expect(guardLimit({ maxUsers: 500, maxPercent: 10 }, 2_000)).toBe(200);
+    expect(guardLimit({ maxUsers: 500, maxPercent: 10 }, 30)).toBe(10);
+    expect(guardLimit({ maxUsers: 2, maxPercent: 10 }, 30)).toBe(2);
+    expect(guardLimit({ maxUsers: 0, maxPercent: 10 }, 30)).toBe(0);
   });
 
   it('lets deactivations within the limit through once their burst has been counted', async () => {
