@@ -72,4 +72,23 @@ describe('npm start (local host process)', () => {
     again.child.kill('SIGINT');
     expect(await again.exited).toBe(0);
   }, 60_000);
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('stops the service when a supervisor sends %s to the npm start process, exiting 0 within 5 s', async (signal) => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    // npm as a supervisor runs it: the signal goes to npm's PID only, never to its process group.
+    const npm = spawn('npm', ['start'], { cwd: root, env: { ...process.env, PORT: String(port), SANDBOX_PORT: String(port + 1), DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+    await waitFor(() => output.includes('listening on'), 60_000);
+    expect((await fetch(`http://localhost:${port}/api/health`)).status).toBe(200);
+
+    const stoppedAt = Date.now();
+    npm.kill(signal);
+    expect(await exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    // The service itself is gone, not re-parented and still answering.
+    await expect(fetch(`http://localhost:${port}/api/health`)).rejects.toThrow();
+  }, 90_000);
 });
