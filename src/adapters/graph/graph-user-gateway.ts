@@ -99,6 +99,12 @@ export class GraphUserGateway implements M365UserGateway {
     // No manager to remove is what removing wanted.
     return !removed.ok && removed.error.kind === 'not_found' ? ok(undefined) : removed;
   }
+
+  revokeSessions(id: string): Promise<GatewayResult<void>> {
+    return this.call(async () => {
+      await this.graph.send({ method: 'POST', url: `/users/${encodeURIComponent(id)}/revokeSignInSessions` });
+    });
+  }
 }
 
 /** Gateways over the factory's Graph client of each connection, built once per connection. */

@@ -43,10 +43,13 @@ const scopes = {
   readGroups: ['group.read.all', 'group.readwrite.all', 'groupmember.read.all', 'groupmember.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   writeGroups: ['group.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   writeMembers: ['groupmember.readwrite.all', 'group.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
+  revokeSessions: ['user.revokesessions.all', 'user.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   readDomains: ['domain.read.all', 'domain.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
 } as const;
 
 const userAdminRoles = new Set<string>([directoryRoleTemplates.globalAdministrator, directoryRoleTemplates.userAdministrator]);
+// revokeSignInSessions: Helpdesk Administrator is enough for non-admins (user-revokesigninsessions.md).
+const sessionAdminRoles = new Set<string>([...userAdminRoles, directoryRoleTemplates.helpdeskAdministrator]);
 const groupAdminRoles = new Set<string>([directoryRoleTemplates.globalAdministrator, directoryRoleTemplates.userAdministrator, directoryRoleTemplates.groupsAdministrator]);
 
 /** Entra's password rule: 8-256 characters from three of four classes (SSPR password policies). */
@@ -173,6 +176,13 @@ export class SandboxGraph {
     }
     if (!visible) return notFound(key, nowMs);
     if (sub === 'manager') return this.managerRoutes(call, ctx, visible, more, nowMs);
+    if (sub === 'revokeSignInSessions' || sub === 'microsoft.graph.revokeSignInSessions') {
+      if (m !== 'POST') return methodNotAllowed(nowMs);
+      const denied = this.need(ctx, scopes.revokeSessions, nowMs, sessionAdminRoles);
+      if (denied) return denied;
+      tenant.revokeUserSessions(visible, nowMs);
+      return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#Edm.Boolean`, value: true });
+    }
     if (sub === 'memberOf' || sub === 'transitiveMemberOf') {
       if (m !== 'GET') return methodNotAllowed(nowMs);
       const cast = more[0];

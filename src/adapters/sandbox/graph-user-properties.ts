@@ -25,6 +25,7 @@ export const userPropertyNames = [
   'passwordPolicies',
   'postalCode',
   'preferredLanguage',
+  'signInSessionsValidFromDateTime',
   'state',
   'streetAddress',
   'surname',
@@ -43,7 +44,7 @@ const emptyCollection: readonly string[] = Object.freeze([]);
 export const defaultUserSelect = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'] as const;
 
 /** Properties a client may write (POST/PATCH); `passwordProfile` is handled on its own. */
-export const writableUserProperties = new Set<string>(userPropertyNames.filter((p) => p !== 'createdDateTime' && p !== 'userType'));
+export const writableUserProperties = new Set<string>(userPropertyNames.filter((p) => p !== 'createdDateTime' && p !== 'userType' && p !== 'signInSessionsValidFromDateTime'));
 
 /** Properties `$filter` supports in the sandbox (Graph supports eq on each of these). */
 export const filterableUserProperties = new Set<string>(['accountEnabled', 'userPrincipalName', 'mail', 'id', 'displayName', 'givenName', 'surname', 'mailNickname', 'employeeId', 'jobTitle', 'department', 'userType', 'onPremisesImmutableId', 'companyName', 'employeeType', 'usageLocation']);

@@ -178,9 +178,13 @@ export class TenantDirectory {
     this.persistUser(user);
   }
 
-  /** Marks a change that is not a property (a password reset) without touching delta state. */
+  /**
+   * Ends the user's sign-in sessions (a password reset, `revokeSignInSessions`): refresh tokens
+   * issued before now stop working. Not a change delta queries report.
+   */
   revokeUserSessions(user: UserRecord, nowMs: number): void {
     user.tokensValidFromMs = nowMs;
+    user.props.signInSessionsValidFromDateTime = new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.persistUser(user);
   }
 

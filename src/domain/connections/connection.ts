@@ -36,6 +36,8 @@ export const connectionSettingsSchema = z.strictObject({
   conflictPolicy: z.enum(['fail', 'link']).default('fail'),
   deletedAccountPolicy: z.enum(['recreate', 'error']).default('recreate'),
   deprovisionAction: z.enum(['disable']).default('disable'),
+  /** Deprovisioning (suspend, unbind) also signs the account out everywhere (`revokeSignInSessions`). */
+  revokeSessionsOnDeprovision: z.boolean().default(true),
   /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
   usageLocation: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code such as "US"').optional(),
   deactivationGuard: deactivationGuardSchema.default({ maxUsers: 500, maxPercent: 10 }),
@@ -50,6 +52,7 @@ export const connectionSettingsPatchSchema = z.strictObject({
   conflictPolicy: z.enum(['fail', 'link']).optional(),
   deletedAccountPolicy: z.enum(['recreate', 'error']).optional(),
   deprovisionAction: z.enum(['disable']).optional(),
+  revokeSessionsOnDeprovision: z.boolean().optional(),
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
@@ -155,6 +158,7 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     conflictPolicy: patch.conflictPolicy ?? current.conflictPolicy,
     deletedAccountPolicy: patch.deletedAccountPolicy ?? current.deletedAccountPolicy,
     deprovisionAction: patch.deprovisionAction ?? current.deprovisionAction,
+    revokeSessionsOnDeprovision: patch.revokeSessionsOnDeprovision ?? current.revokeSessionsOnDeprovision ?? true,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
   };

@@ -27,8 +27,18 @@ export interface PendingWrite {
   readonly password: boolean;
   /** The manager reference it set (object id, or null for removed); absent when untouched. */
   readonly manager?: string | null;
+  /** The account's sign-in sessions are revoked after the attributes are written. */
+  readonly revokeSessions?: true;
   /** `version` names the change within the binding (`link:<n>`, `write:<seq>`); it makes the event id. */
-  readonly events: readonly { readonly type: ProvisioningEventType; readonly version: string; readonly changedAttributes: readonly string[] }[];
+  readonly events: readonly PendingEvent[];
+}
+
+/** An event a write records once it is done; the optional fields are copied onto the event. */
+export interface PendingEvent {
+  readonly type: ProvisioningEventType;
+  readonly version: string;
+  readonly changedAttributes: readonly string[];
+  readonly sessionsRevoked?: boolean;
 }
 
 /** A user's binding to a connection (container `bindings`, pk = connection id, id = user id). */

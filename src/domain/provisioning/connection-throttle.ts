@@ -74,6 +74,7 @@ export class ConnectionThrottle {
       create: (user) => note(gateway.create(user)),
       update: (id, patch) => note(gateway.update(id, patch)),
       setManager: (id, managerId) => note(gateway.setManager(id, managerId)),
+      revokeSessions: (id) => note(gateway.revokeSessions(id)),
     };
   }
 }

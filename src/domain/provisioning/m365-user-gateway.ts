@@ -82,6 +82,8 @@ export interface M365UserGateway {
   update(id: string, patch: M365UserPatch): Promise<GatewayResult<void>>;
   /** Sets the manager reference, or removes it with `null` (removing a missing one succeeds). */
   setManager(id: string, managerId: string | null): Promise<GatewayResult<void>>;
+  /** Ends every sign-in session of the account: its refresh tokens stop working (`revokeSignInSessions`). */
+  revokeSessions(id: string): Promise<GatewayResult<void>>;
 }
 
 /** Opens the gateway of a connection (its tenant, its tokens). */

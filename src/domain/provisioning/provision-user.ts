@@ -9,7 +9,7 @@ import type { SecretStore } from '../ports/secret-store';
 import type { MessageSender } from '../ports/work-queue';
 import type { DeactivationGuard } from '../reconcile/deactivation-guard';
 import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, type ExportAttributeRule } from './attribute-mapping';
-import { isBound, pendingPasswordSecretName, type BindingError, type BindingState, type PendingWrite, type UserBindingRecord } from './binding';
+import { isBound, pendingPasswordSecretName, type BindingError, type BindingState, type PendingEvent, type PendingWrite, type UserBindingRecord } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
 import { boundConnectionOf, nudgeUser } from './bind-user';
 import type { ConnectionThrottle } from './connection-throttle';
@@ -17,7 +17,8 @@ import { generateInitialPassword } from './initial-password';
 import { respondToFailure } from './failure-response';
 import type { GatewayFailure, M365Attributes, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
 import type { UserNudge } from './nudges';
-import { provisioningEventId, recordEvent, type ProvisioningEventType } from './provisioning-events';
+import { revokesSessionsOnDeprovision } from './lifecycle-settings';
+import { provisioningEventId, recordEvent } from './provisioning-events';
 
 export interface ProvisionUserDeps {
   readonly store: DocumentStore;
@@ -52,7 +53,14 @@ interface WriteSpec {
   readonly attributes: M365Attributes;
   readonly password?: string;
   readonly manager?: string | null;
+  /** Revoke the account's sign-in sessions once the attributes are written (it is being disabled). */
+  readonly revokeSessions?: boolean;
   readonly events: PendingWrite['events'];
+}
+
+/** The event of disabling an account; its id is fixed once the write's sequence number is known. */
+function deprovisionEvent(changedAttributes: readonly string[], sessionsRevoked: boolean): PendingEvent {
+  return { type: 'user_deprovision', version: '', changedAttributes, ...(sessionsRevoked ? { sessionsRevoked: true } : {}) };
 }
 
 /** A failure that ends the run, already classified. */
@@ -142,7 +150,8 @@ class UserProvisioningRun {
     const account = await this.resolvePendingWrite(read.value);
     if (account.accountEnabled !== false) {
       await this.admitDeactivation(account.id);
-      await this.write(account, { attributes: { accountEnabled: false }, events: [{ type: 'user_deprovision', version: '', changedAttributes: ['accountEnabled'] }] });
+      const revokeSessions = revokesSessionsOnDeprovision(this.connection.settings);
+      await this.write(account, { attributes: { accountEnabled: false }, revokeSessions, events: [deprovisionEvent(['accountEnabled'], revokeSessions)] });
     }
     return 'deprovisioned';
   }
@@ -179,11 +188,13 @@ class UserProvisioningRun {
     const manager = await this.managerChange(user);
     const changed = Object.keys(attributes);
     if (manager !== undefined) changed.push('manager');
-    const events: { type: ProvisioningEventType; version: string; changedAttributes: string[] }[] = [];
+    // Whoever disables an account signs it out too, a take-over included.
+    const revokeSessions = attributes.accountEnabled === false && revokesSessionsOnDeprovision(this.connection.settings);
+    const events: PendingEvent[] = [];
     if (takeover) {
       events.push({ type: 'user_create_provision', version: `link:${this.binding.linkCount}`, changedAttributes: changed });
     } else if (attributes.accountEnabled === false) {
-      events.push({ type: 'user_deprovision', version: '', changedAttributes: changed });
+      events.push(deprovisionEvent(changed, revokeSessions));
     } else if (changed.length > 0) {
       events.push({ type: 'user_update_provision', version: '', changedAttributes: changed });
     }
@@ -191,7 +202,7 @@ class UserProvisioningRun {
     if (events.length > 0) {
       // Taking over an account for a suspended user is a link, not one of our accounts going dark.
       if (attributes.accountEnabled === false && !takeover) await this.admitDeactivation(account.id);
-      await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), events });
+      await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), revokeSessions, events });
     }
     return enabled ? 'provisioned' : 'deprovisioned';
   }
@@ -306,6 +317,7 @@ class UserProvisioningRun {
       attributes: spec.attributes,
       password: spec.password !== undefined,
       ...(spec.manager === undefined ? {} : { manager: spec.manager }),
+      ...(spec.revokeSessions === true ? { revokeSessions: true as const } : {}),
       events,
     };
     this.binding = { ...this.binding, pendingWrite: pending };
@@ -321,6 +333,7 @@ class UserProvisioningRun {
       const set = await this.gateway.setManager(account.id, spec.manager);
       if (!set.ok) throw await this.failure(set.error);
     }
+    if (spec.revokeSessions === true) await this.revokeSessions(account.id);
     if (spec.password !== undefined) await this.consumePassword(spec.password);
     await this.record(events, account.id);
     this.binding = {
@@ -346,6 +359,8 @@ class UserProvisioningRun {
       const set = await this.gateway.setManager(account.id, pending.manager);
       if (!set.ok) throw await this.failure(set.error);
     }
+    // Whether the revocation went through cannot be read back either; revoking again is harmless.
+    if (attributesHeld && pending.revokeSessions === true) await this.revokeSessions(account.id);
     const done = pending.events.filter((e) => (e.type === 'user_password_update_provision' ? passwordDone : attributesHeld));
     await this.record(done, account.id);
     this.binding = {
@@ -368,10 +383,16 @@ class UserProvisioningRun {
         userId: this.binding.userId,
         m365UserId,
         changedAttributes: [...event.changedAttributes].sort(),
+        ...(event.sessionsRevoked === true ? { sessionsRevoked: true } : {}),
         at,
       });
       if (!recorded) this.log.debug('event was recorded before', { eventId: id, type: event.type });
     }
+  }
+
+  private async revokeSessions(m365UserId: string): Promise<void> {
+    const revoked = await this.gateway.revokeSessions(m365UserId);
+    if (!revoked.ok) throw await this.failure(revoked.error);
   }
 
   // ---- password and manager -------------------------------------------------------------------

@@ -27,6 +27,8 @@ export interface ProvisioningEvent {
   /** For `group_membership_provision`: members added to and removed from the Microsoft 365 group. */
   readonly addedMembers?: number;
   readonly removedMembers?: number;
+  /** For `user_deprovision`: the account's sign-in sessions were revoked with it. */
+  readonly sessionsRevoked?: boolean;
   readonly at: string;
 }
 

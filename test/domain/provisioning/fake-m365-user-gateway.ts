@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { GatewayFailure, GatewayResult, M365User, M365UserGateway, M365UserPatch, M365UserProperty, NewM365User } from '../../../src/domain/provisioning/m365-user-gateway';
 import { err, ok } from '../../../src/domain/result';
 
-type Op = 'findByUpn' | 'get' | 'create' | 'update' | 'setManager';
+type Op = 'findByUpn' | 'get' | 'create' | 'update' | 'setManager' | 'revokeSessions';
 
 /** A scripted fault: the next call of `op` fails; with `afterApplying` the call takes effect first and only its answer is lost. */
 interface Fault {
@@ -25,6 +25,8 @@ export class FakeM365UserGateway implements M365UserGateway {
   readonly accounts = new Map<string, Record<string, unknown>>();
   readonly passwords = new Map<string, string>();
   readonly managers = new Map<string, string | null>();
+  /** How often each account's sign-in sessions were revoked. */
+  readonly revocations = new Map<string, number>();
   readonly calls: Call[] = [];
   private readonly faults: Fault[] = [];
   /** Accounts reads do not see yet (Graph's replication lag); writes and UPN uniqueness do. */
@@ -45,7 +47,7 @@ export class FakeM365UserGateway implements M365UserGateway {
   }
 
   writes(): Call[] {
-    return this.calls.filter((c) => c.op === 'create' || c.op === 'update' || c.op === 'setManager');
+    return this.calls.filter((c) => c.op === 'create' || c.op === 'update' || c.op === 'setManager' || c.op === 'revokeSessions');
   }
 
   private fault(op: Op): Fault | undefined {
@@ -112,6 +114,15 @@ export class FakeM365UserGateway implements M365UserGateway {
     return this.run('setManager', () => {
       if (!this.accounts.has(id)) return err({ kind: 'not_found', code: 'Request_ResourceNotFound', message: `Resource '${id}' does not exist` });
       this.managers.set(id, managerId);
+      return ok(undefined);
+    });
+  }
+
+  revokeSessions(id: string): Promise<GatewayResult<void>> {
+    this.calls.push({ op: 'revokeSessions', id });
+    return this.run('revokeSessions', () => {
+      if (!this.accounts.has(id)) return err({ kind: 'not_found', code: 'Request_ResourceNotFound', message: `Resource '${id}' does not exist` });
+      this.revocations.set(id, (this.revocations.get(id) ?? 0) + 1);
       return ok(undefined);
     });
   }
