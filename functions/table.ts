@@ -17,6 +17,9 @@ import { bindGroupRoute, bindUserRoute, getUserBindingRoute, listGroupBindingsRo
 import { listEventsRoute } from './http/events';
 import { provisioningWorker } from './queue/provisioning-worker';
 import { groupSyncWorker } from './queue/group-sync';
+import { notificationsRoute } from './http/notifications';
+import { subscriptionsWorker } from './queue/subscriptions-worker';
+import { subscriptionsTimer } from './timer/subscriptions';
 
 /**
  * Every function of the app, once. `functions/index.ts` registers them with the Azure Functions
@@ -75,4 +78,7 @@ export const functionTable: readonly FunctionDefinition[] = [
   getImportRoute,
   importWorker,
   noticeRelay,
+  notificationsRoute,
+  subscriptionsWorker,
+  subscriptionsTimer,
 ];

@@ -113,6 +113,26 @@ describe('time scale', () => {
   });
 });
 
+describe('write budgets beyond one tenant', () => {
+  it('holds an application to 35,000 writes per 5 minutes across tenants, and a tenant to 18,000 across applications', () => {
+    const throttler = new GraphThrottler(1000);
+    const t0 = 2_000_000;
+    const allowed = (write: () => boolean, times: number): number => Array.from({ length: times }, write).filter(Boolean).length;
+    // 12 tenants x 2,900 writes stay under each tenant's 3,000 and fill the app's 35,000 but 200.
+    for (let tenant = 0; tenant < 12; tenant += 1) expect(allowed(() => throttler.check('app', `t${tenant}`, 10, 1, true, t0).allowed, 2_900)).toBe(2_900);
+    expect(allowed(() => throttler.check('app', 't12', 10, 1, true, t0).allowed, 200)).toBe(200);
+    const refused = throttler.check('app', 't12', 10, 1, true, t0);
+    expect(refused).toMatchObject({ allowed: false, scope: 'Application', limit: 'Write', information: 'WriteLimitExceeded' });
+    // Another application is not held by this one's budget; the window (300 ms at this scale) starts over.
+    expect(throttler.check('other-app', 't12', 10, 1, true, t0).allowed).toBe(true);
+    expect(throttler.check('app', 't12', 10, 1, true, t0 + 300).allowed).toBe(true);
+
+    const tenantWide = new GraphThrottler(1000);
+    for (let app = 0; app < 6; app += 1) expect(allowed(() => tenantWide.check(`app${app}`, 'busy', 10, 1, true, t0).allowed, 3_000)).toBe(3_000);
+    expect(tenantWide.check('app6', 'busy', 10, 1, true, t0)).toMatchObject({ allowed: false, scope: 'Tenant' });
+  });
+});
+
 describe('fault injection', () => {
   it('injects 503, 429 and connection resets at the configured rates', async () => {
     await call(`${fx.sandbox.url}/_sandbox/faults`, { body: { rates: { '503': 1 } } });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../domain/ports/clock';
 import type { GraphCall, SandboxGraph } from './graph-api';
+import type { SandboxSubscriptions } from './graph-subscriptions';
 import { badRequest, graphDate, graphError, type GraphResult } from './graph-errors';
-import { formatRetryAfter, isWrite, resourceUnitCost, type GraphThrottler } from './graph-throttling';
+import { formatRetryAfter, isWrite, resourceUnitCost, type GraphThrottler, type ThrottleDecision } from './graph-throttling';
 import type { AccessContext, SandboxAuthority } from './sandbox-authority';
 import { parseJsonBody, type SandboxReply, type SandboxRequest } from './sandbox-http';
 
@@ -70,6 +71,7 @@ type Outcome = { kind: 'reply'; reply: SandboxReply } | { kind: 'reset' };
 export class GraphEndpoint {
   constructor(
     private readonly graph: SandboxGraph,
+    private readonly subscriptions: SandboxSubscriptions,
     private readonly authority: SandboxAuthority,
     private readonly throttler: GraphThrottler,
     private readonly faults: () => SandboxFaults,
@@ -105,6 +107,11 @@ export class GraphEndpoint {
       const { result, resourceUnits } = this.batch(parsed.value, ctx, nowMs);
       return finish(result, resourceUnits, ctx, false);
     }
+    if (graphPath === '/subscriptions' || graphPath.startsWith('/subscriptions/')) {
+      // Subscriptions are served by the change notifications service, outside the directory's budgets.
+      const id = graphPath.split('/')[2];
+      return finish(await this.subscriptions.handle(req.method, id === undefined || id === '' ? undefined : decodeURIComponent(id), parsed.value, ctx), 1, ctx, false);
+    }
     const { result, resourceUnits, write } = this.one({ method: req.method, path: graphPath, query: req.query, headers: req.headers, body: parsed.value }, ctx, nowMs);
     return finish(result, resourceUnits, ctx, write);
   }
@@ -118,7 +125,7 @@ export class GraphEndpoint {
       return {
         result: tooManyRequests(nowMs, {
           'retry-after': formatRetryAfter(decision.retryAfterSec ?? 1, this.timeScale),
-          'x-ms-throttle-scope': `Tenant_Application/${decision.limit ?? 'ReadWrite'}/${ctx.appId}/${ctx.tenant.id}`,
+          'x-ms-throttle-scope': throttleScope(decision, ctx),
           'x-ms-throttle-information': decision.information ?? 'ResourceUnitLimitExceeded',
         }),
         resourceUnits,
@@ -208,6 +215,19 @@ export class GraphEndpoint {
     if (result.body === undefined) return { status: result.status, headers, body: '' };
     headers['content-type'] = odataJson;
     return { status: result.status, headers, body: JSON.stringify(result.body) };
+  }
+}
+
+/** `x-ms-throttle-scope`: `<scope>/<limit>/<ids of the scope>`, e.g. `Tenant_Application/Write/<appId>/<tenantId>`. */
+function throttleScope(decision: ThrottleDecision, ctx: AccessContext): string {
+  const limit = decision.limit ?? 'ReadWrite';
+  switch (decision.scope) {
+    case 'Application':
+      return `Application/${limit}/${ctx.appId}`;
+    case 'Tenant':
+      return `Tenant/${limit}/${ctx.tenant.id}`;
+    default:
+      return `Tenant_Application/${limit}/${ctx.appId}/${ctx.tenant.id}`;
   }
 }
 

@@ -2,13 +2,17 @@
  * Identity and access throttling as Microsoft documents it (concepts/throttling-limits.md,
  * "Identity and access service limits"): per application+tenant pair, a resource-unit budget per
  * 10 seconds by tenant size (S < 50 users: 3,500; M 50-500: 5,000; L > 500: 8,000) and a write
- * budget of 3,000 per 2 minutes 30 seconds. Windows divide by the time scale.
+ * budget of 3,000 per 2 minutes 30 seconds; per application across all tenants, 35,000 writes per
+ * 5 minutes; per tenant across all applications, 18,000 writes per 5 minutes. Windows divide by the
+ * time scale.
  */
 export interface ThrottleDecision {
   readonly allowed: boolean;
   /** Seconds to wait, as `Retry-After` carries it. */
   readonly retryAfterSec?: number;
   readonly limit?: 'ReadWrite' | 'Write';
+  /** Which budget was spent: the application in this tenant, the application everywhere, or the tenant. */
+  readonly scope?: 'Tenant_Application' | 'Application' | 'Tenant';
   readonly information?: 'ResourceUnitLimitExceeded' | 'WriteLimitExceeded';
   /** Use of the resource-unit budget, 0.8 and above reported as x-ms-throttle-limit-percentage. */
   readonly usedFraction: number;
@@ -22,6 +26,11 @@ interface Window {
 const resourceUnitWindowMs = 10_000;
 const writeWindowMs = 150_000;
 const writeBudget = 3_000;
+const appWriteWindowMs = 300_000;
+/** Writes per application across all tenants per 5 minutes. */
+export const appWriteBudget = 35_000;
+const tenantWriteWindowMs = 300_000;
+const tenantWriteBudget = 18_000;
 
 export function resourceUnitBudget(tenantUserCount: number): number {
   if (tenantUserCount < 50) return 3_500;
@@ -56,6 +65,8 @@ export function isWrite(method: string): boolean {
 export class GraphThrottler {
   private readonly resourceUnits = new Map<string, Window>();
   private readonly writes = new Map<string, Window>();
+  private readonly appWrites = new Map<string, Window>();
+  private readonly tenantWrites = new Map<string, Window>();
   enabled = true;
 
   constructor(private readonly timeScale: number) {}
@@ -63,6 +74,8 @@ export class GraphThrottler {
   reset(): void {
     this.resourceUnits.clear();
     this.writes.clear();
+    this.appWrites.clear();
+    this.tenantWrites.clear();
   }
 
   check(appId: string, tenantId: string, tenantUserCount: number, cost: number, write: boolean, nowMs: number): ThrottleDecision {
@@ -75,14 +88,26 @@ export class GraphThrottler {
     ru.used += cost;
     const usedFraction = ru.used / budget;
     if (ru.used > budget) {
-      return { allowed: false, retryAfterSec: this.retryAfter(ru, ruWindowMs, nowMs), limit: 'ReadWrite', information: 'ResourceUnitLimitExceeded', usedFraction };
+      return { allowed: false, retryAfterSec: this.retryAfter(ru, ruWindowMs, nowMs), limit: 'ReadWrite', scope: 'Tenant_Application', information: 'ResourceUnitLimitExceeded', usedFraction };
     }
     if (write) {
       const w = this.window(this.writes, key, nowMs, wWindowMs);
       if (w.used + 1 > writeBudget) {
-        return { allowed: false, retryAfterSec: this.retryAfter(w, wWindowMs, nowMs), limit: 'Write', information: 'WriteLimitExceeded', usedFraction };
+        return { allowed: false, retryAfterSec: this.retryAfter(w, wWindowMs, nowMs), limit: 'Write', scope: 'Tenant_Application', information: 'WriteLimitExceeded', usedFraction };
+      }
+      const appWindowMs = appWriteWindowMs / this.timeScale;
+      const app = this.window(this.appWrites, appId, nowMs, appWindowMs);
+      if (app.used + 1 > appWriteBudget) {
+        return { allowed: false, retryAfterSec: this.retryAfter(app, appWindowMs, nowMs), limit: 'Write', scope: 'Application', information: 'WriteLimitExceeded', usedFraction };
+      }
+      const tenantWindowMs = tenantWriteWindowMs / this.timeScale;
+      const tenant = this.window(this.tenantWrites, tenantId, nowMs, tenantWindowMs);
+      if (tenant.used + 1 > tenantWriteBudget) {
+        return { allowed: false, retryAfterSec: this.retryAfter(tenant, tenantWindowMs, nowMs), limit: 'Write', scope: 'Tenant', information: 'WriteLimitExceeded', usedFraction };
       }
       w.used += 1;
+      app.used += 1;
+      tenant.used += 1;
     }
     return { allowed: true, usedFraction };
   }

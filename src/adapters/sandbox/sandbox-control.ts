@@ -1,6 +1,7 @@
 import type { Clock } from '../../domain/ports/clock';
 import { noFaults, type RequestLog, type SandboxFaults, type ServedRequest } from './graph-endpoint';
 import type { GraphThrottler } from './graph-throttling';
+import type { LifecycleEvent, SandboxSubscriptions, SubscriptionView } from './graph-subscriptions';
 import { sandboxClient, type AuthoritySettings, type SandboxAuthority } from './sandbox-authority';
 import { jsonReply, parseJsonBody, type SandboxReply, type SandboxRequest } from './sandbox-http';
 import type { SandboxState } from './sandbox-state';
@@ -56,7 +57,32 @@ export class SandboxControl {
     private readonly throttler: GraphThrottler,
     private readonly log: RequestLog,
     private readonly clock: Clock,
+    private readonly subscriptions: SandboxSubscriptions,
   ) {}
+
+  /** Adds a tenant (see SandboxState.addTenant): `admin@<domain>` is its Global Administrator. */
+  addTenant(name: string, domain: string): SandboxTenantSummary {
+    if (!/^[a-z][a-z0-9-]{1,38}$/i.test(name)) throw new SandboxControlError('INVALID_ARGUMENT', 'name must be 2-39 letters, digits or dashes, starting with a letter');
+    if (!/^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(domain)) throw new SandboxControlError('INVALID_ARGUMENT', 'domain must be a domain name such as example.com');
+    let id: string;
+    try {
+      id = this.state.addTenant(name, domain).id;
+    } catch (error) {
+      throw new SandboxControlError('INVALID_ARGUMENT', (error as Error).message);
+    }
+    return this.tenants().find((t) => t.id === id) as SandboxTenantSummary;
+  }
+
+  /** Every live change notification subscription, of every tenant. */
+  listSubscriptions(): SubscriptionView[] {
+    return this.subscriptions.list();
+  }
+
+  /** Sends a lifecycle event for a subscription now (`subscriptionRemoved` also removes it). */
+  sendLifecycleEvent(subscriptionId: string, event: LifecycleEvent): void {
+    if (!['reauthorizationRequired', 'subscriptionRemoved', 'missed'].includes(event)) throw new SandboxControlError('INVALID_ARGUMENT', 'event must be reauthorizationRequired, subscriptionRemoved or missed');
+    if (!this.subscriptions.lifecycle(subscriptionId, event)) throw new SandboxControlError('TENANT_NOT_FOUND', `No subscription '${subscriptionId}'`);
+  }
 
   tenants(): SandboxTenantSummary[] {
     return [...this.state.tenants.values()].map((t) => ({
@@ -79,11 +105,11 @@ export class SandboxControl {
    * A Graph access token for `upn`, with every permission the sandbox app has. It belongs to no
    * grant, so revoking the tenant's grants does not end it: it lives until it expires.
    */
-  issueToken(tenantKey: string, upn: string, scopes: readonly string[] = sandboxClient.configuredPermissions): { access_token: string; token_type: 'Bearer'; expires_in: number } {
+  issueToken(tenantKey: string, upn: string, scopes: readonly string[] = sandboxClient.configuredPermissions, clientId: string = sandboxClient.clientId): { access_token: string; token_type: 'Bearer'; expires_in: number } {
     const tenant = this.tenant(tenantKey);
     const user = tenant.findUser(upn);
     if (!user) throw new SandboxControlError('USER_NOT_FOUND', `No user '${upn}' in tenant ${tenant.id}`);
-    const { token, expiresInSec } = this.authority.issueAccessToken(tenant, user, sandboxClient.clientId, [...scopes]);
+    const { token, expiresInSec } = this.authority.issueAccessToken(tenant, user, clientId, [...scopes]);
     return { access_token: token, token_type: 'Bearer', expires_in: expiresInSec };
   }
 
@@ -160,6 +186,7 @@ export class SandboxControl {
   /** Back to the seeded tenants, no grants, no faults, throttling on, empty request log. */
   reset(): void {
     this.state.reset();
+    this.subscriptions.reset();
     this.authority.clearCaches();
     this.currentFaults = noFaults();
     this.setThrottling(true);
@@ -185,11 +212,19 @@ export class SandboxControl {
     const m = req.method;
     if (first === 'health' && m === 'GET') return jsonReply(200, { status: 'ok' });
     if (first === 'tenants' && tenantKey === undefined && m === 'GET') return jsonReply(200, this.tenants());
+    if (first === 'tenants' && tenantKey === undefined && m === 'POST') return jsonReply(201, this.addTenant(String(body.name ?? ''), String(body.domain ?? '')));
+    if (first === 'subscriptions' && tenantKey === undefined && m === 'GET') return jsonReply(200, { value: this.listSubscriptions() });
+    if (first === 'subscriptions' && tenantKey !== undefined && action === 'lifecycle' && m === 'POST') {
+      this.sendLifecycleEvent(tenantKey, body.event as LifecycleEvent);
+      return { status: 204, headers: {}, body: '' };
+    }
     if (first === 'tenants' && tenantKey !== undefined && segments.length === 3) {
       if (action === 'tokens' && m === 'POST') {
         if (typeof body.upn !== 'string') throw new SandboxControlError('INVALID_ARGUMENT', 'upn is required');
         const scopes = Array.isArray(body.scopes) ? body.scopes.map(String) : undefined;
-        return jsonReply(200, this.issueToken(tenantKey, body.upn, scopes));
+        // Another app (an admin centre, a script) has its own throttling budgets.
+        const clientId = typeof body.clientId === 'string' && body.clientId !== '' ? body.clientId : undefined;
+        return jsonReply(200, this.issueToken(tenantKey, body.upn, scopes, clientId));
       }
       if (action === 'grants' && m === 'GET') return jsonReply(200, this.grants(tenantKey));
       if (action === 'revoke' && m === 'POST') return jsonReply(200, { revoked: this.revoke(tenantKey, (body.reason as RevocationReason | undefined) ?? 'revoked') });

@@ -6,6 +6,7 @@ import type { Logger } from '../../domain/ports/logger';
 import { SandboxGraph } from './graph-api';
 import { GraphEndpoint, RequestLog } from './graph-endpoint';
 import { GraphThrottler } from './graph-throttling';
+import { SandboxSubscriptions } from './graph-subscriptions';
 import { loopbackCertificatePem, loopbackPrivateKeyPem } from './loopback-tls';
 import { defaultAuthoritySettings, SandboxAuthority } from './sandbox-authority';
 import { SandboxControl } from './sandbox-control';
@@ -114,9 +115,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   const authority = new SandboxAuthority(state, key, url, clock, timeScale, { ...defaultAuthoritySettings });
-  const control = new SandboxControl(state, authority, throttler, log, clock);
+  const subscriptions = new SandboxSubscriptions(url, clock, timeScale, (json) => state.saveMeta('subscriptions', json), state.meta('subscriptions'), options.logger);
+  state.onDirectoryChange = (tenantId, collection, objectId) => subscriptions.changed(tenantId, collection, objectId, 'updated');
+  const control = new SandboxControl(state, authority, throttler, log, clock, subscriptions);
   const graph = new SandboxGraph(state, url, clock, timeScale, () => control.faults().replicationLagMs);
-  const endpoint = new GraphEndpoint(graph, authority, throttler, () => control.faults(), log, clock, timeScale);
+  const endpoint = new GraphEndpoint(graph, subscriptions, authority, throttler, () => control.faults(), log, clock, timeScale);
 
   routing.dispatch = async (req) => {
     if (req.path === '/_sandbox' || req.path.startsWith('/_sandbox/')) return control.handle(req);
@@ -133,6 +136,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port,
     control,
     close: async () => {
+      subscriptions.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

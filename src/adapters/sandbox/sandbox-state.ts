@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../../domain/ports/clock';
 import { newGroupProps, newUserProps } from './graph-user-properties';
 import type { SandboxStore } from './sandbox-store';
-import { stableGuid, tenantSeeds, type TenantSeed } from './seed';
+import { directoryRoleTemplates, stableGuid, tenantSeeds, type TenantSeed } from './seed';
 import { TenantDirectory } from './tenant-directory';
 
 /** A flat copy of an ASCII string: concatenations otherwise keep their parts alive (100,000 users). */
@@ -45,6 +45,8 @@ export class SandboxState {
    */
   private readonly issuedRefreshTokens = new Map<string, string>();
   private readonly metaValues = new Map<string, string>();
+  /** Hears every change of a user or group in any tenant (change notifications). */
+  onDirectoryChange: ((tenantId: string, collection: 'users' | 'groups', objectId: string) => void) | undefined;
 
   constructor(
     private readonly store: SandboxStore,
@@ -174,6 +176,36 @@ export class SandboxState {
     this.store.saveGrant(grant.id, JSON.stringify(grant));
   }
 
+  /**
+   * Adds a tenant with one managed, verified custom domain (its default), an initial
+   * `<name>.onmicrosoft.com` domain and a Global Administrator `admin@<domain>`. Benchmarks add
+   * tenants this way to load several under one app.
+   */
+  addTenant(name: string, domain: string): TenantDirectory {
+    const key = name.toLowerCase();
+    const custom = domain.toLowerCase();
+    if (this.tenant(key) !== undefined || this.tenantOfDomain(custom) !== undefined) throw new TypeError(`a tenant named ${key} or with the domain ${custom} exists`);
+    const id = stableGuid('tenant', key);
+    const seed: TenantSeed = {
+      id,
+      name: key,
+      displayName: name,
+      createdDateTime: new Date(this.clock.now().getTime()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      domains: [
+        { id: custom, authenticationType: 'Managed', isDefault: true, isInitial: false, isVerified: true },
+        { id: `${key}.onmicrosoft.com`, authenticationType: 'Managed', isDefault: false, isInitial: true, isVerified: true },
+      ],
+      users: [{ upn: `admin@${custom}`, givenName: name, surname: 'Admin', jobTitle: 'IT Administrator', roles: [directoryRoleTemplates.globalAdministrator] }],
+      groups: [],
+    };
+    this.store.transaction(() => this.seedTenant(seed));
+    return this.tenants.get(id) as TenantDirectory;
+  }
+
+  private directory(seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>): TenantDirectory {
+    return new TenantDirectory(seed, this.store, (collection, objectId) => this.onDirectoryChange?.(seed.id, collection, objectId));
+  }
+
   private seedDefaults(): void {
     this.store.transaction(() => {
       for (const seed of tenantSeeds()) this.seedTenant(seed);
@@ -181,7 +213,7 @@ export class SandboxState {
   }
 
   private seedTenant(seed: TenantSeed): void {
-    const tenant = new TenantDirectory(seed, this.store);
+    const tenant = this.directory(seed);
     this.tenants.set(tenant.id, tenant);
     tenant.persistTenant();
     const created = seed.createdDateTime;
@@ -239,7 +271,7 @@ export class SandboxState {
     const snapshot = this.store.load();
     for (const stored of snapshot.tenants) {
       const seed = JSON.parse(stored.json) as Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>;
-      this.tenants.set(seed.id, new TenantDirectory(seed, this.store));
+      this.tenants.set(seed.id, this.directory(seed));
     }
     for (const object of snapshot.objects) {
       const tenant = this.tenants.get(object.tenantId);

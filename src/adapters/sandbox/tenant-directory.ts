@@ -58,6 +58,9 @@ function newMeta(seq: number, visibleAtMs: number): ObjectMeta {
   return { createdSeq: seq, seq, deletedSeq: undefined, deletedAtMs: undefined, propSeq: {}, visibleAtMs };
 }
 
+/** Hears every change of a user or group, as Graph's change notifications report it (soft deletion is `updated`). */
+export type DirectoryChangeListener = (collection: 'users' | 'groups', objectId: string) => void;
+
 /** One simulated Entra tenant: users, groups, domains, roles, with indexes for the hot paths. */
 export class TenantDirectory {
   readonly id: string;
@@ -80,6 +83,7 @@ export class TenantDirectory {
   constructor(
     seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>,
     private readonly store: SandboxStore,
+    private readonly changed: DirectoryChangeListener = () => undefined,
   ) {
     this.id = seed.id;
     this.name = seed.name;
@@ -153,6 +157,7 @@ export class TenantDirectory {
     };
     this.indexUser(user);
     this.persistUser(user);
+    this.changed('users', id);
     return user;
   }
 
@@ -176,6 +181,7 @@ export class TenantDirectory {
       if (mail !== undefined) this.byMail.set(mail, user);
     }
     this.persistUser(user);
+    this.changed('users', user.id);
   }
 
   /**
@@ -194,6 +200,7 @@ export class TenantDirectory {
     user.propSeq.manager = seq;
     user.seq = seq;
     this.persistUser(user);
+    this.changed('users', user.id);
   }
 
   /** Entra soft-deletes users; they leave every group they were in. */
@@ -215,6 +222,7 @@ export class TenantDirectory {
       if (other.managerId === user.id && other.deletedSeq === undefined) this.setManager(other, null);
     }
     this.persistUser(user);
+    this.changed('users', user.id);
   }
 
   createGroup(props: Record<string, unknown>, options: { id?: string; visibleAtMs: number }): GroupRecord {
@@ -223,6 +231,7 @@ export class TenantDirectory {
     this.groups.set(id, group);
     this.groupOrder.push(group);
     this.persistGroup(group);
+    this.changed('groups', id);
     return group;
   }
 
@@ -234,6 +243,7 @@ export class TenantDirectory {
     }
     group.seq = seq;
     this.persistGroup(group);
+    this.changed('groups', group.id);
   }
 
   deleteGroup(group: GroupRecord, nowMs: number): void {
@@ -243,6 +253,7 @@ export class TenantDirectory {
     group.deletedAtMs = nowMs;
     group.seq = seq;
     this.persistGroup(group);
+    this.changed('groups', group.id);
   }
 
   /** False when the member is already there. */
@@ -266,6 +277,7 @@ export class TenantDirectory {
     group.seq = seq;
     this.store.appendMemberEvent({ tenantId: this.id, groupId: group.id, memberId, seq, removed });
     this.persistGroup(group);
+    this.changed('groups', group.id);
   }
 
   private applyMemberEvent(group: GroupRecord, event: MemberEvent): void {

@@ -43,6 +43,8 @@ export const connectionSettingsSchema = z.strictObject({
   deactivationGuard: deactivationGuardSchema.default({ maxUsers: 500, maxPercent: 10 }),
   /** Unbinding a group deletes its Microsoft 365 group too; absent or false leaves it (with its members). */
   deleteGroupOnUnbind: z.boolean().optional(),
+  /** Graph change notifications correct drift within seconds; absent or true keeps them on, false leaves drift to the reconcile timer. */
+  changeNotifications: z.boolean().optional(),
 });
 export type ConnectionSettings = z.output<typeof connectionSettingsSchema>;
 
@@ -56,6 +58,7 @@ export const connectionSettingsPatchSchema = z.strictObject({
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
+  changeNotifications: z.boolean().optional(),
 });
 export type ConnectionSettingsPatch = z.output<typeof connectionSettingsPatchSchema>;
 
@@ -153,6 +156,7 @@ export function toConnectionView(record: ConnectionRecord): ConnectionView {
 /** Applies a settings change to the current settings. */
 export function applySettingsPatch(current: ConnectionSettings, patch: ConnectionSettingsPatch): ConnectionSettings {
   const deleteGroupOnUnbind = patch.deleteGroupOnUnbind ?? current.deleteGroupOnUnbind;
+  const changeNotifications = patch.changeNotifications ?? current.changeNotifications;
   const next: ConnectionSettings = {
     exportAttributes: patch.exportAttributes ?? current.exportAttributes,
     conflictPolicy: patch.conflictPolicy ?? current.conflictPolicy,
@@ -161,6 +165,7 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     revokeSessionsOnDeprovision: patch.revokeSessionsOnDeprovision ?? current.revokeSessionsOnDeprovision ?? true,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
+    ...(changeNotifications === undefined ? {} : { changeNotifications }),
   };
   const usageLocation = patch.usageLocation === undefined ? current.usageLocation : (patch.usageLocation ?? undefined);
   return usageLocation === undefined ? next : { ...next, usageLocation };

@@ -6,7 +6,7 @@ import { boundedId } from '../provisioning/nudges';
 import { mutateGroupSyncRecord, newGroupSyncRecord } from './group-sync-record';
 
 /** Why a group sync was asked for; a label for logs, never what to write. */
-export const groupSyncReasons = ['bind', 'unbind', 'membership', 'group_changed', 'member_state', 'reconcile'] as const;
+export const groupSyncReasons = ['bind', 'unbind', 'membership', 'group_changed', 'member_state', 'reconcile', 'notification'] as const;
 export type GroupSyncReason = (typeof groupSyncReasons)[number];
 
 /**
