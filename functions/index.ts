@@ -1,6 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { redact } from '../src/adapters/logging/redact';
 import { PoisonMessageError } from '../src/domain/errors';
+import { PoisonRecords } from '../src/domain/dead-letters/poison-records';
 import type { QueueFunctionDefinition } from '../src/app/functions/definition';
 import { getServices } from '../src/app/services';
 import { functionTable } from './table';
@@ -34,15 +35,8 @@ function serviceBusHandler(definition: QueueFunctionDefinition) {
       if (!(error instanceof PoisonMessageError)) throw error;
       const services = await getServices();
       services.logger.error('message dead-lettered', { queue: definition.queueName, messageId: message.messageId, reason: error.reason });
-      await services.store.upsert('state', `dead-letter:${definition.queueName}`, message.messageId, {
-        queue: definition.queueName,
-        messageId: message.messageId,
-        sessionId: message.sessionId,
-        reason: error.reason,
-        deadLetteredAt: new Date().toISOString(),
-        // Kept for the admin, without whatever a sender put in a field named like a secret.
-        body: redact(body),
-      });
+      // Kept for the admin, without whatever a sender put in a field named like a secret.
+      await new PoisonRecords(services).record(definition.queueName, message, error.reason, redact(body));
     }
   };
 }

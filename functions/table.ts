@@ -1,5 +1,6 @@
 import type { FunctionDefinition } from '../src/app/functions/definition';
 import { health } from './http/health';
+import { deleteDeadLetterRoute, listDeadLettersRoute, resubmitDeadLetterRoute } from './http/dead-letters';
 import { openApi } from './http/openapi';
 import { createKey, deleteKey, listKeys } from './http/keys';
 import { activateUserRoute, createUserRoute, deleteUserRoute, getUserRoute, listUsersRoute, setUserPasswordRoute, suspendUserRoute, updateUserRoute } from './http/users';
@@ -81,4 +82,7 @@ export const functionTable: readonly FunctionDefinition[] = [
   notificationsRoute,
   subscriptionsWorker,
   subscriptionsTimer,
+  listDeadLettersRoute,
+  resubmitDeadLetterRoute,
+  deleteDeadLetterRoute,
 ];

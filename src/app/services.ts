@@ -7,6 +7,7 @@ import type { DocumentStore } from '../domain/ports/document-store';
 import type { Logger } from '../domain/ports/logger';
 import type { SecretStore } from '../domain/ports/secret-store';
 import type { MessageSender } from '../domain/ports/work-queue';
+import type { DeadLetterQueue } from '../domain/ports/dead-letters';
 import type { TokenCredential } from '@azure/identity';
 import type { QueueConsumer } from './host/queue-consumer';
 import { createLogger } from '../adapters/logging/pino-logger';
@@ -25,6 +26,8 @@ export interface Services {
   readonly secrets: SecretStore;
   /** The embedded queue's consumer side, pumped by the local host; absent with Service Bus (the Functions host receives). */
   readonly consumer: QueueConsumer | undefined;
+  /** The work queues' dead letters: the embedded queue's, or Service Bus's dead-letter sub-queues plus the poison records. */
+  readonly deadLetters: DeadLetterQueue;
   /** Listeners on directory changes; provisioning registers its own at wiring time. */
   readonly directoryHooks: DirectoryHookRegistry;
   /** Microsoft 365 access for connections: msal-node identity platform, token provider, Graph client factory. */
@@ -66,14 +69,23 @@ export async function createServices(config: Config, overrides: ServiceOverrides
 
   let sender: MessageSender;
   let consumer: QueueConsumer | undefined;
+  let deadLetters: DeadLetterQueue;
   if (config.serviceBusNamespace !== undefined) {
     const { createServiceBusMessageSender } = await import('../adapters/servicebus/servicebus-message-sender');
-    sender = createServiceBusMessageSender(config.serviceBusNamespace, await createAzureCredential());
+    const { createServiceBusDeadLetters } = await import('../adapters/servicebus/servicebus-dead-letters');
+    const { PoisonRecords, brokerAndPoisonDeadLetters } = await import('../domain/dead-letters/poison-records');
+    const credential = await createAzureCredential();
+    const serviceBusSender = createServiceBusMessageSender(config.serviceBusNamespace, credential);
+    sender = serviceBusSender;
+    const broker = createServiceBusDeadLetters(config.serviceBusNamespace, credential, { sender: serviceBusSender, clock });
+    closers.push(() => broker.close());
+    deadLetters = brokerAndPoisonDeadLetters(broker.deadLetters, new PoisonRecords({ store, sender: serviceBusSender, clock }));
   } else {
     const { SqliteWorkQueue } = await import('../adapters/sqlite/sqlite-work-queue');
     const queue = new SqliteWorkQueue(db!, { clock, maxDeliveries: config.queueMaxDeliveries });
     sender = queue;
     consumer = queue;
+    deadLetters = queue;
   }
   closers.push(() => sender.close());
 
@@ -102,6 +114,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     sender,
     secrets,
     consumer,
+    deadLetters,
     directoryHooks: createDirectoryHooks(logger.child({ component: 'directory-hooks' })),
     m365,
     async close() {

@@ -1,11 +1,12 @@
 import type { Clock } from '../../src/domain/ports/clock';
 import type { MessageSender, OutgoingMessage } from '../../src/domain/ports/work-queue';
+import type { DeadLetterQueue } from '../../src/domain/ports/dead-letters';
 import type { LockedMessage, QueueConsumer } from '../../src/app/host/queue-consumer';
 import { MessageLockLostError } from '../../src/app/host/queue-consumer';
 import { ManualClock } from '../support/manual-clock';
 
 /** A queue adapter that both sends and consumes (the embedded queue). */
-export interface WorkQueue extends MessageSender, QueueConsumer {}
+export interface WorkQueue extends MessageSender, QueueConsumer, DeadLetterQueue {}
 
 export interface WorkQueueSettings {
   readonly clock: Clock;
@@ -125,6 +126,39 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
           ['m3', 'bad m3'],
           ['m2', 'bad m2'],
         ]);
+      });
+    });
+
+    describe('dead letters: resubmit and delete', () => {
+      it('resubmits a dead letter as a new first delivery under a new message id, and removes it', async () => {
+        await queue.send('provisioning', [message('m1', { sessionId: 's1' })]);
+        const [received] = await queue.receive('provisioning', { maxMessages: 1, sessions: true });
+        await queue.deadLetter(received!, 'Graph kept answering 503');
+        const [dead] = await queue.deadLetters('provisioning', { limit: 10 });
+        expect(dead!.id).toMatch(/^[A-Za-z0-9_-]+$/);
+
+        expect(await queue.resubmitDeadLetter('provisioning', dead!.id)).toBe(true);
+        expect(await queue.deadLetters('provisioning', { limit: 10 })).toEqual([]);
+        const [again] = await queue.receive('provisioning', { maxMessages: 1, sessions: true });
+        expect(again).toMatchObject({ sessionId: 's1', deliveryCount: 1, body: received!.body });
+        expect(again!.messageId).not.toBe('m1');
+        expect(again!.messageId.startsWith('m1')).toBe(true);
+        // Resubmitting twice does nothing the second time.
+        expect(await queue.resubmitDeadLetter('provisioning', dead!.id)).toBe(false);
+      });
+
+      it('deletes a dead letter of its own queue only, and reports an unknown id', async () => {
+        await queue.send('imports', [message('m1')]);
+        const [received] = await queue.receive('imports', { maxMessages: 1, sessions: false });
+        await queue.deadLetter(received!, 'malformed');
+        const [dead] = await queue.deadLetters('imports', { limit: 10 });
+        expect(await queue.deleteDeadLetter('directory-commands', dead!.id)).toBe(false);
+        expect(await queue.resubmitDeadLetter('directory-commands', dead!.id)).toBe(false);
+        expect(await queue.deleteDeadLetter('imports', 'no-such-id')).toBe(false);
+        expect(await queue.deleteDeadLetter('imports', dead!.id)).toBe(true);
+        expect(await queue.deadLetters('imports', { limit: 10 })).toEqual([]);
+        expect(await queue.receive('imports', { maxMessages: 1, sessions: false })).toEqual([]);
+        expect(await queue.deleteDeadLetter('imports', dead!.id)).toBe(false);
       });
     });
 

@@ -3,7 +3,8 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { Clock } from '../../domain/ports/clock';
 import { systemClock } from '../../domain/ports/clock';
 import { sessionQueues, type MessageSender, type OutgoingMessage, type QueueName } from '../../domain/ports/work-queue';
-import type { AbandonOutcome, DeadLetteredMessage, LockedMessage, QueueConsumer, ReceiveOptions } from '../../app/host/queue-consumer';
+import { resubmittedMessageId, type DeadLetter, type DeadLetterQueue } from '../../domain/ports/dead-letters';
+import type { AbandonOutcome, LockedMessage, QueueConsumer, ReceiveOptions } from '../../app/host/queue-consumer';
 import { MessageLockLostError } from '../../app/host/queue-consumer';
 import { redact, redactString } from '../logging/redact';
 
@@ -68,8 +69,9 @@ CREATE TABLE IF NOT EXISTS queue_message_ids (
   PRIMARY KEY (queue, message_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_message_ids_expiry ON queue_message_ids (expires_at);
+-- AUTOINCREMENT: a dead letter's id is its API id, so a deleted one's id must never come back.
 CREATE TABLE IF NOT EXISTS queue_dead_letters (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   queue TEXT NOT NULL,
   message_id TEXT NOT NULL,
   session_id TEXT,
@@ -94,6 +96,7 @@ interface MessageRow {
 }
 
 interface DeadLetterRow {
+  id: number;
   message_id: string;
   session_id: string | null;
   body: string;
@@ -129,7 +132,7 @@ const messageColumns = 'seq, queue, message_id, session_id, body, enqueued_at, d
  * the same turn of the event loop share one transaction (a commit costs more than the work in it);
  * each promise settles once that transaction has committed.
  */
-export class SqliteWorkQueue implements MessageSender, QueueConsumer {
+export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetterQueue {
   private readonly clock: Clock;
   private readonly duplicateWindowMs: number;
   private readonly maxDeliveries: number;
@@ -167,6 +170,8 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     readonly renewSession: Statement<[number, QueueName, string, string]>;
     readonly insertDeadLetter: Statement<[QueueName, string, string | null, string, number, number, string, number]>;
     readonly deadLetters: Statement<[QueueName, number], DeadLetterRow>;
+    readonly deadLetter: Statement<[QueueName, number], DeadLetterRow>;
+    readonly deleteDeadLetter: Statement<[QueueName, number]>;
   };
 
   constructor(
@@ -230,9 +235,14 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       deadLetters: db.prepare(
-        `SELECT message_id, session_id, body, enqueued_at, delivery_count, reason, dead_lettered_at
+        `SELECT id, message_id, session_id, body, enqueued_at, delivery_count, reason, dead_lettered_at
          FROM queue_dead_letters WHERE queue = ? ORDER BY id DESC LIMIT ?`,
       ),
+      deadLetter: db.prepare(
+        `SELECT id, message_id, session_id, body, enqueued_at, delivery_count, reason, dead_lettered_at
+         FROM queue_dead_letters WHERE queue = ? AND id = ?`,
+      ),
+      deleteDeadLetter: db.prepare('DELETE FROM queue_dead_letters WHERE queue = ? AND id = ?'),
     };
   }
 
@@ -252,22 +262,25 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       if (body === undefined) throw new TypeError(`message ${message.messageId}: body must be JSON-serialisable`);
       return { message, body };
     });
-    const inserted = this.transact(() => {
-      const now = this.clock.now().getTime();
-      const s = this.statements;
-      s.purgeIds.run(now);
-      let count = 0;
-      for (const { message, body } of rows) {
-        if (s.claimId.run(queue, message.messageId, now + this.duplicateWindowMs, now).changes === 0) continue;
-        const enqueuedAt = Math.max(message.scheduledEnqueueTime?.getTime() ?? now, now);
-        const sessionId = message.sessionId ?? null;
-        s.insert.run(queue, message.messageId, sessionId, body, enqueuedAt, enqueuedAt);
-        if (sessionId !== null) s.upsertSession.run(queue, sessionId, enqueuedAt);
-        count += 1;
-      }
-      return count;
-    });
+    const inserted = this.transact(() => this.insertMessages(queue, rows));
     if (inserted > 0) for (const listener of this.listeners) listener(queue);
+  }
+
+  /** Inserts messages not seen within the duplicate window; returns how many went in. Call inside a transaction. */
+  private insertMessages(queue: QueueName, rows: readonly { message: Omit<OutgoingMessage, 'body'>; body: string }[]): number {
+    const now = this.clock.now().getTime();
+    const s = this.statements;
+    s.purgeIds.run(now);
+    let count = 0;
+    for (const { message, body } of rows) {
+      if (s.claimId.run(queue, message.messageId, now + this.duplicateWindowMs, now).changes === 0) continue;
+      const enqueuedAt = Math.max(message.scheduledEnqueueTime?.getTime() ?? now, now);
+      const sessionId = message.sessionId ?? null;
+      s.insert.run(queue, message.messageId, sessionId, body, enqueuedAt, enqueuedAt);
+      if (sessionId !== null) s.upsertSession.run(queue, sessionId, enqueuedAt);
+      count += 1;
+    }
+    return count;
   }
 
   async receive(queue: QueueName, options: ReceiveOptions): Promise<LockedMessage[]> {
@@ -366,8 +379,10 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
     this.held.clear();
   }
 
-  async deadLetters(queue: QueueName, options: { limit: number }): Promise<DeadLetteredMessage[]> {
+  /** Newest first. */
+  async deadLetters(queue: QueueName, options: { limit: number }): Promise<DeadLetter[]> {
     return this.statements.deadLetters.all(queue, options.limit).map((row) => ({
+      id: String(row.id),
       messageId: row.message_id,
       ...(row.session_id === null ? {} : { sessionId: row.session_id }),
       body: JSON.parse(row.body) as unknown,
@@ -376,6 +391,27 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       reason: row.reason,
       deadLetteredAt: new Date(row.dead_lettered_at),
     }));
+  }
+
+  /** Moves the dead letter back onto its queue in one transaction, as a new message (first delivery, visible now). */
+  async resubmitDeadLetter(queue: QueueName, id: string): Promise<boolean> {
+    const rowId = deadLetterRowId(id);
+    if (rowId === undefined) return false;
+    const resubmitted = this.transact(() => {
+      const row = this.statements.deadLetter.get(queue, rowId);
+      if (row === undefined) return false;
+      const message = { messageId: resubmittedMessageId(row.message_id, this.clock.now()), ...(row.session_id === null ? {} : { sessionId: row.session_id }) };
+      this.insertMessages(queue, [{ message, body: row.body }]);
+      this.statements.deleteDeadLetter.run(queue, rowId);
+      return true;
+    });
+    if (resubmitted) for (const listener of this.listeners) listener(queue);
+    return resubmitted;
+  }
+
+  async deleteDeadLetter(queue: QueueName, id: string): Promise<boolean> {
+    const rowId = deadLetterRowId(id);
+    return rowId !== undefined && this.statements.deleteDeadLetter.run(queue, rowId).changes > 0;
   }
 
   onAvailable(listener: (queue: QueueName) => void): () => void {
@@ -481,6 +517,10 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer {
       body: JSON.parse(row.body) as unknown,
     };
   }
+}
+
+function deadLetterRowId(id: string): number | undefined {
+  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;
 }
 
 function expiredReason(row: MessageRow): string {

@@ -15,17 +15,6 @@ export interface ReceiveOptions {
   readonly sessions: boolean;
 }
 
-/** A message moved to the dead-letter queue, with why. */
-export interface DeadLetteredMessage {
-  readonly messageId: string;
-  readonly sessionId?: string;
-  readonly body: unknown;
-  readonly enqueuedAt: Date;
-  readonly deliveryCount: number;
-  readonly reason: string;
-  readonly deadLetteredAt: Date;
-}
-
 /** What `abandon` did: the message is back for redelivery, or it ran out of deliveries and was dead-lettered. */
 export type AbandonOutcome = 'abandoned' | 'dead_lettered';
 
@@ -41,7 +30,6 @@ export interface QueueConsumer {
   renewLock?(message: LockedMessage): Promise<Date>;
   /** Shutdown: unlocks every message this consumer holds, without counting those deliveries as failed. */
   releaseAll(): Promise<void>;
-  deadLetters(queue: QueueName, options: { limit: number }): Promise<DeadLetteredMessage[]>;
   /** Calls `listener` when messages were sent in this process, so a pump can wake before its next poll. */
   onAvailable?(listener: (queue: QueueName) => void): () => void;
 }
