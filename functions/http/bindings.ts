@@ -33,7 +33,7 @@ const userBindingSchema = z.object({
     .meta({ description: "An imported account's own sign-in names, kept instead of those the email maps to while the user's email is still `email`" }),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'UserBinding' });
 
 const groupBindingSchema = z.object({
   connectionId: z.string(),
@@ -43,7 +43,7 @@ const groupBindingSchema = z.object({
   skippedMembers: z.number().int().meta({ description: 'Members whose domain is not this connection\'s, or who are bound to another connection' }),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'GroupBinding' });
 
 const refusals = {
   404: { description: 'No such connection, user, group or binding', schema: errorSchema },

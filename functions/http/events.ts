@@ -18,7 +18,7 @@ const eventSchema = z.object({
   removedMembers: z.number().int().optional().meta({ description: 'group_membership_provision: members removed from the Microsoft 365 group' }),
   sessionsRevoked: z.boolean().optional().meta({ description: "user_deprovision: the account's sign-in sessions were revoked with it" }),
   at: z.string(),
-});
+}).meta({ id: 'Event' });
 
 // Normalised to full ISO instants so they compare with the stored `at` as strings.
 const instant = z.iso.datetime({ offset: true }).or(z.iso.date()).transform((value) => new Date(value).toISOString());

@@ -8,7 +8,7 @@ const healthSchema = z.object({
   status: z.enum(['ok', 'down']),
   checks: z.record(z.string(), checkSchema),
   connections: z.object({ reauthorizationRequired: z.number().int(), items: z.array(reauthorizationSchema) }).optional(),
-});
+}).meta({ id: 'Health' });
 
 export const health = defineRoute({
   name: 'health',

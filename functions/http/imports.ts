@@ -24,7 +24,7 @@ const previewItemSchema = z.object({
   status: z.enum(importStatuses),
   userId: z.string().optional().meta({ description: 'imported: the bound directory user; conflict, other_connection: the directory user with that email' }),
   boundConnectionId: z.string().optional().meta({ description: 'other_connection: the connection that directory user is bound to' }),
-});
+}).meta({ id: 'M365UserPreview' });
 
 const resultSchema = z.union([
   z.object({ type: z.literal('user'), m365UserId: z.string(), upn: z.string(), outcome: z.enum(importOutcomes), userId: z.string().optional(), linked: z.literal(true).optional(), reason: z.string().optional() }),
@@ -47,7 +47,7 @@ const jobSchema = z.object({
   finishedAt: z.string().optional(),
   results: z.array(resultSchema),
   nextCursor: z.string().optional().meta({ description: 'More results: pass as cursor' }),
-});
+}).meta({ id: 'ImportJob' });
 
 const enabledSchema = z.enum(['true', 'false']).transform((value) => value === 'true');
 

@@ -9,6 +9,7 @@ afterAll(() => host.close());
 
 interface OpenApiDocument {
   openapi: string;
+  components: { schemas: Record<string, unknown> };
   paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: unknown; responses: Record<string, unknown> }>>;
 }
 
@@ -31,12 +32,43 @@ describe('GET /api/openapi.json', () => {
 
   it('describes the user body from the validating schema: strict, with Graph length limits', async () => {
     const document = (await (await fetch(`${host.url}/openapi.json`)).json()) as OpenApiDocument;
-    const body = document.paths['/api/users']?.post?.requestBody as { content: { 'application/json': { schema: { additionalProperties: boolean; required: string[]; properties: Record<string, { maxLength?: number; format?: string }> } } } };
-    const schema = body.content['application/json'].schema;
+    const body = document.paths['/api/users']?.post?.requestBody as { content: { 'application/json': { schema: { $ref: string } } } };
+    expect(body.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/UserCreate' });
+    const schema = document.components.schemas.UserCreate as { additionalProperties: boolean; required: string[]; properties: Record<string, { maxLength?: number; format?: string }> };
     expect(schema.additionalProperties).toBe(false);
     expect(schema.required).toEqual(['email']);
     expect(schema.properties.email?.format).toBe('email');
     expect(schema.properties.firstName?.maxLength).toBe(64);
     expect(schema.properties.employeeId?.maxLength).toBe(16);
+  });
+
+  it('names every request and response body as a component, referenced with $ref, and shares the entity schemas', async () => {
+    const document = (await (await fetch(`${host.url}/openapi.json`)).json()) as OpenApiDocument;
+    const inline: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const bodies = [['request', operation.requestBody], ...Object.entries(operation.responses)] as [string, { content?: Record<string, { schema?: { $ref?: string } }> } | undefined][];
+        for (const [which, body] of bodies) {
+          for (const media of Object.values(body?.content ?? {})) if (media.schema !== undefined && media.schema.$ref === undefined) inline.push(`${method} ${path} ${which}`);
+        }
+      }
+    }
+    expect(inline).toEqual([]);
+    expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['User', 'Group', 'Connection', 'UserBinding', 'Event', 'Error', 'DeadLetter']));
+    const text = JSON.stringify(document);
+    // The user shape is written once, not once per route that returns a user.
+    expect(text.match(/"employeeType":/g)?.length).toBeLessThanOrEqual(3);
+    expect(text.length).toBeLessThan(120_000);
+  });
+
+  it('gives only patterns an ECMAScript engine takes as they are, without flags', async () => {
+    const text = await (await fetch(`${host.url}/openapi.json`)).text();
+    const patterns = [...new Set([...text.matchAll(/"pattern":"((?:[^"\\]|\\.)*)"/g)].map((match) => JSON.parse(`"${match[1]!}"`) as string))];
+    expect(patterns.length).toBeGreaterThan(0);
+    for (const pattern of patterns) {
+      expect(() => new RegExp(pattern, 'u')).not.toThrow();
+      // A trailing /i (or any flag) is not part of the pattern language: clients would match it literally.
+      expect({ pattern, flagged: /\/[dgimsuvy]+$/.test(pattern) }).toEqual({ pattern, flagged: false });
+    }
   });
 });

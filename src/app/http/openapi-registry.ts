@@ -1,4 +1,4 @@
-import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { getRefId, OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { ZodType } from 'zod';
 import type { HttpMethod } from '../functions/definition';
 
@@ -13,6 +13,8 @@ export interface ResponseDoc {
 
 /** What the OpenAPI document says of one route; built from the same schemas that validate it. */
 export interface RouteDoc {
+  /** The function name; the operation id and component names derive from it. */
+  readonly name: string;
   readonly method: HttpMethod;
   /** Relative to /api, Functions template syntax (`users/{id}`); same as the OpenAPI path syntax. */
   readonly route: string;
@@ -25,27 +27,48 @@ export interface RouteDoc {
   readonly responses: Readonly<Record<number, ResponseDoc>>;
 }
 
-/** Builds the OpenAPI 3.1 document of every documented route. */
+const pascal = (name: string): string => name.replace(/(^|[^A-Za-z0-9])([A-Za-z0-9])/g, (_match, _sep: string, letter: string) => letter.toUpperCase());
+
+/**
+ * Builds the OpenAPI 3.1 document of every documented route. Every request and response body is a
+ * named component under `components/schemas` referenced with `$ref`: shared schemas by the id they
+ * were defined with (`User`, `Error`...), the others after their route (`UsersListResponse`).
+ */
 export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title: string; version: string; serverUrl?: string }): object {
   const registry = new OpenAPIRegistry();
   const apiKey = registry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
+  const registered = new Map<ZodType, ZodType>();
+  const named = (schema: ZodType, name: string): ZodType => {
+    if (getRefId(schema) !== undefined) return schema;
+    let component = registered.get(schema);
+    if (component === undefined) {
+      // A copy carrying the name: the route's own schema stays as it was.
+      component = schema.meta({ ...schema.meta(), id: name });
+      registered.set(schema, component);
+    }
+    return component;
+  };
   for (const route of routes) {
+    const base = pascal(route.name);
     const responses: Record<string, { description: string; content?: Record<string, { schema: ZodType }> }> = {};
+    const successStatuses = Object.entries(route.responses).filter(([status, response]) => Number(status) < 300 && response.schema !== undefined);
     for (const [status, response] of Object.entries(route.responses)) {
+      const name = successStatuses.length > 1 ? `${base}${status}Response` : `${base}Response`;
       responses[status] = response.schema === undefined
         ? { description: response.description }
-        : { description: response.description, content: { [response.contentType ?? 'application/json']: { schema: response.schema } } };
+        : { description: response.description, content: { [response.contentType ?? 'application/json']: { schema: named(response.schema, name) } } };
     }
     registry.registerPath({
       method: route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete',
       path: `/api/${route.route}`,
+      operationId: base.charAt(0).toLowerCase() + base.slice(1),
       summary: route.summary,
       tags: [...route.tags],
       security: route.auth === 'none' ? [] : [{ [apiKey.name]: [] }],
       request: {
         ...(route.params === undefined ? {} : { params: route.params as never }),
         ...(route.query === undefined ? {} : { query: route.query as never }),
-        ...(route.body === undefined ? {} : { body: { required: true, content: { 'application/json': { schema: route.body } } } }),
+        ...(route.body === undefined ? {} : { body: { required: true, content: { 'application/json': { schema: named(route.body, `${base}Request`) } } } }),
       },
       responses,
     });

@@ -141,6 +141,7 @@ export function defineRoute<PS extends ZodType | undefined = undefined, QS exten
     methods: [spec.method],
     handler,
     doc: {
+      name: spec.name,
       method: spec.method,
       route: spec.route,
       summary: spec.summary,

@@ -32,7 +32,15 @@ export const userStateSchema = z.enum(['active', 'suspended']);
 
 export const phoneNumberSchema = z.strictObject({
   type: z.enum(['work', 'mobile', 'home', 'other']),
-  number: z.string().trim().min(3).max(64).regex(/^\+?[0-9 ()./-]+(?:\s*(?:x|ext\.?)\s*[0-9]{1,10})?$/i, 'digits, spaces, + ( ) . / - and an optional extension only'),
+  // The length check aborts: no pattern ever runs on an over-long value. The pattern is linear:
+  // each run of spaces is followed by a character it cannot also match, so nothing backtracks.
+  // No flags: the OpenAPI document carries the pattern as it is, and clients take none.
+  number: z
+    .string()
+    .trim()
+    .min(3)
+    .max(64, { abort: true })
+    .regex(/^\+? *[0-9()./-]+(?: +[0-9()./-]+)*(?:\s*(?:[xX]|[eE][xX][tT]\.?)\s*[0-9]{1,10})?$/, 'digits, spaces, + ( ) . / - and an optional extension only'),
 });
 
 export const addressSchema = z.strictObject({
@@ -42,7 +50,7 @@ export const addressSchema = z.strictObject({
   region: text(128).optional(),
   postalCode: text(40).optional(),
   country: text(128).optional(),
-});
+}).meta({ id: 'Address' });
 
 const idSchema = z.string().min(1).max(128);
 
@@ -79,7 +87,7 @@ export const createUserSchema = z.strictObject({
   username: usernameSchema.optional().meta({ description: "Defaults to the email's local part; 409 if that is taken" }),
   displayName: text(256).optional().meta({ description: 'Defaults to "firstName lastName" (the username when both are absent)' }),
   ...optional<Fields>(optionalProfileFields),
-});
+}).meta({ id: 'UserCreate' });
 
 /** PATCH /api/users/{id}: given fields replace, `null` clears an optional field (or resets displayName to its default). */
 export const patchUserSchema = z.strictObject({
@@ -87,7 +95,7 @@ export const patchUserSchema = z.strictObject({
   username: usernameSchema.optional(),
   displayName: text(256).nullable().optional(),
   ...clearable<Fields>(optionalProfileFields),
-});
+}).meta({ id: 'UserPatch' });
 
 /** A user as the API shows it: an allow-list (no password material, ever). */
 export const userSchema = z.object({
@@ -111,7 +119,7 @@ export const userSchema = z.object({
   state: userStateSchema,
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'User' });
 
 /** PUT /api/users/{id}/password. The policy (length, not the email or username) is checked by the use case. */
 export const setPasswordSchema = z.strictObject({ password: z.string().min(1).max(256) });
