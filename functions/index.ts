@@ -4,6 +4,8 @@ import { PoisonMessageError } from '../src/domain/errors';
 import { PoisonRecords } from '../src/domain/dead-letters/poison-records';
 import type { QueueFunctionDefinition } from '../src/app/functions/definition';
 import { getServices } from '../src/app/services';
+import { configProblem } from '../src/app/config';
+import { configRefusal } from '../src/app/http/config-refusal';
 import { functionTable } from './table';
 
 /** Service Bus trigger metadata as the Functions host passes it. */
@@ -41,7 +43,23 @@ function serviceBusHandler(definition: QueueFunctionDefinition) {
   };
 }
 
+/**
+ * A bad setting must not look like an empty app (a throw here would leave the host with 0
+ * functions and one line about an entry point). Instead: one prominent line on stderr at start,
+ * every HTTP function answers 503 and logs the error on each call, and the queue and timer
+ * functions stay unregistered, so their messages wait in Service Bus instead of using up their
+ * deliveries into the dead-letter queue. A corrected setting restarts the app.
+ */
+const problem = configProblem();
+if (problem !== undefined) {
+  console.error(`m365-bridge cannot start: ${problem.message}. HTTP functions answer 503 and queue and timer functions are not registered until the setting is fixed.`);
+}
+
 for (const definition of functionTable) {
+  if (problem !== undefined) {
+    if (definition.kind === 'http') app.http(definition.name, { route: definition.route, methods: [...definition.methods], authLevel: 'anonymous', handler: configRefusal(problem) });
+    continue;
+  }
   switch (definition.kind) {
     case 'http':
       app.http(definition.name, { route: definition.route, methods: [...definition.methods], authLevel: 'anonymous', handler: definition.handler });
@@ -55,7 +73,7 @@ for (const definition of functionTable) {
       });
       break;
     case 'timer':
-      app.timer(definition.name, { schedule: definition.schedule, handler: (_timer, context) => definition.handler(context) });
+      app.timer(definition.name, { schedule: definition.scheduleSetting === undefined ? definition.schedule : `%${definition.scheduleSetting}%`, handler: (_timer, context) => definition.handler(context) });
       break;
   }
 }

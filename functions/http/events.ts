@@ -16,6 +16,7 @@ const eventSchema = z.object({
   changedAttributes: z.array(z.string()).meta({ description: 'Names of the attributes written, never their values' }),
   addedMembers: z.number().int().optional().meta({ description: 'group_membership_provision: members added to the Microsoft 365 group' }),
   removedMembers: z.number().int().optional().meta({ description: 'group_membership_provision: members removed from the Microsoft 365 group' }),
+  restored: z.boolean().optional().meta({ description: 'user_create_provision: the account deleted after its grace period was restored with its object id' }),
   sessionsRevoked: z.boolean().optional().meta({ description: "user_deprovision: the account's sign-in sessions were revoked with it" }),
   at: z.string(),
 }).meta({ id: 'Event' });

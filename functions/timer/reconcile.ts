@@ -8,7 +8,8 @@ import { queueReconcileAll } from '../../src/domain/reconcile/reconcile-connecti
 export const reconcileTimer: TimerFunctionDefinition = {
   kind: 'timer',
   name: 'reconcile-timer',
-  // Read when the host registers the timer, not when this module loads: a bad setting fails start-up by name.
+  scheduleSetting: 'RECONCILE_SCHEDULE',
+  // Read when the local host starts its timers, not when this module loads.
   get schedule() {
     return getConfig().reconcileSchedule;
   },

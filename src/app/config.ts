@@ -14,6 +14,15 @@ export class ConfigError extends Error {
 }
 
 export type M365Mode = 'sandbox' | 'live';
+
+/**
+ * How the app registration proves its identity to Entra ID: a client secret, or a client assertion
+ * (the managed identity's token for `api://AzureADTokenExchange`, trusted by the registration's
+ * federated identity credential), so no secret exists anywhere.
+ */
+export type M365ClientCredential =
+  | { readonly kind: 'secret'; readonly secret: string }
+  | { readonly kind: 'managed-identity'; readonly managedIdentityClientId: string };
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 /** Every setting of the service, read once from the environment (README "Configuration"). */
@@ -23,7 +32,9 @@ export interface Config {
   readonly adminApiKey: string | undefined;
   readonly m365Mode: M365Mode;
   readonly m365ClientId: string;
-  readonly m365ClientSecret: string;
+  readonly m365Credential: M365ClientCredential;
+  /** True under the Azure Functions host (FUNCTIONS_WORKER_RUNTIME or WEBSITE_INSTANCE_ID set). */
+  readonly functionsHost: boolean;
   readonly authorityUrl: string;
   readonly graphBaseUrl: string;
   readonly publicBaseUrl: string;
@@ -88,6 +99,9 @@ function read(env: Env, name: string): string | undefined {
 function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
+  // The platform leaves a Key Vault reference it cannot resolve as the literal text, which would
+  // otherwise pass for a value (for ADMIN_API_KEY, a key anyone could read in the template).
+  if (/^@Microsoft\.KeyVault\(/i.test(raw)) throw new ConfigError(name, 'is a Key Vault reference the platform could not resolve (does the secret exist, and may the app\'s identity read it?)');
   const result = schema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(name, `${result.error.issues[0]?.message ?? 'invalid value'} (got "${raw}")`);
@@ -108,11 +122,42 @@ const ncrontab = z.string().refine((value) => {
   }
 }, 'must be an NCRONTAB expression with six fields (second minute hour day month weekday)');
 
+/** True when the Azure Functions host runs this process (locally with `func start`, or in Azure). */
+export function isFunctionsHost(env: Env = process.env): boolean {
+  return read(env, 'FUNCTIONS_WORKER_RUNTIME') !== undefined || read(env, 'WEBSITE_INSTANCE_ID') !== undefined;
+}
+
+const modeSchema = z.enum(['sandbox', 'live'], { error: 'must be "sandbox" or "live"' });
+
+/**
+ * Outside the Functions host a missing M365_MODE means the sandbox. Under it nothing is assumed:
+ * a forgotten setting would otherwise send consent to a loopback sandbox that is not running.
+ */
+function m365ModeFor(env: Env, functionsHost: boolean): M365Mode {
+  if (!functionsHost) return parse<M365Mode>(env, 'M365_MODE', modeSchema, 'sandbox');
+  const mode = parse<M365Mode | undefined>(env, 'M365_MODE', modeSchema, undefined);
+  if (mode === undefined) throw new ConfigError('M365_MODE', 'is required under the Azure Functions host; set it to "live" (or "sandbox" with M365_ALLOW_SANDBOX=true)');
+  if (mode === 'sandbox' && parse(env, 'M365_ALLOW_SANDBOX', z.enum(['true', 'false'], { error: 'must be true or false' }), 'false') !== 'true') {
+    throw new ConfigError('M365_MODE', 'is "sandbox" under the Azure Functions host; set M365_ALLOW_SANDBOX=true if that is intended');
+  }
+  return mode;
+}
+
+function m365CredentialFor(env: Env, live: boolean): M365ClientCredential {
+  const secret = read(env, 'M365_CLIENT_SECRET');
+  if (secret !== undefined) return { kind: 'secret', secret };
+  const managedIdentityClientId = read(env, 'AZURE_CLIENT_ID');
+  if (live && managedIdentityClientId !== undefined) return { kind: 'managed-identity', managedIdentityClientId };
+  if (live) throw new ConfigError('M365_CLIENT_SECRET', 'is required when M365_MODE=live, unless AZURE_CLIENT_ID names the managed identity the app registration trusts (federated identity credential)');
+  return { kind: 'secret', secret: 'sandbox-client-secret' };
+}
+
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = parse(env, 'PORT', portSchema, 7071);
   const sandboxPort = parse(env, 'SANDBOX_PORT', portSchema, 7072);
-  const m365Mode = parse<M365Mode>(env, 'M365_MODE', z.enum(['sandbox', 'live'], { error: 'must be "sandbox" or "live"' }), 'sandbox');
+  const functionsHost = isFunctionsHost(env);
+  const m365Mode = m365ModeFor(env, functionsHost);
   // The sandbox serves HTTPS (msal-node accepts only https authorities) with a loopback certificate.
   const sandboxUrl = `https://127.0.0.1:${sandboxPort}`;
   const live = m365Mode === 'live';
@@ -124,6 +169,14 @@ export function loadConfig(env: Env = process.env): Config {
     return sandboxDefault;
   };
 
+  // The embedded SQLite store, queue and secret files live on one machine's disk and the local host
+  // pumps the queue: under the Functions host nothing would receive the work, and each instance
+  // would keep its own directory and tokens.
+  const azureOnly = (name: string, value: string | undefined): string | undefined => {
+    if (value === undefined && functionsHost) throw new ConfigError(name, 'is required under the Azure Functions host (the embedded SQLite store, queue and secret files serve the local host only)');
+    return value;
+  };
+
   const publicBaseUrl = parse(env, 'PUBLIC_BASE_URL', urlSchema, `http://localhost:${port}`);
   const publicHost = new URL(publicBaseUrl).hostname;
   const config: Config = {
@@ -132,15 +185,16 @@ export function loadConfig(env: Env = process.env): Config {
     adminApiKey: parse(env, 'ADMIN_API_KEY', z.string().min(24, 'must be at least 24 characters'), undefined as string | undefined),
     m365Mode,
     m365ClientId: required('M365_CLIENT_ID', 'sandbox-client'),
-    m365ClientSecret: required('M365_CLIENT_SECRET', 'sandbox-client-secret'),
+    m365Credential: m365CredentialFor(env, live),
+    functionsHost,
     authorityUrl: parse(env, 'AUTHORITY_URL', urlSchema, live ? 'https://login.microsoftonline.com' : sandboxUrl),
     graphBaseUrl: parse(env, 'GRAPH_BASE_URL', urlSchema, live ? 'https://graph.microsoft.com' : sandboxUrl),
     publicBaseUrl,
     sandboxPort,
-    cosmosEndpoint: parse(env, 'COSMOS_ENDPOINT', urlSchema, undefined as string | undefined),
+    cosmosEndpoint: azureOnly('COSMOS_ENDPOINT', parse(env, 'COSMOS_ENDPOINT', urlSchema, undefined as string | undefined)),
     cosmosDatabase: parse(env, 'COSMOS_DATABASE', z.string().regex(/^[A-Za-z0-9-_]{1,255}$/, 'must be a Cosmos DB database name'), 'm365-bridge'),
-    serviceBusNamespace: parse(env, 'SERVICEBUS_NAMESPACE', z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a namespace host name such as myns.servicebus.windows.net'), undefined as string | undefined),
-    keyVaultUrl: parse(env, 'KEYVAULT_URL', urlSchema, undefined as string | undefined),
+    serviceBusNamespace: azureOnly('SERVICEBUS_NAMESPACE', parse(env, 'SERVICEBUS_NAMESPACE', z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a namespace host name such as myns.servicebus.windows.net'), undefined as string | undefined)),
+    keyVaultUrl: azureOnly('KEYVAULT_URL', parse(env, 'KEYVAULT_URL', urlSchema, undefined as string | undefined)),
     localSecretsKey: parse(env, 'LOCAL_SECRETS_KEY', z.string().refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded'), undefined as string | undefined),
     logLevel: parse<LogLevel>(env, 'LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }), 'info'),
     reconcileSchedule: parse(env, 'RECONCILE_SCHEDULE', ncrontab, '0 */15 * * * *'),
@@ -152,6 +206,17 @@ export function loadConfig(env: Env = process.env): Config {
     noticeSmtp: noticeSmtp(env),
   };
   return config;
+}
+
+/** The configuration error that stops this process, if any; other errors are not expected and are thrown. */
+export function configProblem(): ConfigError | undefined {
+  try {
+    getConfig();
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
 }
 
 let cached: Config | undefined;

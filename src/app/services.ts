@@ -53,9 +53,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const logger = overrides.logger ?? createLogger({ level: config.logLevel });
   const clock = overrides.clock ?? systemClock;
   const closers: Array<() => Promise<void> | void> = [];
+  // better-sqlite3 is a native module: loaded only when the embedded store or queue is used, so
+  // the Azure configuration (Cosmos DB and Service Bus) never needs a binary built for its Node.
   const needsSqlite = config.cosmosEndpoint === undefined || config.serviceBusNamespace === undefined;
-  const { openDatabase } = await import('../adapters/sqlite/database');
-  const db = needsSqlite ? openDatabase(path.join(config.dataDir, 'm365-bridge.db')) : undefined;
+  const db = needsSqlite ? (await import('../adapters/sqlite/database')).openDatabase(path.join(config.dataDir, 'm365-bridge.db')) : undefined;
 
   let store: DocumentStore;
   if (config.cosmosEndpoint !== undefined) {

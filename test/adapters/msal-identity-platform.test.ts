@@ -1,3 +1,6 @@
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import type { INetworkModule } from '@azure/msal-node';
+import { managedIdentityAssertion, tokenExchangeScope } from '../../src/adapters/msal/managed-identity-assertion';
 import { MsalIdentityPlatform } from '../../src/adapters/msal/msal-identity-platform';
 import { tokenCacheSecretName } from '../../src/adapters/msal/secret-store-cache-plugin';
 import { startSandbox, type SandboxHandle } from '../../src/adapters/sandbox/sandbox-server';
@@ -29,7 +32,7 @@ describe('msal-node identity platform against the sandbox authority', () => {
   });
 
   function platform(authorityUrl = sandbox.url): MsalIdentityPlatform {
-    return new MsalIdentityPlatform({ clientId: 'sandbox-client', clientSecret: 'sandbox-client-secret', authorityUrl, redirectUri, secrets, logger, clock, networkClient: createSandboxNetworkClient() });
+    return new MsalIdentityPlatform({ clientId: 'sandbox-client', credential: { clientSecret: 'sandbox-client-secret' }, authorityUrl, redirectUri, secrets, logger, clock, networkClient: createSandboxNetworkClient() });
   }
 
   /** Runs the authorization code + PKCE flow as `upn` and redeems the code. */
@@ -124,8 +127,55 @@ describe('msal-node identity platform against the sandbox authority', () => {
     expect(redeemed).toEqual({ ok: false, error: expect.objectContaining({ kind: 'refused', error: 'invalid_grant', code: 'AADSTS501481' }) });
   });
 
+  it('proves the app with the managed identity\'s token as a client assertion, and sends no secret', async () => {
+    const asked: string[] = [];
+    const managedIdentity: TokenCredential = {
+      getToken: async (scopes: string | string[], _options?: GetTokenOptions): Promise<AccessToken> => {
+        asked.push(...[scopes].flat());
+        return { token: `mi-token-${asked.length}`, expiresOnTimestamp: Date.now() + 3_600_000 };
+      },
+    };
+    // The sandbox authority knows only its client secret: this client records what msal-node sends
+    // to the token endpoint, then swaps the assertion for the secret so the flow can finish.
+    const tokenRequests: URLSearchParams[] = [];
+    const sandboxClient = createSandboxNetworkClient();
+    const recording: INetworkModule = {
+      sendGetRequestAsync: (url, options, timeout) => sandboxClient.sendGetRequestAsync(url, options, timeout),
+      sendPostRequestAsync: (url, options) => {
+        const form = new URLSearchParams(options?.body ?? '');
+        if (new URL(url).pathname.endsWith('/oauth2/v2.0/token')) {
+          tokenRequests.push(new URLSearchParams(form));
+          form.delete('client_assertion');
+          form.delete('client_assertion_type');
+          form.set('client_secret', 'sandbox-client-secret');
+        }
+        return sandboxClient.sendPostRequestAsync(url, { ...options, body: form.toString() });
+      },
+    };
+    const identity = new MsalIdentityPlatform({ clientId: 'sandbox-client', credential: { clientAssertion: managedIdentityAssertion(managedIdentity) }, authorityUrl: sandbox.url, redirectUri, secrets, logger, clock, networkClient: recording });
+
+    const grant = await consented(identity);
+    expect((await identity.acquireToken({ connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId }, { forceRefresh: true })).ok).toBe(true);
+
+    expect(tokenRequests.map((form) => form.get('grant_type'))).toEqual(['authorization_code', 'refresh_token']);
+    for (const form of tokenRequests) {
+      expect(form.get('client_assertion_type')).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      expect(form.get('client_assertion')).toMatch(/^mi-token-\d+$/);
+      expect(form.has('client_secret')).toBe(false);
+    }
+    expect(new Set(asked)).toEqual(new Set([tokenExchangeScope]));
+  });
+
+  it('reports a managed identity that cannot answer as a transient failure, not a lost grant', async () => {
+    const grant = await consented(platform());
+    const failing: TokenCredential = { getToken: () => Promise.reject(new Error('ManagedIdentityCredential: no managed identity endpoint')) };
+    const identity = new MsalIdentityPlatform({ clientId: 'sandbox-client', credential: { clientAssertion: managedIdentityAssertion(failing) }, authorityUrl: sandbox.url, redirectUri, secrets, logger, clock, networkClient: createSandboxNetworkClient() });
+    const result = await identity.acquireToken({ connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId }, { forceRefresh: true });
+    expect(result).toEqual({ ok: false, error: expect.objectContaining({ kind: 'transient' }) });
+  });
+
   it('builds the consent URL for Microsoft on the production path, from msal-node metadata without a network call', async () => {
-    const live = new MsalIdentityPlatform({ clientId: '00000000-0000-0000-0000-000000000001', clientSecret: 'secret', authorityUrl: 'https://login.microsoftonline.com', redirectUri: 'https://bridge.example/api/oauth/callback', secrets, logger, clock });
+    const live = new MsalIdentityPlatform({ clientId: '00000000-0000-0000-0000-000000000001', credential: { clientSecret: 'secret' }, authorityUrl: 'https://login.microsoftonline.com', redirectUri: 'https://bridge.example/api/oauth/callback', secrets, logger, clock });
     const pkce = await live.createPkce();
     const url = new URL(await live.authorizationUrl({ state: 's', codeChallenge: pkce.challenge }));
     expect(`${url.origin}${url.pathname}`).toBe('https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize');

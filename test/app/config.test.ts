@@ -73,6 +73,51 @@ describe('loadConfig', () => {
     expect(config.graphBaseUrl).toBe('https://graph.microsoft.com');
   });
 
+  it('proves the app registration with a client secret, or without one through the managed identity', () => {
+    const live = { M365_MODE: 'live', M365_CLIENT_ID: 'app-id' };
+    expect(() => loadConfig(live)).toThrow(/M365_CLIENT_SECRET.*AZURE_CLIENT_ID/);
+    expect(loadConfig({ ...live, M365_CLIENT_SECRET: 'secret' }).m365Credential).toEqual({ kind: 'secret', secret: 'secret' });
+    expect(loadConfig({ ...live, AZURE_CLIENT_ID: 'mi-client-id' }).m365Credential).toEqual({ kind: 'managed-identity', managedIdentityClientId: 'mi-client-id' });
+    // A secret set on purpose wins over the identity every Azure service is reached with.
+    expect(loadConfig({ ...live, AZURE_CLIENT_ID: 'mi-client-id', M365_CLIENT_SECRET: 'secret' }).m365Credential.kind).toBe('secret');
+    expect(loadConfig({ AZURE_CLIENT_ID: 'mi-client-id' }).m365Credential).toEqual({ kind: 'secret', secret: 'sandbox-client-secret' });
+  });
+
+  describe('under the Azure Functions host', () => {
+    const azure = {
+      COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/',
+      SERVICEBUS_NAMESPACE: 'ns.servicebus.windows.net',
+      KEYVAULT_URL: 'https://kv.vault.azure.net',
+      M365_CLIENT_ID: 'app-id',
+      AZURE_CLIENT_ID: 'mi-client-id',
+    };
+
+    it.each([{ FUNCTIONS_WORKER_RUNTIME: 'node' }, { WEBSITE_INSTANCE_ID: 'abc123' }])('refuses to start without M365_MODE (%j), naming it', (host) => {
+      expect(() => loadConfig({ ...host, ...azure })).toThrow(ConfigError);
+      expect(() => loadConfig({ ...host, ...azure })).toThrow(/M365_MODE: is required under the Azure Functions host/);
+      expect(loadConfig({ ...host, ...azure, M365_MODE: 'live' })).toMatchObject({ m365Mode: 'live', functionsHost: true, m365Credential: { kind: 'managed-identity' } });
+    });
+
+    it('runs the sandbox there only when asked to explicitly', () => {
+      const host = { FUNCTIONS_WORKER_RUNTIME: 'node', ...azure, M365_MODE: 'sandbox' };
+      expect(() => loadConfig(host)).toThrow(/M365_MODE: is "sandbox" under the Azure Functions host; set M365_ALLOW_SANDBOX=true/);
+      expect(() => loadConfig({ ...host, M365_ALLOW_SANDBOX: 'false' })).toThrow(/M365_ALLOW_SANDBOX=true/);
+      expect(() => loadConfig({ ...host, M365_ALLOW_SANDBOX: 'yes' })).toThrow(/M365_ALLOW_SANDBOX: must be true or false/);
+      expect(loadConfig({ ...host, M365_ALLOW_SANDBOX: 'true' }).m365Mode).toBe('sandbox');
+    });
+
+    it.each(['COSMOS_ENDPOINT', 'SERVICEBUS_NAMESPACE', 'KEYVAULT_URL'])('requires %s: the embedded store, queue and secret files serve the local host only', (name) => {
+      const env: Record<string, string | undefined> = { FUNCTIONS_WORKER_RUNTIME: 'node', M365_MODE: 'live', ...azure, [name]: undefined };
+      expect(() => loadConfig(env)).toThrow(new RegExp(`${name}: is required under the Azure Functions host`));
+    });
+  });
+
+  it('refuses a Key Vault reference the platform left unresolved instead of taking its text as the value', () => {
+    expect(() => loadConfig({ ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/admin-api-key/)' })).toThrow(
+      /ADMIN_API_KEY: is a Key Vault reference the platform could not resolve/,
+    );
+  });
+
   it('trims trailing slashes from URLs and treats blank values as unset', () => {
     const config = loadConfig({ PUBLIC_BASE_URL: 'https://bridge.example.com/', PORT: '  ' });
     expect(config.publicBaseUrl).toBe('https://bridge.example.com');

@@ -9,7 +9,7 @@ describe('startTimers', () => {
     const starts: string[] = [];
     let release: (() => void) | undefined;
     const scheduler = startTimers(
-      [{ kind: 'timer', name: 'every-second', schedule: '* * * * * *', handler: () => { starts.push(new Date().toISOString()); return new Promise<void>((done) => (release = done)); } }],
+      [{ kind: 'timer', name: 'every-second', scheduleSetting: 'EVERY_SECOND_SCHEDULE', schedule: '* * * * * *', handler: () => { starts.push(new Date().toISOString()); return new Promise<void>((done) => (release = done)); } }],
       createLogger({ level: 'silent' }),
     );
     await jest.advanceTimersByTimeAsync(600);
@@ -27,7 +27,7 @@ describe('startTimers', () => {
 
   it('runs a 15-minute schedule at quarter hours only', async () => {
     const starts: string[] = [];
-    const scheduler = startTimers([{ kind: 'timer', name: 'reconcile', schedule: '0 */15 * * * *', handler: async () => void starts.push(new Date().toISOString()) }], createLogger({ level: 'silent' }));
+    const scheduler = startTimers([{ kind: 'timer', name: 'reconcile', scheduleSetting: 'RECONCILE_SCHEDULE', schedule: '0 */15 * * * *', handler: async () => void starts.push(new Date().toISOString()) }], createLogger({ level: 'silent' }));
     await jest.advanceTimersByTimeAsync(31 * 60 * 1000);
     expect(starts).toEqual(['2026-01-01T00:15:00.000Z', '2026-01-01T00:30:00.000Z']);
     await scheduler.stop(100);

@@ -1,5 +1,5 @@
 import { startTestHost, type TestHost } from '../support/test-host';
-import { bindingIn, bindingOf, connectTenant, contoso, createUser, eventually, events, json, SandboxClient, type Json } from './provisioning-support';
+import { bindingIn, bindingOf, connectTenant, contoso, createUser, eventually, events, finishedJob, json, SandboxClient, startImport, type Json } from './provisioning-support';
 
 /** Every page of the preview with these filters, following cursors. */
 async function previewAll(host: TestHost, connectionId: string, filters: Record<string, string> = {}, limit = 500): Promise<Json[]> {
@@ -14,30 +14,6 @@ async function previewAll(host: TestHost, connectionId: string, filters: Record<
     cursor = page.nextCursor as string | undefined;
   } while (cursor !== undefined);
   return items;
-}
-
-async function startImport(host: TestHost, connectionId: string, body: Record<string, unknown>): Promise<string> {
-  const answer = await host.api(`connections/${connectionId}/imports`, { method: 'POST', json: body });
-  if (answer.status !== 202) throw new Error(`starting the import answered ${answer.status}: ${await answer.text()}`);
-  const started = await json(answer);
-  expect(answer.headers.get('location')).toBe(`/api/imports/${started.jobId as string}`);
-  return started.jobId as string;
-}
-
-/** Waits for the job to finish, and returns it with every result. */
-async function finishedJob(host: TestHost, jobId: string, timeoutMs = 15_000): Promise<Json> {
-  const job = await eventually(async () => {
-    const current = await json(await host.api(`imports/${jobId}`));
-    return current.status === 'completed' || current.status === 'failed' ? current : undefined;
-  }, timeoutMs, `import job ${jobId} to finish`);
-  const results: Json[] = [...(job.results as Json[])];
-  let cursor = job.nextCursor as string | undefined;
-  while (cursor !== undefined) {
-    const page = await json(await host.api(`imports/${jobId}?limit=500&cursor=${encodeURIComponent(cursor)}`));
-    results.push(...(page.results as Json[]));
-    cursor = page.nextCursor as string | undefined;
-  }
-  return { ...job, results };
 }
 
 async function directoryUserByEmail(host: TestHost, email: string): Promise<Json> {

@@ -107,3 +107,45 @@ export async function events(host: TestHost, query: Record<string, string>): Pro
   } while (cursor !== undefined);
   return all;
 }
+
+/** Starts an on-demand reconcile run of the connection and waits until it has finished; returns its report. */
+export async function reconcileNow(host: TestHost, connectionId: string): Promise<Json> {
+  // A run keeps its lease a moment after it finishes (requests arriving together collapse into it).
+  const started = await eventually(async () => {
+    const answer = await host.api(`connections/${connectionId}/reconcile`, { method: 'POST' });
+    return answer.status === 409 ? undefined : answer;
+  }, 3_000, 'the previous run to release its lease');
+  expect(started.status).toBe(202);
+  // Queued, not run inside the request: the queue function runs it.
+  const { runId, status } = await json(started);
+  expect(status).toBe('queued');
+  return eventually(async () => {
+    const current = await json(await host.api(`connections/${connectionId}/reconcile`));
+    return current.lastRun?.runId === runId ? current.lastRun : undefined;
+  }, 10_000, 'the reconcile run to finish');
+}
+
+/** Starts an import job over the API; returns its id. */
+export async function startImport(host: TestHost, connectionId: string, body: Record<string, unknown>): Promise<string> {
+  const answer = await host.api(`connections/${connectionId}/imports`, { method: 'POST', json: body });
+  if (answer.status !== 202) throw new Error(`starting the import answered ${answer.status}: ${await answer.text()}`);
+  const started = await json(answer);
+  expect(answer.headers.get('location')).toBe(`/api/imports/${started.jobId as string}`);
+  return started.jobId as string;
+}
+
+/** Waits for the import job to finish, and returns it with every result. */
+export async function finishedJob(host: TestHost, jobId: string, timeoutMs = 15_000): Promise<Json> {
+  const job = await eventually(async () => {
+    const current = await json(await host.api(`imports/${jobId}`));
+    return current.status === 'completed' || current.status === 'failed' ? current : undefined;
+  }, timeoutMs, `import job ${jobId} to finish`);
+  const results: Json[] = [...(job.results as Json[])];
+  let cursor = job.nextCursor as string | undefined;
+  while (cursor !== undefined) {
+    const page = await json(await host.api(`imports/${jobId}?limit=500&cursor=${encodeURIComponent(cursor)}`));
+    results.push(...(page.results as Json[]));
+    cursor = page.nextCursor as string | undefined;
+  }
+  return { ...job, results };
+}

@@ -1,5 +1,5 @@
 import { startTestHost, type TestHost } from '../support/test-host';
-import { bindingIn, connectTenant, createUser, eventually, events, json, SandboxClient, type Json } from './provisioning-support';
+import { bindingIn, connectTenant, createUser, eventually, events, json, reconcileNow, SandboxClient, type Json } from './provisioning-support';
 
 describe('reconcile over the admin API, against the sandbox tenant', () => {
   let host: TestHost;
@@ -16,22 +16,7 @@ describe('reconcile over the admin API, against the sandbox tenant', () => {
     return { user, binding: await bindingIn(host, connection.id as string, user.id as string, 'provisioned') };
   };
 
-  /** Starts an on-demand run and waits until it has finished; returns its report. */
-  const reconcile = async (): Promise<Json> => {
-    // A run keeps its lease a moment after it finishes (requests arriving together collapse into it).
-    const started = await eventually(async () => {
-      const answer = await host.api(`${connectionPath()}/reconcile`, { method: 'POST' });
-      return answer.status === 409 ? undefined : answer;
-    }, 3_000, 'the previous run to release its lease');
-    expect(started.status).toBe(202);
-    // Queued, not run inside the request: the queue function runs it.
-    const { runId, status } = await json(started);
-    expect(status).toBe('queued');
-    return eventually(async () => {
-      const status = await json(await host.api(`${connectionPath()}/reconcile`));
-      return status.lastRun?.runId === runId ? status.lastRun : undefined;
-    }, 10_000, 'the reconcile run to finish');
-  };
+  const reconcile = (): Promise<Json> => reconcileNow(host, connection.id as string);
 
   beforeAll(async () => {
     host = await startTestHost();

@@ -5,6 +5,8 @@ import { translateGraphError } from './graph-error-translator';
 import { toGatewayFailure } from './graph-user-gateway';
 
 const personSelect = m365PersonProperties.join(',');
+// Graph's $expand on a user list: the manager's id only. Group member lists are directory objects and cannot expand it.
+const managerExpand = `$expand=${encodeURIComponent('manager($select=id)')}`;
 const groupSelect = 'id,displayName,description,securityEnabled,mailEnabled,groupTypes';
 const userType = '#microsoft.graph.user';
 
@@ -13,7 +15,7 @@ interface RawPage<T> {
   readonly '@odata.nextLink'?: string;
 }
 
-type RawMember = M365Person & { readonly '@odata.type'?: string };
+type RawMember = Omit<M365Person, 'managerId'> & { readonly '@odata.type'?: string; readonly manager?: { readonly id?: string } | null };
 
 function toPage<T>(raw: RawPage<T>, items: readonly T[]): M365Page<T> {
   const next = raw['@odata.nextLink'];
@@ -21,8 +23,8 @@ function toPage<T>(raw: RawPage<T>, items: readonly T[]): M365Page<T> {
 }
 
 function person(raw: RawMember): M365Person {
-  const { '@odata.type': _type, ...rest } = raw as RawMember & Record<string, unknown>;
-  return rest as M365Person;
+  const { '@odata.type': _type, manager, ...rest } = raw as RawMember & Record<string, unknown>;
+  return (typeof manager?.id === 'string' ? { ...rest, managerId: manager.id } : rest) as M365Person;
 }
 
 /**
@@ -67,9 +69,9 @@ export class GraphM365Directory implements M365Directory {
   async listUsers(request: { readonly enabled?: boolean; readonly page?: string }): Promise<DirectoryRead<M365Page<M365Person>>> {
     if (request.page !== undefined && !this.followable(request.page, 'users')) return this.invalidLink();
     const filter = request.enabled === undefined ? '' : `&$filter=${encodeURIComponent(`accountEnabled eq ${String(request.enabled)}`)}`;
-    const path = request.page ?? `/users?$select=${personSelect}&$top=${m365PageSize}${filter}`;
-    const read = await this.call(() => this.client.get<RawPage<M365Person>>(path));
-    return read.ok ? ok(toPage(read.value, read.value.value ?? [])) : read;
+    const path = request.page ?? `/users?$select=${personSelect}&${managerExpand}&$top=${m365PageSize}${filter}`;
+    const read = await this.call(() => this.client.get<RawPage<RawMember>>(path));
+    return read.ok ? ok(toPage(read.value, (read.value.value ?? []).map(person))) : read;
   }
 
   async usersByIds(ids: readonly string[]): Promise<DirectoryRead<M365Person[]>> {
@@ -79,14 +81,14 @@ export class GraphM365Directory implements M365Directory {
     for (let i = 0; i < ids.length; i += idsPerFilter) {
       // Object ids are GUIDs (validated at the API); quotes are doubled all the same.
       const values = ids.slice(i, i + idsPerFilter).map((id) => `'${id.replace(/'/g, "''")}'`);
-      requests.push({ id: String(requests.length), method: 'GET', url: `/users?$filter=${encodeURIComponent(`id in (${values.join(',')})`)}&$select=${personSelect}` });
+      requests.push({ id: String(requests.length), method: 'GET', url: `/users?$filter=${encodeURIComponent(`id in (${values.join(',')})`)}&$select=${personSelect}&${managerExpand}` });
     }
-    const answered = await this.call(() => this.client.batch<RawPage<M365Person>>(requests));
+    const answered = await this.call(() => this.client.batch<RawPage<RawMember>>(requests));
     if (!answered.ok) return answered;
     const found: M365Person[] = [];
     for (const response of answered.value) {
       if (response.error !== undefined) return err(toGatewayFailure(response.error));
-      found.push(...(response.body?.value ?? []));
+      found.push(...(response.body?.value ?? []).map(person));
     }
     return ok(found);
   }

@@ -105,6 +105,18 @@ export class GraphUserGateway implements M365UserGateway {
       await this.graph.send({ method: 'POST', url: `/users/${encodeURIComponent(id)}/revokeSignInSessions` });
     });
   }
+
+  delete(id: string): Promise<GatewayResult<void>> {
+    return this.call(async () => {
+      await this.graph.send<void>({ method: 'DELETE', url: `/users/${encodeURIComponent(id)}` });
+    });
+  }
+
+  restore(id: string): Promise<GatewayResult<void>> {
+    return this.call(async () => {
+      await this.graph.send({ method: 'POST', url: `/directory/deletedItems/${encodeURIComponent(id)}/restore` });
+    });
+  }
 }
 
 /** Gateways over the factory's Graph client of each connection, built once per connection. */

@@ -9,7 +9,8 @@ import { createConnectionTokenProvider } from '../../domain/connections/connecti
 import type { IdentityPlatform } from '../../domain/connections/identity-platform';
 import type { TenantReader } from '../../domain/connections/tenant-reader';
 import type { TokenProvider } from '../../domain/connections/token-provider';
-import { MsalIdentityPlatform } from '../msal/msal-identity-platform';
+import { MsalIdentityPlatform, type MsalClientCredential } from '../msal/msal-identity-platform';
+import { managedIdentityAssertion } from '../msal/managed-identity-assertion';
 import { createGraphClientFactory, type GraphClientFactory } from './graph-client-factory';
 import { createGraphTenantReader } from './graph-tenant-reader';
 
@@ -27,6 +28,13 @@ export interface M365AccessDeps {
   readonly secrets: SecretStore;
   readonly clock: Clock;
   readonly logger: Logger;
+}
+
+async function msalCredential(config: Config): Promise<MsalClientCredential> {
+  const credential = config.m365Credential;
+  if (credential.kind === 'secret') return { clientSecret: credential.secret };
+  const { ManagedIdentityCredential } = await import('@azure/identity');
+  return { clientAssertion: managedIdentityAssertion(new ManagedIdentityCredential({ clientId: credential.managedIdentityClientId })) };
 }
 
 /**
@@ -48,7 +56,7 @@ export async function createM365Access(config: Config, deps: M365AccessDeps): Pr
   }
   const identity = new MsalIdentityPlatform({
     clientId: config.m365ClientId,
-    clientSecret: config.m365ClientSecret,
+    credential: await msalCredential(config),
     authorityUrl: config.authorityUrl,
     redirectUri: `${config.publicBaseUrl}/api/oauth/callback`,
     secrets: deps.secrets,

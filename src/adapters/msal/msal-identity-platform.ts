@@ -7,9 +7,15 @@ import type { AuthorityFailure, ConnectionAccount, ConsentGrant, IdentityPlatfor
 import { delegatedGraphScopes, graphResourceScopes } from './delegated-scopes';
 import { SecretStoreCachePlugin, tokenCacheSecretName } from './secret-store-cache-plugin';
 
+/**
+ * The app's own credential: a client secret, or a callback answering a client assertion (a JWT
+ * Entra ID accepts through a federated identity credential on the app registration).
+ */
+export type MsalClientCredential = { readonly clientSecret: string } | { readonly clientAssertion: () => Promise<string> };
+
 export interface MsalIdentityPlatformOptions {
   readonly clientId: string;
-  readonly clientSecret: string;
+  readonly credential: MsalClientCredential;
   /** AUTHORITY_URL without a tenant (`https://login.microsoftonline.com`). */
   readonly authorityUrl: string;
   /** `${PUBLIC_BASE_URL}/api/oauth/callback`. */
@@ -76,7 +82,7 @@ export class MsalIdentityPlatform implements IdentityPlatform {
     const configuration: Configuration = {
       auth: {
         clientId: this.options.clientId,
-        clientSecret: this.options.clientSecret,
+        ...('clientSecret' in this.options.credential ? { clientSecret: this.options.credential.clientSecret } : { clientAssertion: this.options.credential.clientAssertion }),
         authority: `${this.options.authorityUrl}/${tenant}`,
         // AUTHORITY_URL is configuration, trusted as given: no instance discovery against
         // login.microsoftonline.com, so a sovereign cloud or a test double works on the same path.

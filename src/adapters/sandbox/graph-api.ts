@@ -13,7 +13,7 @@ import {
   writableGroupProperties,
   writableUserProperties,
 } from './graph-user-properties';
-import { matchesFilter, ODataQueryError, parseFilter, parseSelect, parseTop, pinnedValues, type FilterNode } from './odata-query';
+import { matchesFilter, ODataQueryError, parseFilter, parseSelect, parseTop, parseUserExpand, pinnedValues, type FilterNode } from './odata-query';
 import type { SandboxState } from './sandbox-state';
 import { directoryRoleTemplates } from './seed';
 import type { GroupRecord, TenantDirectory, UserRecord } from './tenant-directory';
@@ -138,6 +138,9 @@ export class SandboxGraph {
       case 'domains':
         if (m !== 'GET') return methodNotAllowed(nowMs);
         return this.need(ctx, scopes.readDomains, nowMs) ?? this.domains(tenant, key, sub, nowMs);
+      case 'directory':
+        if (key !== 'deletedItems') return graphError(400, 'BadRequest', `Resource not found for the segment '${key ?? ''}'.`, nowMs);
+        return this.deletedItems(call, ctx, sub, more, nowMs);
       case 'directoryRoles':
         if (m !== 'GET') return methodNotAllowed(nowMs);
         return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryRoles`, value: tenant.roles.map((r) => roleView(r)) });
@@ -267,6 +270,44 @@ export class SandboxGraph {
     return methodNotAllowed(nowMs);
   }
 
+  /**
+   * `directory/deletedItems` for users (directory-deleteditems-*.md): list them through the
+   * `microsoft.graph.user` cast, read one, restore one with its object id. Entra keeps them 30
+   * days; after that they are gone (404).
+   */
+  private deletedItems(call: GraphCall, ctx: AccessContext, key: string | undefined, more: string[], nowMs: number): GraphResult {
+    const tenant = ctx.tenant;
+    const m = call.method;
+    const deletedView = (user: UserRecord) => ({
+      '@odata.type': '#microsoft.graph.user',
+      ...this.userView(user, undefined),
+      deletedDateTime: new Date(user.deletedAtMs ?? nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    });
+    if (key === 'microsoft.graph.user' && more.length === 0) {
+      if (m !== 'GET') return methodNotAllowed(nowMs);
+      const denied = this.need(ctx, scopes.readUsers, nowMs);
+      if (denied) return denied;
+      const deleted = tenant.userOrder.filter((u) => tenant.deletedUser(u.id, nowMs) !== undefined);
+      return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryObjects`, value: deleted.map(deletedView) });
+    }
+    if (key === undefined) return methodNotAllowed(nowMs);
+    const user = tenant.deletedUser(key, nowMs);
+    if (more.length === 0) {
+      if (m !== 'GET') return methodNotAllowed(nowMs);
+      return this.need(ctx, scopes.readUsers, nowMs) ?? (user ? ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryObjects/$entity`, ...deletedView(user) }) : notFound(key, nowMs));
+    }
+    if (more.length !== 1 || (more[0] !== 'restore' && more[0] !== 'microsoft.graph.restore')) return graphError(400, 'BadRequest', `Resource not found for the segment '${more.join('/')}'.`, nowMs);
+    if (m !== 'POST') return methodNotAllowed(nowMs);
+    const denied = this.need(ctx, scopes.writeUsers, nowMs, userAdminRoles);
+    if (denied) return denied;
+    if (!user) return notFound(key, nowMs);
+    if (tenant.upnTaken(String(user.props.userPrincipalName))) {
+      return badRequest('Another object with the same value for property userPrincipalName already exists.', nowMs, [{ target: 'userPrincipalName', code: 'ObjectConflict' }]);
+    }
+    tenant.undeleteUser(user);
+    return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': '#microsoft.graph.user', ...this.userView(user, undefined) });
+  }
+
   userView(user: UserRecord, select: readonly string[] | undefined): Record<string, unknown> {
     const view: Record<string, unknown> = {};
     for (const name of select ?? defaultUserSelect) view[name] = name === 'id' ? user.id : (user.props[name] ?? null);
@@ -287,11 +328,21 @@ export class SandboxGraph {
 
   private listUsers(call: GraphCall, tenant: TenantDirectory, nowMs: number): GraphResult {
     const select = parseSelect(call.query.get('$select'), userSelectable, 'microsoft.graph.user');
+    const expand = parseUserExpand(call.query.get('$expand'), userSelectable);
     const filterText = call.query.get('$filter');
     const filter = filterText ? parseFilter(filterText, filterableUserProperties, 'User') : undefined;
     const read = (user: UserRecord) => (p: string) => (p === 'id' ? user.id : user.props[p]);
     const candidates = filter ? this.pinnedUsers(tenant, filter) : undefined;
-    return this.page(call, 'users', select, nowMs, candidates ?? tenant.userOrder, (u) => tenant.isVisible(u, nowMs) && (!filter || matchesFilter(filter, read(u))), (u) => this.userView(u, select));
+    const view = expand === undefined ? (u: UserRecord) => this.userView(u, select) : (u: UserRecord) => this.withManager(tenant, u, select, expand.select, nowMs);
+    return this.page(call, 'users', select, nowMs, candidates ?? tenant.userOrder, (u) => tenant.isVisible(u, nowMs) && (!filter || matchesFilter(filter, read(u))), view);
+  }
+
+  /** A user with `$expand=manager`: Graph leaves `manager` out when the user has none. */
+  private withManager(tenant: TenantDirectory, user: UserRecord, select: readonly string[] | undefined, managerSelect: readonly string[] | undefined, nowMs: number): Record<string, unknown> {
+    const view = this.userView(user, select);
+    const manager = user.managerId ? tenant.findUser(user.managerId) : undefined;
+    if (manager && tenant.isVisible(manager, nowMs)) view.manager = { '@odata.type': '#microsoft.graph.user', ...this.userView(manager, managerSelect) };
+    return view;
   }
 
   private pinnedUsers(tenant: TenantDirectory, filter: FilterNode): UserRecord[] | undefined {

@@ -209,6 +209,17 @@ export function parseSelect(input: string | null, known: ReadonlySet<string>, ty
   return names;
 }
 
+/**
+ * `$expand` on users: only `manager`, optionally with its own `$select` of user properties
+ * (`manager($select=id)`), which is what the sandbox models. Undefined when absent.
+ */
+export function parseUserExpand(input: string | null, known: ReadonlySet<string>): { readonly select: string[] | undefined } | undefined {
+  if (input === null || input.trim() === '') return undefined;
+  const match = /^manager(?:\(\$select=([^)]*)\))?$/.exec(input.trim());
+  if (!match) throw new ODataQueryError(400, 'BadRequest', `Parsing OData Select and Expand failed: Could not find a property named '${input.trim()}' on type 'microsoft.graph.user'.`);
+  return { select: parseSelect(match[1] ?? null, known, 'microsoft.graph.user') };
+}
+
 /** `$top` for directory collections: 1 to 999 (Graph's page size limit for users and groups). */
 export function parseTop(input: string | null, fallback: number): number {
   if (input === null) return fallback;

@@ -236,6 +236,7 @@ export class SandboxState {
           usageLocation: 'US',
           userPrincipalName: upn,
           userType: 'Member',
+          ...u.profile,
         }),
         { id: stableGuid(seed.id, 'user', upn.toLowerCase()), roles: [...(u.roles ?? [])], visibleAtMs: 0 },
       );

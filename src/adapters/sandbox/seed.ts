@@ -106,6 +106,8 @@ export interface UserSeed {
   readonly hasMailbox?: boolean;
   readonly roles?: readonly string[];
   readonly managerUpn?: string;
+  /** Further Graph properties (phones, office, address, employee data), as a real tenant holds them. */
+  readonly profile?: Readonly<Record<string, unknown>>;
 }
 
 export interface GroupSeed {
@@ -129,6 +131,27 @@ const givenNames = ['Avery', 'Blake', 'Casey', 'Devon', 'Emery', 'Finley', 'Harp
 const surnames = ['Archer', 'Baker', 'Carter', 'Dalton', 'Ellis', 'Foster', 'Garner', 'Hayes', 'Irving', 'Keller'];
 const departments = ['Engineering', 'Sales', 'Finance', 'Marketing'];
 
+/** Contoso's offices: what Entra holds in a user's address and usage location. */
+const offices = [
+  { officeLocation: 'Redmond B40/1120', streetAddress: '1 Microsoft Way', city: 'Redmond', state: 'WA', postalCode: '98052', country: 'United States', usageLocation: 'US' },
+  { officeLocation: 'London Paddington 4.12', streetAddress: '2 Kingdom Street', city: 'London', state: null, postalCode: 'W2 6BD', country: 'United Kingdom', usageLocation: 'GB' },
+  { officeLocation: 'Munich Schwabing 3.07', streetAddress: 'Walter-Gropius-Strasse 5', city: 'München', state: 'Bayern', postalCode: '80807', country: 'Germany', usageLocation: 'DE' },
+] as const;
+
+/** The profile a seeded Contoso user has: some fields left empty on purpose, as in real tenants. */
+function contosoProfile(i: number, department: string): Record<string, unknown> {
+  const office = offices[i % offices.length] ?? offices[0];
+  return {
+    ...office,
+    companyName: 'Contoso Ltd',
+    employeeId: `C${String(10_000 + i)}`,
+    employeeType: i % 7 === 6 ? 'Contractor' : 'Employee',
+    employeeOrgData: { costCenter: `CC-${department.slice(0, 3).toUpperCase()}-${String(100 + (i % 4))}`, division: department },
+    businessPhones: i % 5 === 4 ? [] : [`+1 425 555 ${String(100 + i).padStart(4, '0')}`],
+    mobilePhone: i % 3 === 0 ? `+1 206 555 ${String(200 + i).padStart(4, '0')}` : null,
+  };
+}
+
 function contosoStaff(): UserSeed[] {
   const staff: UserSeed[] = [];
   for (let i = 0; i < 32; i += 1) {
@@ -140,7 +163,8 @@ function contosoStaff(): UserSeed[] {
       surname,
       jobTitle: i % 8 === 0 ? 'Manager' : 'Specialist',
       department: departments[i % departments.length] ?? 'Engineering',
-      managerUpn: i % 8 === 0 ? 'admin@contoso.com' : undefined,
+      managerUpn: i % 8 === 0 ? 'admin@contoso.com' : `${givenNames[i - (i % 8)] ?? 'Avery'}.${surnames[Math.floor((i - (i % 8)) / 3) % surnames.length] ?? 'Archer'}${i - (i % 8) < 12 ? '' : String(i - (i % 8))}@contoso.com`.toLowerCase(),
+      profile: contosoProfile(i, departments[i % departments.length] ?? 'Engineering'),
     });
   }
   return staff;
@@ -170,8 +194,8 @@ export function tenantSeeds(): TenantSeed[] {
   const n = sandboxTenants.northwind;
   const staff = contosoStaff();
   const contosoUsers: UserSeed[] = [
-    { upn: c.adminUpn, givenName: 'Contoso', surname: 'Admin', jobTitle: 'IT Administrator', department: 'IT', roles: [directoryRoleTemplates.globalAdministrator] },
-    { upn: c.helpdeskUpn, givenName: 'Contoso', surname: 'Helpdesk', jobTitle: 'Support Engineer', department: 'IT', roles: [directoryRoleTemplates.helpdeskAdministrator] },
+    { upn: c.adminUpn, givenName: 'Contoso', surname: 'Admin', jobTitle: 'IT Administrator', department: 'IT', roles: [directoryRoleTemplates.globalAdministrator], profile: contosoProfile(100, 'IT') },
+    { upn: c.helpdeskUpn, givenName: 'Contoso', surname: 'Helpdesk', jobTitle: 'Support Engineer', department: 'IT', roles: [directoryRoleTemplates.helpdeskAdministrator], profile: contosoProfile(101, 'IT') },
     { upn: "o'brien@contoso.com", givenName: 'Pat', surname: "O'Brien", jobTitle: 'Analyst', department: 'Finance' },
     { upn: 'former.employee@contoso.com', givenName: 'Former', surname: 'Employee', accountEnabled: false },
     { upn: 'service.account@contoso.onmicrosoft.com', givenName: 'Service', surname: 'Account', hasMailbox: false },

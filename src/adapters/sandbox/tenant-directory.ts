@@ -47,6 +47,9 @@ export interface DirectoryRoleObject {
   readonly description: string;
 }
 
+/** Entra keeps deleted users restorable for 30 days, then deletes them for good. */
+export const deletedItemsRetentionMs = 30 * 24 * 3600_000;
+
 // Shared by the many users without a role; role lists are replaced, never mutated.
 const noRoles: string[] = [];
 
@@ -223,6 +226,31 @@ export class TenantDirectory {
     }
     this.persistUser(user);
     this.changed('users', user.id);
+  }
+
+  /** A deleted user Entra still keeps in deleted items (for `deletedItemsRetentionMs` after the delete). */
+  deletedUser(id: string, nowMs: number): UserRecord | undefined {
+    const user = this.users.get(id.toLowerCase());
+    if (user?.deletedSeq === undefined || user.deletedAtMs === undefined) return undefined;
+    return nowMs - user.deletedAtMs <= deletedItemsRetentionMs ? user : undefined;
+  }
+
+  /**
+   * Brings a deleted user back with its object id and everything it had (group memberships
+   * excepted, as in Entra). Delta queries report it as a whole object again.
+   */
+  undeleteUser(user: UserRecord): void {
+    const seq = ++this.seq;
+    user.deletedSeq = undefined;
+    user.deletedAtMs = undefined;
+    user.seq = seq;
+    for (const key of Object.keys(user.props)) user.propSeq[key] = seq;
+    this.liveUserCount += 1;
+    const upn = lower(user.props.userPrincipalName);
+    if (upn !== undefined) this.byUpn.set(upn, user);
+    const mail = lower(user.props.mail);
+    if (mail !== undefined) this.byMail.set(mail, user);
+    this.persistUser(user);
   }
 
   createGroup(props: Record<string, unknown>, options: { id?: string; visibleAtMs: number }): GroupRecord {

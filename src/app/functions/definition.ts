@@ -34,6 +34,12 @@ export interface QueueFunctionDefinition {
 export interface TimerFunctionDefinition {
   readonly kind: 'timer';
   readonly name: string;
+  /**
+   * The app setting holding the schedule, for a schedule an administrator may change: the Functions
+   * host resolves `%NAME%` itself. Absent: `schedule` is fixed.
+   */
+  readonly scheduleSetting?: string;
+  /** The schedule the local host fires it on (with a setting, read through the configuration). */
   readonly schedule: string;
   readonly handler: (context: InvocationContext) => Promise<void>;
 }

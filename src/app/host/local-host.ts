@@ -36,7 +36,8 @@ export async function startLocalHost(config: Config, options: LocalHostOptions =
   if (config.m365Mode === 'sandbox' && options.sandbox !== false) {
     const { startSandbox } = await import('../../adapters/sandbox/sandbox-server');
     const sandboxLogger = options.logger ?? createLogger({ level: config.logLevel });
-    const started = await startSandbox({ port: config.sandboxPort, dataDir: config.dataDir, logger: sandboxLogger.child({ component: 'sandbox' }) });
+    // One clock for both: a test that moves time moves it for the tenant too.
+    const started = await startSandbox({ port: config.sandboxPort, dataDir: config.dataDir, logger: sandboxLogger.child({ component: 'sandbox' }), ...(options.clock === undefined ? {} : { clock: options.clock }) });
     sandbox = started;
     // With SANDBOX_PORT=0 the port is known only now; point the default URLs at it.
     const defaultUrl = `https://127.0.0.1:${config.sandboxPort}`;

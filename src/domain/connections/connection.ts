@@ -19,6 +19,9 @@ export const exportAttributeNames = [
 ] as const;
 export type ExportAttribute = (typeof exportAttributeNames)[number];
 
+/** What deprovisioning does to an account: disable it, or disable it and delete it after a grace period. */
+export const deprovisionActions = ['disable', 'disable_then_delete'] as const;
+
 const deactivationGuardSchema = z.strictObject({
   /** A run that would deactivate more users than this stops until an admin confirms. */
   maxUsers: z.number().int().min(0).max(1_000_000),
@@ -35,7 +38,10 @@ export const connectionSettingsSchema = z.strictObject({
     .default([]),
   conflictPolicy: z.enum(['fail', 'link']).default('fail'),
   deletedAccountPolicy: z.enum(['recreate', 'error']).default('recreate'),
-  deprovisionAction: z.enum(['disable']).default('disable'),
+  /** `disable_then_delete`: accounts disabled longer than `deleteAfterDays` are deleted (Entra keeps them restorable for 30 days). */
+  deprovisionAction: z.enum(deprovisionActions).default('disable'),
+  /** Days a deprovisioned account stays disabled before `disable_then_delete` deletes it. */
+  deleteAfterDays: z.number().int().min(1).max(3650).default(30),
   /** Deprovisioning (suspend, unbind) also signs the account out everywhere (`revokeSignInSessions`). */
   revokeSessionsOnDeprovision: z.boolean().default(true),
   /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
@@ -43,6 +49,11 @@ export const connectionSettingsSchema = z.strictObject({
   deactivationGuard: deactivationGuardSchema.default({ maxUsers: 500, maxPercent: 10 }),
   /** Unbinding a group deletes its Microsoft 365 group too; absent or false leaves it (with its members). */
   deleteGroupOnUnbind: z.boolean().optional(),
+  /**
+   * A directory user without a value for a mapped attribute: `keep` leaves the Microsoft 365 value as
+   * it is, `clear` blanks it. Emptying a value the directory had clears it either way.
+   */
+  emptyValues: z.enum(['keep', 'clear']).default('keep'),
   /** Graph change notifications correct drift within seconds; absent or true keeps them on, false leaves drift to the reconcile timer. */
   changeNotifications: z.boolean().optional(),
 }).meta({ id: 'ConnectionSettings' });
@@ -53,11 +64,13 @@ export const connectionSettingsPatchSchema = z.strictObject({
   exportAttributes: connectionSettingsSchema.shape.exportAttributes.unwrap().optional(),
   conflictPolicy: z.enum(['fail', 'link']).optional(),
   deletedAccountPolicy: z.enum(['recreate', 'error']).optional(),
-  deprovisionAction: z.enum(['disable']).optional(),
+  deprovisionAction: z.enum(deprovisionActions).optional(),
+  deleteAfterDays: connectionSettingsSchema.shape.deleteAfterDays.unwrap().optional(),
   revokeSessionsOnDeprovision: z.boolean().optional(),
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
+  emptyValues: z.enum(['keep', 'clear']).optional(),
   changeNotifications: z.boolean().optional(),
 });
 export type ConnectionSettingsPatch = z.output<typeof connectionSettingsPatchSchema>;
@@ -162,8 +175,10 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     conflictPolicy: patch.conflictPolicy ?? current.conflictPolicy,
     deletedAccountPolicy: patch.deletedAccountPolicy ?? current.deletedAccountPolicy,
     deprovisionAction: patch.deprovisionAction ?? current.deprovisionAction,
+    deleteAfterDays: patch.deleteAfterDays ?? current.deleteAfterDays ?? 30,
     revokeSessionsOnDeprovision: patch.revokeSessionsOnDeprovision ?? current.revokeSessionsOnDeprovision ?? true,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
+    emptyValues: patch.emptyValues ?? current.emptyValues,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
     ...(changeNotifications === undefined ? {} : { changeNotifications }),
   };

@@ -27,11 +27,13 @@ const objectIdSchema = z.guid('must be a Microsoft 365 object id (a GUID)');
 export const maxIdsPerJob = 5_000;
 export const maxGroupsPerJob = 100;
 
-/** POST /connections/{id}/imports: exactly one of the three. */
+const refreshSchema = z.boolean().optional().meta({ description: 'Users already imported have their attributes read again from Microsoft 365 into the directory; nothing is written to Microsoft 365' });
+
+/** POST /connections/{id}/imports: exactly one of the three, optionally with `refresh`. */
 export const startImportSchema = z.union([
-  z.strictObject({ m365UserIds: z.array(objectIdSchema).min(1).max(maxIdsPerJob).meta({ description: 'Object ids of the Microsoft 365 users to import' }) }),
-  z.strictObject({ filter: importFilterSchema.meta({ description: "Every user the preview lists with these filters (at the time each page is read)" }) }),
-  z.strictObject({ groups: z.array(objectIdSchema).min(1).max(maxGroupsPerJob).meta({ description: 'Object ids of Microsoft 365 security groups to import, with their members' }) }),
+  z.strictObject({ m365UserIds: z.array(objectIdSchema).min(1).max(maxIdsPerJob).meta({ description: 'Object ids of the Microsoft 365 users to import' }), refresh: refreshSchema }),
+  z.strictObject({ filter: importFilterSchema.meta({ description: "Every user the preview lists with these filters (at the time each page is read)" }), refresh: refreshSchema }),
+  z.strictObject({ groups: z.array(objectIdSchema).min(1).max(maxGroupsPerJob).meta({ description: 'Object ids of Microsoft 365 security groups to import, with their members' }), refresh: refreshSchema }),
 ]);
 export type StartImportRequest = z.output<typeof startImportSchema>;
 
@@ -48,6 +50,8 @@ export interface ImportJobRecord {
   readonly m365GroupIds?: readonly string[];
   /** How many ids (users) or groups were asked for. */
   readonly requested?: number;
+  /** Users already imported have their attributes read again (`refresh: true`). */
+  readonly refresh?: boolean;
   readonly status: ImportJobStatus;
   readonly succeeded: number;
   readonly failed: number;
@@ -79,6 +83,8 @@ export interface ImportResultRecord {
   /** Bound to a directory object that already existed (conflict policy `link`). */
   readonly linked?: boolean;
   readonly reason?: string;
+  /** A user's manager in Microsoft 365 (object id), so a manager imported by a later page can be linked. */
+  readonly m365ManagerId?: string;
   /** The page (`stream:page`) that recorded it: only that page counts it. */
   readonly page: string;
   readonly at: string;
@@ -155,7 +161,7 @@ export async function startImport(deps: JobDeps, connectionId: string, request: 
   const now = deps.clock.now().toISOString();
   let messages: ImportMessage[];
   let job: ImportJobRecord;
-  const base = { record: 'job' as const, id, connectionId, status: 'queued' as const, succeeded: 0, failed: 0, skipped: 0, pagesDone: [], lastPages: {}, createdAt: now, updatedAt: now };
+  const base = { record: 'job' as const, id, connectionId, ...(request.refresh === true ? { refresh: true } : {}), status: 'queued' as const, succeeded: 0, failed: 0, skipped: 0, pagesDone: [], lastPages: {}, createdAt: now, updatedAt: now };
   if ('m365UserIds' in request) {
     const ids = [...new Set(request.m365UserIds.map((value) => value.toLowerCase()))];
     messages = chunks(ids, idsPerLookup).map((chunk, stream) => ({ kind: 'ids', jobId: id, stream, page: 0, ids: chunk, hop: 0, attempts: 0 }));

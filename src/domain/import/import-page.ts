@@ -5,6 +5,7 @@ import type { DocumentStore, StoredDocument } from '../ports/document-store';
 import { matchesStatus, type ImportFilter } from './import-filter';
 import { pageKey, resultId, type ImportResultRecord, type PageCounts } from './import-jobs';
 import { resolveStatuses } from './import-status';
+import { linkImportedManagers } from './import-managers';
 import { importUser, type ImportUserDeps, type UserOutcome } from './import-user';
 import type { M365Person } from './m365-directory';
 
@@ -83,6 +84,7 @@ function resultOf(outcome: UserOutcome, person: M365Person, key: string, at: str
     ...(outcome.outcome === 'failed' ? {} : { directoryId: outcome.userId }),
     ...(outcome.outcome === 'imported' && outcome.linked === true ? { linked: true } : {}),
     ...(outcome.outcome === 'imported' ? {} : { reason: outcome.reason }),
+    ...(person.managerId === undefined ? {} : { m365ManagerId: person.managerId }),
     page: key,
     at,
   };
@@ -108,6 +110,8 @@ export function countResults(results: readonly ImportResultRecord[], key: string
 export interface PageContext {
   readonly jobId: string;
   readonly connection: ConnectionRecord;
+  /** Users already imported have their attributes read again. */
+  readonly refresh: boolean;
   readonly stream: number;
   readonly page: number;
 }
@@ -133,8 +137,9 @@ export async function importPersons(deps: ImportUserDeps, context: PageContext, 
     const planned = plan.users.get(person.id) as string;
     const ours = resolved.userId !== undefined && resolved.userId === planned;
     if (!ours && !matchesStatus(resolved.status, filter)) return;
-    const outcome = await importUser(deps, context.connection, person, resolved, planned);
+    const outcome = await importUser(deps, context.connection, person, resolved, planned, { refresh: context.refresh });
     results.push(await recordResult(deps.store, context.jobId, resultOf(outcome, person, key, deps.clock.now().toISOString())));
   });
+  await linkImportedManagers(deps, context.jobId, context.connection.id, results);
   return results;
 }

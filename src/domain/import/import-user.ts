@@ -1,10 +1,11 @@
 import type { ConnectionRecord } from '../connections/connection';
 import type { DirectoryDeps } from '../directory/directory-deps';
-import { createUserSchema, usernameSchema, type CreateUserInput } from '../directory/user-schemas';
-import { createUser, getUser, setUserState } from '../directory/users';
+import { createUserSchema, usernameSchema, type CreateUserInput, type UserPatch } from '../directory/user-schemas';
+import { createUser, getUser, setUserState, updateUser } from '../directory/users';
 import { linkExistingAccount, type BindingDeps } from '../provisioning/bind-user';
 import { domainOf, importEmail, resolveStatuses, type ResolvedStatus } from './import-status';
 import type { M365Person } from './m365-directory';
+import { importedProfile, importedProfileFields } from './person-profile';
 
 /** What importing needs: binding (provisioning) and the directory's use cases. */
 export interface ImportUserDeps extends BindingDeps, DirectoryDeps {}
@@ -27,25 +28,17 @@ export class ImportRetryError extends Error {
   }
 }
 
-function text(value: string | null | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
-}
-
 /**
  * The directory user a Microsoft 365 user becomes (DESIGN.md "Attribute mapping", import reads):
- * the email, givenName and surname, and mailNickname as the username when the directory accepts it
- * as one (else the email's local part, the directory's default).
+ * the email, mailNickname as the username when the directory accepts it as one (else the email's
+ * local part, the directory's default), and every profile value an export rule could write.
  */
 function directoryInput(person: M365Person, email: string): { input: CreateUserInput } | { reason: string } {
   const nickname = usernameSchema.safeParse(person.mailNickname ?? '');
-  const firstName = text(person.givenName);
-  const lastName = text(person.surname);
   const parsed = createUserSchema.safeParse({
     email,
     ...(nickname.success ? { username: nickname.data } : {}),
-    ...(firstName === undefined ? {} : { firstName }),
-    ...(lastName === undefined ? {} : { lastName }),
+    ...importedProfile(person),
   });
   if (parsed.success) return { input: parsed.data };
   const issue = parsed.error.issues[0];
@@ -57,18 +50,18 @@ function directoryInput(person: M365Person, email: string): { input: CreateUserI
  * recorded before the page started, so a retry after a crash recognises the directory user it
  * created itself (and finishes it) instead of taking it for a conflict: nobody is imported twice.
  */
-export async function importUser(deps: ImportUserDeps, connection: ConnectionRecord, person: M365Person, resolved: ResolvedStatus, plannedUserId: string): Promise<UserOutcome> {
+export async function importUser(deps: ImportUserDeps, connection: ConnectionRecord, person: M365Person, resolved: ResolvedStatus, plannedUserId: string, options: { readonly refresh: boolean } = { refresh: false }): Promise<UserOutcome> {
   const email = importEmail(person);
   if (email === undefined) return { outcome: 'failed', reason: `neither the mail nor the userPrincipalName (${person.userPrincipalName}) is a valid email address` };
-  return settle(deps, connection, person, email, resolved, plannedUserId);
+  return settle(deps, connection, person, email, resolved, plannedUserId, options.refresh);
 }
 
-async function settle(deps: ImportUserDeps, connection: ConnectionRecord, person: M365Person, email: string, resolved: ResolvedStatus, plannedUserId: string): Promise<UserOutcome> {
+async function settle(deps: ImportUserDeps, connection: ConnectionRecord, person: M365Person, email: string, resolved: ResolvedStatus, plannedUserId: string, refresh = false): Promise<UserOutcome> {
   switch (resolved.status) {
     case 'imported':
-      return resolved.userId === plannedUserId
-        ? { outcome: 'imported', userId: plannedUserId }
-        : { outcome: 'skipped', userId: resolved.userId as string, reason: 'already imported' };
+      if (resolved.userId === plannedUserId) return { outcome: 'imported', userId: plannedUserId };
+      if (refresh) return refreshImported(deps, person, resolved.userId as string);
+      return { outcome: 'skipped', userId: resolved.userId as string, reason: 'already imported' };
     case 'other_connection':
       return { outcome: 'failed', reason: `${emailConflictReason} and is bound to another connection (${resolved.boundConnectionId ?? 'unknown'})` };
     case 'conflict':
@@ -88,7 +81,7 @@ async function settle(deps: ImportUserDeps, connection: ConnectionRecord, person
           // Created meanwhile by someone else: judge it as the conflict (or import) it now is.
           const again = (await resolveStatuses(deps.store, connection.id, [person])).get(person.id) ?? { status: 'new' };
           if (again.status === 'new') throw new ImportRetryError(`the email ${email} was taken and released while importing`);
-          return settle(deps, connection, person, email, again, plannedUserId);
+          return settle(deps, connection, person, email, again, plannedUserId, refresh);
         }
         case 'username_taken':
           return { outcome: 'failed', reason: `the username ${created.error.username} (the mailNickname) is already used by another directory user` };
@@ -134,4 +127,28 @@ async function linkConflicting(deps: ImportUserDeps, connection: ConnectionRecor
     default:
       return { outcome: 'failed', reason: linked.error.message };
   }
+}
+
+/**
+ * `refresh: true`: the directory user of an account imported before takes the profile values the
+ * account holds now, and loses those it no longer holds. Nothing is written to Microsoft 365: the
+ * account already holds every value, so provisioning finds nothing to change.
+ */
+async function refreshImported(deps: ImportUserDeps, person: M365Person, userId: string): Promise<UserOutcome> {
+  const current = await getUser(deps, userId);
+  if (!current.ok) return { outcome: 'failed', reason: `the directory user ${userId} bound to this account could not be read: ${current.error.code}` };
+  const profile: Record<string, unknown> = importedProfile(person);
+  const user: Record<string, unknown> = current.value.value;
+  const patch: Record<string, unknown> = {};
+  for (const field of importedProfileFields) {
+    const value = profile[field] ?? null;
+    if (JSON.stringify(value) !== JSON.stringify(user[field] ?? null)) patch[field] = value;
+  }
+  if (Object.keys(patch).length === 0) return { outcome: 'skipped', userId, reason: 'already imported; its attributes match Microsoft 365' };
+  const updated = await updateUser(deps, userId, patch as UserPatch, { ifMatch: current.value.etag });
+  if (!updated.ok) {
+    if (updated.error.code === 'version_mismatch' || updated.error.code === 'write_contention') throw new ImportRetryError(`the directory user ${userId} changed while its attributes were read again`);
+    return { outcome: 'failed', reason: `the directory refused the attributes read again: ${updated.error.code}` };
+  }
+  return { outcome: 'skipped', userId, reason: `already imported; read again from Microsoft 365: ${Object.keys(patch).sort().join(', ')}` };
 }

@@ -44,7 +44,7 @@ class PageWorker {
   }
 
   private get context() {
-    return { jobId: this.job.id, connection: this.connection, stream: this.message.stream, page: this.message.page };
+    return { jobId: this.job.id, connection: this.connection, refresh: this.job.refresh === true, stream: this.message.stream, page: this.message.page };
   }
 
   private now(): number {

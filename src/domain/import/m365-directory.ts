@@ -1,8 +1,35 @@
 import type { GatewayFailure } from '../provisioning/m365-user-gateway';
 import type { Result } from '../result';
 
-/** The Graph `user` properties an import reads (the `$select` of every user read). */
-export const m365PersonProperties = ['id', 'userPrincipalName', 'mail', 'displayName', 'givenName', 'surname', 'mailNickname', 'accountEnabled'] as const;
+/**
+ * The Graph `user` properties an import reads (the `$select` of every user read): the names and
+ * every property an export rule can write, so the directory starts from what Microsoft 365 holds.
+ */
+export const m365PersonProperties = [
+  'id',
+  'userPrincipalName',
+  'mail',
+  'displayName',
+  'givenName',
+  'surname',
+  'mailNickname',
+  'accountEnabled',
+  'jobTitle',
+  'department',
+  'companyName',
+  'employeeId',
+  'employeeType',
+  'employeeOrgData',
+  'officeLocation',
+  'businessPhones',
+  'mobilePhone',
+  'otherMails',
+  'streetAddress',
+  'city',
+  'state',
+  'postalCode',
+  'country',
+] as const;
 
 /** A Microsoft 365 user as an import reads it; Graph leaves out what is null. */
 export interface M365Person {
@@ -14,6 +41,23 @@ export interface M365Person {
   readonly surname?: string | null;
   readonly mailNickname?: string | null;
   readonly accountEnabled?: boolean | null;
+  readonly jobTitle?: string | null;
+  readonly department?: string | null;
+  readonly companyName?: string | null;
+  readonly employeeId?: string | null;
+  readonly employeeType?: string | null;
+  readonly employeeOrgData?: { readonly costCenter?: string | null; readonly division?: string | null } | null;
+  readonly officeLocation?: string | null;
+  readonly businessPhones?: readonly string[] | null;
+  readonly mobilePhone?: string | null;
+  readonly otherMails?: readonly string[] | null;
+  readonly streetAddress?: string | null;
+  readonly city?: string | null;
+  readonly state?: string | null;
+  readonly postalCode?: string | null;
+  readonly country?: string | null;
+  /** The manager's object id, where the user has one (read with `$expand=manager($select=id)`; group member pages leave it out). */
+  readonly managerId?: string;
 }
 
 /** A Microsoft 365 group as an import reads it. */

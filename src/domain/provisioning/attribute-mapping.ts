@@ -55,6 +55,29 @@ const propertiesOfRule: Readonly<Record<ExportAttributeRule, readonly M365UserPr
   usageLocation: ['usageLocation'],
 };
 
+const alwaysMappedFields: readonly string[] = ['email', 'firstName', 'lastName', 'displayName'];
+
+const fieldsOfRule: Readonly<Record<ExportAttributeRule, readonly string[]>> = {
+  alternateEmail: ['alternateEmail'],
+  businessPhones: ['phoneNumbers'],
+  mobilePhone: ['phoneNumbers'],
+  address: ['addresses'],
+  department: ['department'],
+  jobTitle: ['jobTitle'],
+  manager: ['managerId'],
+  location: ['location'],
+  company: ['company'],
+  employeeId: ['employeeId'],
+  employeeType: ['employeeType'],
+  costCenter: ['costCenter'],
+  usageLocation: ['addresses'],
+};
+
+/** Whether a change of these directory user fields can change what a connection with these rules writes. */
+export function touchesMappedFields(changedFields: readonly string[], rules: ReadonlySet<ExportAttributeRule>): boolean {
+  return changedFields.some((field) => alwaysMappedFields.includes(field) || exportAttributeRules.some((rule) => rules.has(rule) && fieldsOfRule[rule].includes(field)));
+}
+
 /** Properties whose values Graph compares without regard to case. */
 const caseInsensitive = new Set<string>(['userPrincipalName', 'mailNickname']);
 
@@ -103,76 +126,127 @@ export function keptNamesFor(email: string, kept: KeptNames | undefined): KeptNa
   return kept !== undefined && kept.email === email ? kept : undefined;
 }
 
+/** Whether a mapped value is empty: null, an empty list, or a cost centre without one. */
+function isEmpty(name: string, value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (name === 'employeeOrgData') return (value as { costCenter?: unknown }).costCenter === null;
+  return false;
+}
+
 /**
- * What the account should hold, for the managed properties only. `enabled` is false for a
- * suspended or unbound user. Absent directory values map to null (or []), so a take-over
- * overwrites what the account held before. An imported account's `kept` names stand in for the
- * ones its email maps to while the email is the one it was imported with.
+ * The value each optional rule maps the directory user to, empty ones included (null, [] or a
+ * cost centre of null). `usageLocation` is left out without a country: the connection's default,
+ * set on create, is never taken away.
  */
-export function desiredAttributes(user: ProvisionedUserFields, rules: ReadonlySet<ExportAttributeRule>, enabled: boolean, kept?: KeptNames): M365Attributes {
-  const names = keptNamesFor(user.email, kept);
-  const attributes: Record<string, unknown> = {
-    userPrincipalName: names?.userPrincipalName ?? user.email,
-    mailNickname: names?.mailNickname ?? mailNicknameOf(user.email),
-    givenName: text(user.firstName),
-    surname: text(user.lastName),
-    displayName: defaultDisplayName(user),
-    accountEnabled: enabled,
-  };
+function ruleValues(user: ProvisionedUserFields, rules: ReadonlySet<ExportAttributeRule>): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
   const work = user.addresses?.find((a) => a.type === 'work');
   for (const rule of exportAttributeRules) {
     if (!rules.has(rule)) continue;
     switch (rule) {
       case 'alternateEmail': {
         const alternate = text(user.alternateEmail);
-        attributes.otherMails = alternate === null ? [] : [alternate];
+        values.otherMails = alternate === null ? [] : [alternate];
         break;
       }
       case 'businessPhones': {
         const number = phone(user, 'work');
-        attributes.businessPhones = number === null ? [] : [number];
+        values.businessPhones = number === null ? [] : [number];
         break;
       }
       case 'mobilePhone':
-        attributes.mobilePhone = phone(user, 'mobile');
+        values.mobilePhone = phone(user, 'mobile');
         break;
       case 'address':
-        attributes.streetAddress = text(work?.streetAddress);
-        attributes.city = text(work?.locality);
-        attributes.state = text(work?.region);
-        attributes.postalCode = text(work?.postalCode);
-        attributes.country = text(work?.country);
+        values.streetAddress = text(work?.streetAddress);
+        values.city = text(work?.locality);
+        values.state = text(work?.region);
+        values.postalCode = text(work?.postalCode);
+        values.country = text(work?.country);
         break;
       case 'department':
-        attributes.department = text(user.department);
+        values.department = text(user.department);
         break;
       case 'jobTitle':
-        attributes.jobTitle = text(user.jobTitle);
+        values.jobTitle = text(user.jobTitle);
         break;
       case 'manager':
         break;
       case 'location':
-        attributes.officeLocation = text(user.location);
+        values.officeLocation = text(user.location);
         break;
       case 'company':
-        attributes.companyName = text(user.company);
+        values.companyName = text(user.company);
         break;
       case 'employeeId':
-        attributes.employeeId = text(user.employeeId);
+        values.employeeId = text(user.employeeId);
         break;
       case 'employeeType':
-        attributes.employeeType = text(user.employeeType);
+        values.employeeType = text(user.employeeType);
         break;
       case 'costCenter':
-        attributes.employeeOrgData = { costCenter: text(user.costCenter) };
+        values.employeeOrgData = { costCenter: text(user.costCenter) };
         break;
       case 'usageLocation': {
         const code = countryCode(user);
-        // Without a country the connection's default (set on create) is left alone.
-        if (code !== null) attributes.usageLocation = code;
+        if (code !== null) values.usageLocation = code;
         break;
       }
     }
+  }
+  return values;
+}
+
+const everyRule: ReadonlySet<ExportAttributeRule> = new Set(exportAttributeRules);
+
+/**
+ * The Graph properties the directory user has a value for, whatever rules are on. A binding keeps
+ * this list from its last run, so an emptied value is told apart from one that was never there.
+ */
+export function valuedProperties(user: ProvisionedUserFields): string[] {
+  const values: Record<string, unknown> = { givenName: text(user.firstName), surname: text(user.lastName), ...ruleValues(user, everyRule) };
+  return Object.entries(values)
+    .filter(([name, value]) => !isEmpty(name, value))
+    .map(([name]) => name)
+    .sort();
+}
+
+/** What happens to a Microsoft 365 value when the directory has none (connection setting `emptyValues`). */
+export type EmptyValues = 'keep' | 'clear';
+
+export interface DesiredOptions {
+  /** An imported account's own sign-in names (see `KeptNames`). */
+  readonly kept?: KeptNames | undefined;
+  /** `keep` (the default) leaves Microsoft 365's value where the directory has none; `clear` blanks it. */
+  readonly emptyValues?: EmptyValues;
+  /**
+   * Properties the directory had a value for at the binding's last run: one emptied since is a
+   * change the admin made, and is cleared in Microsoft 365 even under `keep`.
+   */
+  readonly valued?: readonly string[] | undefined;
+}
+
+/**
+ * What the account should hold, for the managed properties only. `enabled` is false for a
+ * suspended or unbound user. An empty directory value leaves the account's value alone (it is left
+ * out) unless `emptyValues` is `clear` or the directory had a value before (see `DesiredOptions`).
+ * An imported account's `kept` names stand in for the ones its email maps to while the email is
+ * the one it was imported with.
+ */
+export function desiredAttributes(user: ProvisionedUserFields, rules: ReadonlySet<ExportAttributeRule>, enabled: boolean, options: DesiredOptions = {}): M365Attributes {
+  const names = keptNamesFor(user.email, options.kept);
+  const attributes: Record<string, unknown> = {
+    userPrincipalName: names?.userPrincipalName ?? user.email,
+    mailNickname: names?.mailNickname ?? mailNicknameOf(user.email),
+    displayName: defaultDisplayName(user),
+    accountEnabled: enabled,
+  };
+  const optional: Record<string, unknown> = { givenName: text(user.firstName), surname: text(user.lastName), ...ruleValues(user, rules) };
+  const clearAll = options.emptyValues === 'clear';
+  const valued = new Set(options.valued ?? []);
+  for (const [name, value] of Object.entries(optional)) {
+    if (!isEmpty(name, value) || clearAll || valued.has(name)) attributes[name] = value;
   }
   return attributes;
 }

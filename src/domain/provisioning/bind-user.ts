@@ -7,7 +7,7 @@ import type { DocumentStore } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
 import type { MessageSender } from '../ports/work-queue';
 import { err, ok, type Result } from '../result';
-import { mailNicknameOf } from './attribute-mapping';
+import { mailNicknameOf, valuedProperties } from './attribute-mapping';
 import { bindingClaimKey, isBound, toUserBindingView, type BindingVia, type KeptNames, type UserBindingRecord, type UserBindingView } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
 import { bindingNotice, type NoticeSender } from './binding-notice';
@@ -255,10 +255,11 @@ export interface LinkedToOtherAccount {
   readonly m365UserId: string;
 }
 
-/** The sign-in names an existing account has. */
+/** The sign-in names an existing account has, and its manager (object id) when it has one. */
 export interface AccountNames {
   readonly userPrincipalName: string;
   readonly mailNickname?: string | null;
+  readonly managerId?: string;
 }
 
 /** The names to keep for an account linked without a push: only where they differ from what the email maps to. */
@@ -305,6 +306,10 @@ export async function linkExistingAccount(
       m365UserId,
       linkCount: base.linkCount + 1,
       keptNames: options.push || options.names === undefined ? undefined : keptNamesOf(user.email, options.names),
+      // What the directory holds now is the reference an emptied value is told apart by.
+      valuedProperties: valuedProperties(user),
+      // The manager the account has is the one set: linking the same one later writes nothing.
+      ...(options.push || options.names === undefined ? {} : { managerM365Id: options.names.managerId ?? null }),
       pendingWrite: undefined,
       lastError: undefined,
       attempts: 0,

@@ -29,6 +29,8 @@ export interface PendingWrite {
   readonly manager?: string | null;
   /** The account's sign-in sessions are revoked after the attributes are written. */
   readonly revokeSessions?: true;
+  /** Instead of a PATCH: the account is deleted, or restored from Entra's deleted items. */
+  readonly action?: 'delete' | 'restore';
   /** `version` names the change within the binding (`link:<n>`, `write:<seq>`); it makes the event id. */
   readonly events: readonly PendingEvent[];
 }
@@ -39,6 +41,7 @@ export interface PendingEvent {
   readonly version: string;
   readonly changedAttributes: readonly string[];
   readonly sessionsRevoked?: boolean;
+  readonly restored?: boolean;
 }
 
 /** A user's binding to a connection (container `bindings`, pk = connection id, id = user id). */
@@ -70,8 +73,19 @@ export interface UserBindingRecord {
   readonly managerM365Id?: string | null;
   /** Something skipped on purpose, for the admin (a manager bound elsewhere, say). */
   readonly note?: string;
+  /** Since when the account has been disabled by deprovisioning (the grace period of `disable_then_delete` runs from here). */
+  readonly disabledAt?: string;
+  /** When the account was deleted after its grace period; `m365UserId` still names it, for a restore. */
+  readonly deletedAt?: string;
   /** An imported account's own sign-in names, where they differ from what the directory email maps to. */
   readonly keptNames?: KeptNames;
+  /**
+   * Graph properties the directory user had a value for at the last finished run (or the import):
+   * emptying one of them is a change to push, emptying any other leaves Microsoft 365's value.
+   */
+  readonly valuedProperties?: readonly string[];
+  /** Graph properties the last run wrote or kept in step (an empty directory value under `keep` is not managed). */
+  readonly managedAttributes?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -138,6 +152,10 @@ export interface UserBindingView {
   readonly lastSyncedAt?: string;
   readonly note?: string;
   readonly keptNames?: KeptNames;
+  readonly disabledAt?: string;
+  readonly deletedAt?: string;
+  /** The Microsoft 365 properties provisioning keeps in step for this account (as of its last run). */
+  readonly managedAttributes?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -155,6 +173,9 @@ export function toUserBindingView(record: UserBindingRecord): UserBindingView {
     ...(record.lastSyncedAt === undefined ? {} : { lastSyncedAt: record.lastSyncedAt }),
     ...(record.note === undefined ? {} : { note: record.note }),
     ...(record.keptNames === undefined ? {} : { keptNames: record.keptNames }),
+    ...(record.disabledAt === undefined ? {} : { disabledAt: record.disabledAt }),
+    ...(record.deletedAt === undefined ? {} : { deletedAt: record.deletedAt }),
+    ...(record.managedAttributes === undefined ? {} : { managedAttributes: record.managedAttributes }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

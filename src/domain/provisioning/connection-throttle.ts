@@ -75,6 +75,8 @@ export class ConnectionThrottle {
       update: (id, patch) => note(gateway.update(id, patch)),
       setManager: (id, managerId) => note(gateway.setManager(id, managerId)),
       revokeSessions: (id) => note(gateway.revokeSessions(id)),
+      delete: (id) => note(gateway.delete(id)),
+      restore: (id) => note(gateway.restore(id)),
     };
   }
 }

@@ -84,6 +84,10 @@ export interface M365UserGateway {
   setManager(id: string, managerId: string | null): Promise<GatewayResult<void>>;
   /** Ends every sign-in session of the account: its refresh tokens stop working (`revokeSignInSessions`). */
   revokeSessions(id: string): Promise<GatewayResult<void>>;
+  /** Deletes the account (Entra keeps it restorable in deleted items for 30 days); `not_found` when it is gone already. */
+  delete(id: string): Promise<GatewayResult<void>>;
+  /** Restores a deleted account with its object id; `not_found` when Entra no longer has it. */
+  restore(id: string): Promise<GatewayResult<void>>;
 }
 
 /** Opens the gateway of a connection (its tenant, its tokens). */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { MessageSender, OutgoingMessage } from '../ports/work-queue';
 
 /** Why a user nudge was sent; a label for logs, never what to write. */
-export const nudgeReasons = ['bind', 'unbind', 'user_changed', 'suspend', 'activate', 'password', 'group_membership', 'user_deleted', 'manager_linked', 'retry', 'reconcile', 'notification'] as const;
+export const nudgeReasons = ['bind', 'unbind', 'user_changed', 'suspend', 'activate', 'password', 'group_membership', 'user_deleted', 'manager_linked', 'retry', 'reconcile', 'notification', 'grace_expired'] as const;
 export type NudgeReason = (typeof nudgeReasons)[number];
 
 /**

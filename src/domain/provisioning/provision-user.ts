@@ -8,7 +8,7 @@ import type { Logger } from '../ports/logger';
 import type { SecretStore } from '../ports/secret-store';
 import type { MessageSender } from '../ports/work-queue';
 import type { DeactivationGuard } from '../reconcile/deactivation-guard';
-import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, type ExportAttributeRule } from './attribute-mapping';
+import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, valuedProperties, type ExportAttributeRule } from './attribute-mapping';
 import { isBound, pendingPasswordSecretName, type BindingError, type BindingState, type PendingEvent, type PendingWrite, type UserBindingRecord } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
 import { boundConnectionOf, nudgeUser } from './bind-user';
@@ -17,7 +17,7 @@ import { generateInitialPassword } from './initial-password';
 import { respondToFailure } from './failure-response';
 import type { GatewayFailure, M365Attributes, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
 import type { UserNudge } from './nudges';
-import { revokesSessionsOnDeprovision } from './lifecycle-settings';
+import { deletionDue, revokesSessionsOnDeprovision } from './lifecycle-settings';
 import { provisioningEventId, recordEvent } from './provisioning-events';
 
 export interface ProvisionUserDeps {
@@ -85,6 +85,10 @@ class UserProvisioningRun {
   private readonly select: readonly M365UserProperty[];
   private readonly gateway: M365UserGateway;
   private note: string | undefined;
+  /** The linked account was found deleted by someone else: there is nothing left for us to delete. */
+  private accountGone = false;
+  /** What the account holds once this run's writes are done; stored only when the run finishes them. */
+  private inStep: Pick<UserBindingRecord, 'valuedProperties' | 'managedAttributes'> | undefined;
 
   constructor(
     private readonly deps: ProvisionUserDeps,
@@ -106,6 +110,7 @@ class UserProvisioningRun {
     try {
       const linksBefore = this.binding.linkCount;
       const state = this.user !== undefined && isBound(this.binding.via) ? await this.provision(this.user) : await this.deprovision();
+      if (state === 'deprovisioned') await this.deleteAfterGrace();
       await this.finish(state);
       if (this.rules.has('manager') && this.binding.linkCount > linksBefore) await this.nudgeReports();
       return { kind: 'done', detail: state };
@@ -136,13 +141,14 @@ class UserProvisioningRun {
 
   private async deprovision(): Promise<BindingState> {
     const id = this.binding.m365UserId;
-    if (id === undefined) return 'deprovisioned';
+    // Deleted after its grace period: nothing left to deactivate.
+    if (id === undefined || (this.binding.deletedAt !== undefined && this.binding.pendingWrite === undefined)) return 'deprovisioned';
     // A write left pending by an earlier run is judged on every attribute it set.
     const read = await this.gateway.get(id, this.binding.pendingWrite === undefined ? ['id', 'userPrincipalName', 'accountEnabled'] : this.select);
     if (!read.ok) {
       // Gone already: nothing left to deactivate.
       if (read.error.kind === 'not_found') {
-        this.binding = { ...this.binding, pendingWrite: undefined };
+        await this.accountNotFound(id);
         return 'deprovisioned';
       }
       throw await this.failure(read.error);
@@ -158,21 +164,25 @@ class UserProvisioningRun {
 
   private async provision(user: User): Promise<BindingState> {
     const enabled = user.state === 'active';
-    const desired = desiredAttributes(user, this.rules, enabled, this.binding.keptNames);
+    const desired = desiredAttributes(user, this.rules, enabled, { kept: this.binding.keptNames, emptyValues: this.connection.settings.emptyValues, valued: this.binding.valuedProperties });
+    this.inStep = { valuedProperties: valuedProperties(user), managedAttributes: Object.keys(desired).sort() };
     let account: M365User | undefined;
     let lostId: string | undefined;
     if (this.binding.m365UserId !== undefined) {
       const read = await this.gateway.get(this.binding.m365UserId, this.select);
       if (read.ok) {
         account = await this.resolvePendingWrite(read.value);
-      } else if (read.error.kind === 'not_found') {
+      } else if (read.error.kind !== 'not_found') {
+        throw await this.failure(read.error);
+      } else if ((await this.accountNotFound(this.binding.m365UserId)) === 'deleted_by_us') {
+        // Deleted after its grace period: a suspended user's account stays deleted; an active one's comes back.
+        if (!enabled) return 'deprovisioned';
+        account = await this.restoreDeleted(this.binding.m365UserId);
+      } else {
         if (this.connection.settings.deletedAccountPolicy === 'error') {
           throw await this.permanent({ code: 'M365_ACCOUNT_DELETED', message: `The linked Microsoft 365 account ${this.binding.m365UserId} no longer exists; the connection's deletedAccountPolicy is "error", so it is not re-created.` });
         }
         lostId = this.binding.m365UserId;
-        this.binding = { ...this.binding, pendingWrite: undefined };
-      } else {
-        throw await this.failure(read.error);
       }
     }
 
@@ -226,6 +236,79 @@ class UserProvisioningRun {
         await this.finish('pending');
         throw new RunStop({ kind: 'done', detail: 'deactivation held' });
     }
+  }
+
+  // ---- delete after a grace period, restore on rebind -------------------------------------------
+
+  /**
+   * The linked account is not there. A delete this service left pending is finished (its event
+   * recorded); any other pending write is dropped. Says whether the account is one we deleted.
+   */
+  private async accountNotFound(m365UserId: string): Promise<'deleted_by_us' | 'gone'> {
+    const pending = this.binding.pendingWrite;
+    if (pending?.action === 'delete') await this.settleDelete(pending, m365UserId);
+    else this.binding = { ...this.binding, pendingWrite: undefined };
+    if (this.binding.deletedAt !== undefined) return 'deleted_by_us';
+    this.accountGone = true;
+    return 'gone';
+  }
+
+  /**
+   * `disable_then_delete`: deletes the account once it has been disabled for `deleteAfterDays`. A
+   * delete counts toward the mass-change guard like a deactivation; the consenting administrator's
+   * account is never deleted.
+   */
+  private async deleteAfterGrace(): Promise<void> {
+    const id = this.binding.m365UserId;
+    if (id === undefined || this.accountGone || !deletionDue(this.connection.settings, this.binding, this.now().getTime())) return;
+    if (this.connection.consentedBy?.objectId === id) {
+      this.note = "the account of the administrator who consented the connection is never deleted; it stays disabled";
+      return;
+    }
+    await this.admitDeactivation(id);
+    const seq = this.binding.writeSeq + 1;
+    const pending: PendingWrite = { seq, attributes: {}, password: false, action: 'delete', events: [{ type: 'user_delete_provision', version: `write:${seq}`, changedAttributes: [] }] };
+    this.binding = { ...this.binding, pendingWrite: pending };
+    await this.checkpoint();
+    const deleted = await this.gateway.delete(id);
+    // Not found: deleted already (our own delete whose answer was lost).
+    if (!deleted.ok && deleted.error.kind !== 'not_found') throw await this.failure(deleted.error);
+    await this.settleDelete(pending, id);
+    this.log.info('Microsoft 365 account deleted after its grace period', { m365UserId: id });
+  }
+
+  private async settleDelete(pending: PendingWrite, m365UserId: string): Promise<void> {
+    await this.record(pending.events, m365UserId);
+    this.binding = { ...this.binding, writeSeq: pending.seq, pendingWrite: undefined, deletedAt: this.now().toISOString() };
+  }
+
+  /**
+   * Restores the account deleted after its grace period, with its object id, while Entra still
+   * has it (30 days): one `user_create_provision` with `restored: true`. Undefined when Entra no
+   * longer has it; the binding forgets it and a new account is linked or created.
+   */
+  private async restoreDeleted(m365UserId: string): Promise<M365User | undefined> {
+    const linkCount = this.binding.linkCount + 1;
+    const pending: PendingWrite = {
+      seq: this.binding.writeSeq + 1,
+      attributes: {},
+      password: false,
+      action: 'restore',
+      events: [{ type: 'user_create_provision', version: `link:${linkCount}`, changedAttributes: [], restored: true }],
+    };
+    this.binding = { ...this.binding, linkCount, pendingWrite: pending };
+    await this.checkpoint();
+    const restored = await this.gateway.restore(m365UserId);
+    if (!restored.ok) {
+      if (restored.error.kind !== 'not_found') throw await this.failure(restored.error);
+      this.log.info('the deleted Microsoft 365 account is no longer restorable; linking a new one', { m365UserId });
+      this.binding = { ...this.binding, m365UserId: undefined, deletedAt: undefined, pendingWrite: undefined };
+      return undefined;
+    }
+    const read = await this.gateway.get(m365UserId, this.select);
+    if (!read.ok) throw await this.failure(read.error);
+    this.log.info('Microsoft 365 account restored from deleted items', { m365UserId });
+    return this.resolvePendingWrite(read.value);
   }
 
   // ---- linking: take over by userPrincipalName, or create -------------------------------------
@@ -352,6 +435,12 @@ class UserProvisioningRun {
   private async resolvePendingWrite(account: M365User): Promise<M365User> {
     const pending = this.binding.pendingWrite;
     if (pending === undefined) return account;
+    if (pending.action !== undefined) {
+      // The account is there: a restore happened, a delete did not (and is tried again when due).
+      if (pending.action === 'restore') await this.record(pending.events, account.id);
+      this.binding = { ...this.binding, writeSeq: pending.seq, pendingWrite: undefined, ...(pending.action === 'restore' ? { deletedAt: undefined } : {}) };
+      return account;
+    }
     const attributesHeld = holdsAttributes(pending.attributes, account);
     const passwordDone = !pending.password || (await this.deps.secrets.get(pendingPasswordSecretName(this.binding.userId))) === undefined;
     if (attributesHeld && pending.manager !== undefined) {
@@ -384,6 +473,7 @@ class UserProvisioningRun {
         m365UserId,
         changedAttributes: [...event.changedAttributes].sort(),
         ...(event.sessionsRevoked === true ? { sessionsRevoked: true } : {}),
+        ...(event.restored === true ? { restored: true } : {}),
         at,
       });
       if (!recorded) this.log.debug('event was recorded before', { eventId: id, type: event.type });
@@ -528,12 +618,16 @@ class UserProvisioningRun {
       const fields = this.workerFields(current, mine);
       return {
         ...fields,
+        // A held run wrote nothing: what the directory had stays the reference for the next one.
+        ...(state === 'pending' ? {} : this.inStep),
         state,
         lastError: undefined,
         attempts: 0,
         lastSyncedAt: at,
         handledChangeSeq: Math.max(current.handledChangeSeq, this.startChangeSeq),
         note: this.note,
+        // The grace period of a delete after deprovisioning runs from the first run that left the account disabled.
+        disabledAt: state === 'deprovisioned' ? (mine.disabledAt ?? at) : undefined,
         updatedAt: at,
       };
     });
@@ -551,6 +645,8 @@ class UserProvisioningRun {
       writeSeq: mine.writeSeq,
       pendingWrite: mine.pendingWrite,
       managerM365Id: mine.managerM365Id,
+      disabledAt: mine.disabledAt,
+      deletedAt: mine.deletedAt,
       passwordPending: current.changeSeq === this.startChangeSeq ? mine.passwordPending : current.passwordPending,
     };
   }

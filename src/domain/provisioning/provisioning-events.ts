@@ -7,6 +7,7 @@ export const provisioningEventTypes = [
   'user_update_provision',
   'user_password_update_provision',
   'user_deprovision',
+  'user_delete_provision',
   'group_create_provision',
   'group_update_provision',
   'group_membership_provision',
@@ -29,6 +30,8 @@ export interface ProvisioningEvent {
   readonly removedMembers?: number;
   /** For `user_deprovision`: the account's sign-in sessions were revoked with it. */
   readonly sessionsRevoked?: boolean;
+  /** For `user_create_provision`: the account deleted after its grace period was restored, same object id. */
+  readonly restored?: boolean;
   readonly at: string;
 }
 

@@ -2,6 +2,7 @@ import { claimHolder } from '../connections/connection-claims';
 import type { DirectoryChange, DirectoryHooks } from '../directory/directory-hooks';
 import type { SecretStore } from '../ports/secret-store';
 import { err, ok } from '../result';
+import { touchesMappedFields } from './attribute-mapping';
 import { isBound, pendingPasswordSecretName } from './binding';
 import { readUserBinding } from './binding-records';
 import { bindMember, groupBindingsOf, startUnbinding } from './bind-group';
@@ -16,7 +17,6 @@ export interface ProvisioningHooksDeps extends BindingDeps {
 export const pendingPasswordTtlMs = 24 * 60 * 60 * 1000;
 
 const userReasons: Partial<Record<DirectoryChange['type'], NudgeReason>> = {
-  'user.updated': 'user_changed',
   'user.suspended': 'suspend',
   'user.activated': 'activate',
 };
@@ -34,7 +34,13 @@ export function createProvisioningHooks(deps: ProvisioningHooksDeps): DirectoryH
 
   const handle = async (change: DirectoryChange): Promise<void> => {
     switch (change.type) {
-      case 'user.updated':
+      case 'user.updated': {
+        // A field no rule of the connection maps (the username, a manager without the manager rule) changes nothing there.
+        const connectionId = await boundConnectionOf(deps.store, change.userId);
+        const connection = connectionId === undefined ? undefined : await readConnection(deps.store, connectionId);
+        if (connection !== undefined && touchesMappedFields(change.changedFields, new Set(connection.settings.exportAttributes))) await nudgeUser(deps, connection.id, change.userId, 'user_changed');
+        return;
+      }
       case 'user.suspended':
       case 'user.activated':
         await nudgeBoundUser(change.userId, userReasons[change.type] as NudgeReason);

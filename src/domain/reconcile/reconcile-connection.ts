@@ -7,6 +7,7 @@ import { err, ok, type Result } from '../result';
 import { readReconcileRecord, lastRunId, writeReconcileRecord } from './reconcile-records';
 import type { GroupsReport, ReconcileDeps, ReconcileRun } from './reconcile-deps';
 import { reconcileUsers, type UsersReport } from './reconcile-users';
+import { runLifecycleSweep, type LifecycleReport } from './lifecycle-sweep';
 import { runSafetyNet, type SafetyNetReport } from './safety-net';
 import { leaseHolder, releaseIfHeldBy, StoreLease, type LeaseHeld } from './store-lease';
 import { countHeld, setHold } from './store-deactivation-guard';
@@ -39,6 +40,7 @@ export interface RunReport {
   readonly outcome: RunOutcome;
   readonly users?: UsersReport;
   readonly safetyNet?: SafetyNetReport;
+  readonly lifecycle?: LifecycleReport;
   readonly groups?: GroupsReport;
   /** Deactivations the guard holds for an admin after this run. */
   readonly heldDeactivations: number;
@@ -180,7 +182,7 @@ async function execute(deps: ReconcileDeps, run: ReconcileRun, trigger: RunTrigg
   const connectionId = run.connection.id;
   const log = deps.logger.child({ connectionId, runId: run.runId });
   const startedAt = deps.clock.now().toISOString();
-  const parts: { users?: UsersReport; safetyNet?: SafetyNetReport; groups?: GroupsReport } = {};
+  const parts: { users?: UsersReport; safetyNet?: SafetyNetReport; lifecycle?: LifecycleReport; groups?: GroupsReport } = {};
   let outcome: RunOutcome = 'completed';
   let error: RunReport['error'];
   try {
@@ -199,6 +201,11 @@ async function execute(deps: ReconcileDeps, run: ReconcileRun, trigger: RunTrigg
       if (safetyNet === undefined) outcome = 'lease_lost';
       else parts.safetyNet = safetyNet;
     }
+    if (outcome !== 'lease_lost' && outcome !== 'reauthorization_required') {
+      const lifecycle = await runLifecycleSweep(deps, run);
+      if (lifecycle === undefined) outcome = 'lease_lost';
+      else parts.lifecycle = lifecycle;
+    }
     if (outcome !== 'lease_lost' && outcome !== 'reauthorization_required' && deps.reconcileGroups !== undefined) {
       const groups = await deps.reconcileGroups(run);
       if (groups === 'lease_lost') outcome = 'lease_lost';
@@ -212,7 +219,7 @@ async function execute(deps: ReconcileDeps, run: ReconcileRun, trigger: RunTrigg
   const heldDeactivations = await heldAfterRun(deps, connectionId).catch(() => 0);
   const report: RunReport = { runId: run.runId, connectionId, trigger, startedAt, finishedAt: deps.clock.now().toISOString(), outcome, ...parts, heldDeactivations, ...(error === undefined ? {} : { error }) };
   if (outcome === 'lease_lost') log.warn('reconcile run lost its lease and stopped; the next run starts over where this one last persisted');
-  else log.info('reconcile run finished', { outcome, users: parts.users, safetyNet: parts.safetyNet, groups: parts.groups, heldDeactivations });
+  else log.info('reconcile run finished', { outcome, users: parts.users, safetyNet: parts.safetyNet, lifecycle: parts.lifecycle, groups: parts.groups, heldDeactivations });
   if (outcome !== 'lease_lost') await writeReconcileRecord(deps.store, connectionId, lastRunId, report).catch(() => undefined);
   return report;
 }

@@ -1,6 +1,6 @@
 import { readDirectoryUser } from '../provisioning/bind-user';
 import { isBound, type BindingState, type UserBindingRecord } from '../provisioning/binding';
-import { managedProperties, type ExportAttributeRule } from '../provisioning/attribute-mapping';
+import { managedProperties, type EmptyValues, type ExportAttributeRule } from '../provisioning/attribute-mapping';
 import type { Condition } from '../ports/document-store';
 import { err, ok, type Result } from '../result';
 import { bumpUnchanged, hasOutstandingWork, sendAll } from './binding-nudges';
@@ -51,7 +51,8 @@ export async function reconcileUsers(deps: ReconcileDeps, run: ReconcileRun): Pr
   const connection = run.connection;
   const rules: ReadonlySet<ExportAttributeRule> = new Set(connection.settings.exportAttributes);
   const select = managedProperties(rules);
-  const selectKey = select.join(',');
+  // Blanking empty values changes what every account should hold, as a new rule does: a full round.
+  const selectKey = connection.settings.emptyValues === 'clear' ? `${select.join(',')};emptyValues=clear` : select.join(',');
   const saved = await readReconcileRecord<UsersDeltaRecord>(deps.store, connection.id, usersDeltaId);
   let reason: FullRoundReason | undefined = run.forceFull ? 'forced' : saved === undefined ? 'first_run' : saved.select !== selectKey ? 'mapping_changed' : undefined;
   if (reason === undefined && saved !== undefined) {
@@ -94,6 +95,10 @@ class UsersRound {
 
   private get connectionId(): string {
     return this.run.connection.id;
+  }
+
+  private get emptyValues(): EmptyValues {
+    return this.run.connection.settings.emptyValues;
   }
 
   async read(): Promise<Result<UsersReport, UsersFailure | { code: 'resync_required'; message: string }>> {
@@ -147,7 +152,8 @@ class UsersRound {
     const compare: { binding: UserBindingRecord; account: DeltaUser }[] = [];
     for (const binding of await this.bindingsOfAccounts(ids)) {
       const accountId = binding.m365UserId;
-      if (accountId === undefined || !isBound(binding.via)) continue;
+      // An account deleted after its grace period is gone on purpose.
+      if (accountId === undefined || !isBound(binding.via) || binding.deletedAt !== undefined) continue;
       this.bound += 1;
       const account = reportedById.get(accountId);
       if (account !== undefined) this.listed.add(binding.userId);
@@ -161,7 +167,7 @@ class UsersRound {
     compare.forEach(({ binding, account }, i) => {
       const user = users[i];
       if (user === undefined) return;
-      const attributes = driftedAttributes(user, this.rules, account, binding.keptNames);
+      const attributes = driftedAttributes(user, this.rules, account, { kept: binding.keptNames, emptyValues: this.emptyValues, valued: binding.valuedProperties });
       if (attributes.length === 0) return;
       drifted.push(binding);
       this.deps.logger.info('Microsoft 365 account drifted from the directory', { connectionId: this.connectionId, userId: binding.userId, m365UserId: account.id, attributes, runId: this.run.runId });
@@ -186,7 +192,7 @@ class UsersRound {
     let cursor: string | undefined;
     do {
       const page = await this.deps.store.query<UserBindingRecord>('bindings', { pk: this.connectionId, where, limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
-      const missing = page.items.map((doc) => doc.data).filter((b) => isBound(b.via) && !this.listed.has(b.userId) && !hasOutstandingWork(b));
+      const missing = page.items.map((doc) => doc.data).filter((b) => isBound(b.via) && b.deletedAt === undefined && !this.listed.has(b.userId) && !hasOutstandingWork(b));
       for (const binding of missing) {
         this.deps.logger.info('bound Microsoft 365 account is no longer listed', { connectionId: this.connectionId, userId: binding.userId, m365UserId: binding.m365UserId, runId: this.run.runId });
       }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { GatewayFailure, GatewayResult, M365User, M365UserGateway, M365UserPatch, M365UserProperty, NewM365User } from '../../../src/domain/provisioning/m365-user-gateway';
 import { err, ok } from '../../../src/domain/result';
 
-type Op = 'findByUpn' | 'get' | 'create' | 'update' | 'setManager' | 'revokeSessions';
+type Op = 'findByUpn' | 'get' | 'create' | 'update' | 'setManager' | 'revokeSessions' | 'delete' | 'restore';
 
 /** A scripted fault: the next call of `op` fails; with `afterApplying` the call takes effect first and only its answer is lost. */
 interface Fault {
@@ -25,6 +25,8 @@ export class FakeM365UserGateway implements M365UserGateway {
   readonly accounts = new Map<string, Record<string, unknown>>();
   readonly passwords = new Map<string, string>();
   readonly managers = new Map<string, string | null>();
+  /** Deleted accounts, restorable until `purge`. */
+  readonly deleted = new Map<string, Record<string, unknown>>();
   /** How often each account's sign-in sessions were revoked. */
   readonly revocations = new Map<string, number>();
   readonly calls: Call[] = [];
@@ -47,7 +49,7 @@ export class FakeM365UserGateway implements M365UserGateway {
   }
 
   writes(): Call[] {
-    return this.calls.filter((c) => c.op === 'create' || c.op === 'update' || c.op === 'setManager' || c.op === 'revokeSessions');
+    return this.calls.filter((c) => c.op === 'create' || c.op === 'update' || c.op === 'setManager' || c.op === 'revokeSessions' || c.op === 'delete' || c.op === 'restore');
   }
 
   private fault(op: Op): Fault | undefined {
@@ -125,5 +127,32 @@ export class FakeM365UserGateway implements M365UserGateway {
       this.revocations.set(id, (this.revocations.get(id) ?? 0) + 1);
       return ok(undefined);
     });
+  }
+
+  delete(id: string): Promise<GatewayResult<void>> {
+    this.calls.push({ op: 'delete', id });
+    return this.run('delete', () => {
+      const account = this.accounts.get(id);
+      if (account === undefined) return err({ kind: 'not_found', code: 'Request_ResourceNotFound', message: `Resource '${id}' does not exist` });
+      this.accounts.delete(id);
+      this.deleted.set(id, account);
+      return ok(undefined);
+    });
+  }
+
+  restore(id: string): Promise<GatewayResult<void>> {
+    this.calls.push({ op: 'restore', id });
+    return this.run('restore', () => {
+      const account = this.deleted.get(id);
+      if (account === undefined) return err({ kind: 'not_found', code: 'Request_ResourceNotFound', message: `Resource '${id}' does not exist` });
+      this.deleted.delete(id);
+      this.accounts.set(id, account);
+      return ok(undefined);
+    });
+  }
+
+  /** Entra's 30 days ran out: the deleted account is gone for good. */
+  purge(id: string): void {
+    this.deleted.delete(id);
   }
 }

@@ -1,0 +1,17 @@
+// The one user-assigned managed identity the function app uses for everything: storage, Service
+// Bus, Cosmos DB, Key Vault, Application Insights, and as the app registration's credential.
+
+param name string
+param location string
+param tags object
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: name
+  location: location
+  tags: tags
+}
+
+output id string = identity.id
+output name string = identity.name
+output principalId string = identity.properties.principalId
+output clientId string = identity.properties.clientId
