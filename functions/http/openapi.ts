@@ -3,6 +3,23 @@ import { buildOpenApiDocument, type RouteDoc } from '../../src/app/http/openapi-
 
 let cached: object | undefined;
 
+const description =
+  'Admin API of m365-bridge, a directory service that keeps Microsoft 365 (Entra ID) tenants in step with it. ' +
+  'Every route but health, this document, the reference page and the OAuth callback needs an `x-api-key` header; reader keys may only GET.';
+
+const tags: Readonly<Record<string, string>> = {
+  keys: 'API keys (admin or reader), stored as hashes and shown once',
+  users: 'Directory users',
+  groups: 'Directory groups and their members',
+  connections: 'Microsoft 365 tenants connected through a Global Administrator’s consent',
+  bindings: 'Users and groups bound to a connection, provisioned to its tenant',
+  imports: 'Preview and import of the users of a tenant',
+  reconcile: 'Reconcile runs and the mass-deactivation guard',
+  events: 'What provisioning did, once per effective change',
+  notifications: 'Microsoft Graph change notifications',
+  operations: 'Health, dead letters, this document and its rendered reference',
+};
+
 export const openApi = defineRoute({
   name: 'openapi',
   method: 'GET',
@@ -16,7 +33,7 @@ export const openApi = defineRoute({
       // Imported lazily: the table includes this very function.
       const { functionTable } = await import('../table');
       const docs = functionTable.flatMap((definition) => (definition.kind === 'http' && definition.doc !== undefined ? [definition.doc as RouteDoc] : []));
-      cached = buildOpenApiDocument(docs, { title: 'm365-bridge admin API', version: '1.0.0' });
+      cached = buildOpenApiDocument(docs, { title: 'm365-bridge admin API', version: '1.0.0', description, tags });
     }
     return { status: 200, body: cached };
   },

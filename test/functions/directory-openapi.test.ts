@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { functionTable } from '../../functions/table';
 import { startTestHost, type TestHost } from '../support/test-host';
 
@@ -70,5 +75,37 @@ describe('GET /api/openapi.json', () => {
       // A trailing /i (or any flag) is not part of the pattern language: clients would match it literally.
       expect({ pattern, flagged: /\/[dgimsuvy]+$/.test(pattern) }).toEqual({ pattern, flagged: false });
     }
+  });
+
+  it('passes an independent OpenAPI linter (Spectral, its OpenAPI rules as .spectral.yaml sets them) without a warning', async () => {
+    const root = path.resolve(__dirname, '../..');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'openapi-lint-'));
+    try {
+      const file = path.join(dir, 'openapi.json');
+      writeFileSync(file, await (await fetch(`${host.url}/openapi.json`)).text());
+      const spectral = require.resolve('@stoplight/spectral-cli/dist/index.js');
+      const run = await promisify(execFile)(process.execPath, [spectral, 'lint', file, '--ruleset', path.join(root, '.spectral.yaml'), '--fail-severity', 'warn'], { cwd: root }).catch((error: { stdout: string; code: number }) => error);
+      expect(run.stdout).toMatch(/No results with a severity of 'warn' or higher found!/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('renders the reference at /api/docs from swagger-ui-dist, same-origin scripts only, on this document', async () => {
+    const page = await fetch(`${host.url}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="(docs\/[^"]+)"/g)].map((match) => match[1]!);
+    expect(assets.sort()).toEqual(['docs/init.js', 'docs/swagger-ui-bundle.js', 'docs/swagger-ui.css']);
+    for (const asset of assets) {
+      const response = await fetch(`${host.url}/${asset}`);
+      expect({ asset, status: response.status }).toEqual({ asset, status: 200 });
+      expect((await response.text()).length).toBeGreaterThan(asset.endsWith('init.js') ? 50 : 10_000);
+    }
+    expect(await (await fetch(`${host.url}/docs/init.js`)).text()).toContain("url: '../openapi.json'");
+    expect((await fetch(`${host.url}/docs/package.json`)).status).toBe(404);
+    expect((await fetch(`${host.url}/docs/..%2Fpackage.json`)).status).toBe(404);
   });
 });

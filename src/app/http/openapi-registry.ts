@@ -34,7 +34,10 @@ const pascal = (name: string): string => name.replace(/(^|[^A-Za-z0-9])([A-Za-z0
  * named component under `components/schemas` referenced with `$ref`: shared schemas by the id they
  * were defined with (`User`, `Error`...), the others after their route (`UsersListResponse`).
  */
-export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title: string; version: string; serverUrl?: string }): object {
+export function buildOpenApiDocument(
+  routes: readonly RouteDoc[],
+  info: { title: string; version: string; description: string; serverUrl?: string; tags: Readonly<Record<string, string>> },
+): object {
   const registry = new OpenAPIRegistry();
   const apiKey = registry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
   const registered = new Map<ZodType, ZodType>();
@@ -74,9 +77,14 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title:
     });
   }
   const generator = new OpenApiGeneratorV31(registry.definitions);
+  const used = [...new Set(routes.flatMap((route) => route.tags))].sort();
+  const undescribed = used.filter((tag) => info.tags[tag] === undefined);
+  if (undescribed.length > 0) throw new TypeError(`OpenAPI tags without a description: ${undescribed.join(', ')}`);
   return generator.generateDocument({
     openapi: '3.1.0',
-    info: { title: info.title, version: info.version },
-    ...(info.serverUrl === undefined ? {} : { servers: [{ url: info.serverUrl }] }),
+    info: { title: info.title, version: info.version, description: info.description },
+    // Paths carry the /api prefix, so the server is the origin the document was read from.
+    servers: [{ url: info.serverUrl ?? '/' }],
+    tags: used.map((name) => ({ name, description: info.tags[name]! })),
   });
 }
