@@ -96,6 +96,8 @@ function read(env: Env, name: string): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
+const secretVariables: ReadonlySet<string> = new Set(['ADMIN_API_KEY', 'M365_CLIENT_SECRET', 'LOCAL_SECRETS_KEY', 'NOTICE_SMTP_PASSWORD']);
+
 function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -104,7 +106,8 @@ function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T 
   if (/^@Microsoft\.KeyVault\(/i.test(raw)) throw new ConfigError(name, 'is a Key Vault reference the platform could not resolve (does the secret exist, and may the app\'s identity read it?)');
   const result = schema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(name, `${result.error.issues[0]?.message ?? 'invalid value'} (got "${raw}")`);
+    // The message goes to the host log (and names the variable in 503 answers): never a secret's value.
+    throw new ConfigError(name, `${result.error.issues[0]?.message ?? 'invalid value'}${secretVariables.has(name) ? '' : ` (got "${raw}")`}`);
   }
   return result.data;
 }

@@ -112,6 +112,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('names a bad secret without repeating its value, which goes to the host log', () => {
+    expect(() => loadConfig({ ADMIN_API_KEY: 'short-secret-value' })).toThrow(/^Invalid configuration: ADMIN_API_KEY: must be at least 24 characters$/);
+    expect(() => loadConfig({ LOCAL_SECRETS_KEY: 'c2hvcnQ=' })).toThrow(/^Invalid configuration: LOCAL_SECRETS_KEY: must be 32 bytes, base64-encoded$/);
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(/\(got "abc"\)/);
+  });
+
   it('refuses a Key Vault reference the platform left unresolved instead of taking its text as the value', () => {
     expect(() => loadConfig({ ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/admin-api-key/)' })).toThrow(
       /ADMIN_API_KEY: is a Key Vault reference the platform could not resolve/,

@@ -5,8 +5,14 @@ param name string
 param location string
 param tags object
 
-@description('One entry per queue of the function table: its name and whether it is session-enabled.')
-param queues { name: string, sessions: bool }[]
+type queueType = {
+  name: string
+  @description('Session-enabled: one session\'s messages in order, never to two receivers at once.')
+  sessions: bool
+}
+
+@description('One entry per queue of the function table.')
+param queues queueType[]
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
