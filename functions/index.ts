@@ -62,7 +62,8 @@ for (const definition of functionTable) {
   }
   switch (definition.kind) {
     case 'http':
-      app.http(definition.name, { route: definition.route, methods: [...definition.methods], authLevel: 'anonymous', handler: definition.handler });
+      // host.json sets no route prefix, so the console can be served at the root; the API keeps /api.
+      app.http(definition.name, { route: definition.site === true ? definition.route : `api/${definition.route}`, methods: [...definition.methods], authLevel: 'anonymous', handler: definition.handler });
       break;
     case 'queue':
       app.serviceBusQueue(definition.name, {

@@ -5,7 +5,7 @@ import { deleteDeadLetterRoute, listDeadLettersRoute, resubmitDeadLetterRoute } 
 import { openApi } from './http/openapi';
 import { createKey, deleteKey, listKeys } from './http/keys';
 import { activateUserRoute, createUserRoute, deleteUserRoute, getUserRoute, listUsersRoute, setUserPasswordRoute, suspendUserRoute, updateUserRoute } from './http/users';
-import { addGroupMemberRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsRoute, removeGroupMemberRoute, updateGroupRoute } from './http/groups';
+import { addGroupMemberRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsOfUserRoute, listGroupsRoute, removeGroupMemberRoute, updateGroupRoute } from './http/groups';
 import { directoryCommands } from './queue/directory-commands';
 import { getImportRoute, previewM365UsersRoute, startImportRoute } from './http/imports';
 import { importWorker } from './queue/import-worker';
@@ -15,13 +15,14 @@ import { cancelDeactivationsRoute, confirmDeactivationsRoute, listHeldDeactivati
 import { reconcileTimer } from './timer/reconcile';
 import { reconcileWorker } from './queue/reconcile-worker';
 import { noticeRelay } from './queue/notice-relay';
-import { bindGroupRoute, bindUserRoute, getUserBindingRoute, listGroupBindingsRoute, listUserBindingsRoute, unbindGroupRoute, unbindUserRoute } from './http/bindings';
+import { bindGroupRoute, bindUserRoute, countBindingsRoute, getGroupBindingRoute, getUserBindingRoute, listGroupBindingsRoute, listUserBindingsRoute, unbindGroupRoute, unbindUserRoute } from './http/bindings';
 import { listEventsRoute } from './http/events';
 import { provisioningWorker } from './queue/provisioning-worker';
 import { groupSyncWorker } from './queue/group-sync';
 import { notificationsRoute } from './http/notifications';
 import { subscriptionsWorker } from './queue/subscriptions-worker';
 import { subscriptionsTimer } from './timer/subscriptions';
+import { consoleRoute } from './http/console';
 
 /**
  * Every function of the app, once. `functions/index.ts` registers them with the Azure Functions
@@ -49,6 +50,7 @@ export const functionTable: readonly FunctionDefinition[] = [
   addGroupMemberRoute,
   removeGroupMemberRoute,
   listGroupMembersRoute,
+  listGroupsOfUserRoute,
   directoryCommands,
   createConnectionRoute,
   listConnectionsRoute,
@@ -72,6 +74,8 @@ export const functionTable: readonly FunctionDefinition[] = [
   bindGroupRoute,
   unbindGroupRoute,
   listGroupBindingsRoute,
+  getGroupBindingRoute,
+  countBindingsRoute,
   listEventsRoute,
   provisioningWorker,
   groupSyncWorker,
@@ -88,4 +92,5 @@ export const functionTable: readonly FunctionDefinition[] = [
   deleteDeadLetterRoute,
   apiReferenceRoute,
   apiReferenceAssetRoute,
+  consoleRoute,
 ];

@@ -2,8 +2,8 @@
 // Builds the deployment package for Azure Functions: .deploy/app (what azd zips and deploys, see
 // azure.yaml) and .deploy/m365-bridge.zip (the same files, for `az functionapp deployment source
 // config-zip` or any other zip deploy). It holds dist/functions and dist/src without source maps,
-// host.json, package.json and the production node_modules; nothing from test/, bench/, .data/ or
-// the TypeScript sources.
+// the built console (dist/web), host.json, package.json and the production node_modules; nothing
+// from test/, bench/, .data/ or the TypeScript sources.
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
@@ -34,7 +34,7 @@ execFileSync(process.execPath, [path.join(__dirname, 'build-if-needed.js')], { s
 
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(app, { recursive: true });
-for (const dir of ['functions', 'src']) copyTree(path.join(root, 'dist', dir), path.join(app, 'dist', dir));
+for (const dir of ['functions', 'src', 'web']) copyTree(path.join(root, 'dist', dir), path.join(app, 'dist', dir));
 fs.copyFileSync(path.join(root, 'host.json'), path.join(app, 'host.json'));
 
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));

@@ -4,7 +4,7 @@ import { defineRoute } from '../../src/app/http/route';
 import { provisioningFor } from '../../src/app/provisioning-services';
 import { bindingStates } from '../../src/domain/provisioning/binding';
 import { bindingApiError } from '../../src/domain/provisioning/binding-failures';
-import { listGroupBindings, getUserBinding, listUserBindings } from '../../src/domain/provisioning/binding-queries';
+import { countBindings, getGroupBinding, listGroupBindings, getUserBinding, listUserBindings } from '../../src/domain/provisioning/binding-queries';
 import { bindGroup, unbindGroup } from '../../src/domain/provisioning/bind-group';
 import { bindUser, unbindUser } from '../../src/domain/provisioning/bind-user';
 import type { Result } from '../../src/domain/result';
@@ -41,9 +41,27 @@ const groupBindingSchema = z.object({
   expansion: z.enum(['binding', 'bound', 'unbinding']),
   boundMembers: z.number().int(),
   skippedMembers: z.number().int().meta({ description: 'Members whose domain is not this connection\'s, or who are bound to another connection' }),
+  m365GroupId: z.string().optional().meta({ description: 'The Microsoft 365 group the binding was imported from, if any' }),
   createdAt: z.string(),
   updatedAt: z.string(),
 }).meta({ id: 'GroupBinding' });
+
+const m365GroupSchema = z
+  .object({
+    state: z.enum(['pending', 'synced', 'error']).meta({ description: 'pending: a change is not written yet; synced: the group matches the directory; error: the last attempt failed' }),
+    m365GroupId: z.string().optional(),
+    lastError: bindingErrorSchema.optional(),
+    attempts: z.number().int().meta({ description: 'Failed attempts since the last success' }),
+    lastSyncedAt: z.string().optional(),
+  })
+  .meta({ description: 'The bound group as a Microsoft 365 security group; absent until its first sync starts' });
+
+const groupBindingWithM365Schema = groupBindingSchema.extend({ m365Group: m365GroupSchema.optional() });
+
+const bindingCountsSchema = z.object({
+  users: z.object({ total: z.number().int(), pending: z.number().int(), provisioned: z.number().int(), error: z.number().int(), deprovisioned: z.number().int() }),
+  groups: z.number().int(),
+});
 
 const refusals = {
   404: { description: 'No such connection, user, group or binding', schema: errorSchema },
@@ -138,6 +156,30 @@ export const listGroupBindingsRoute = defineRoute({
   tags,
   params: z.strictObject({ id }),
   query: z.strictObject({ limit: limitSchema, cursor: cursorSchema.optional() }),
-  responses: { 200: { description: 'A page of group bindings', schema: pageSchema(groupBindingSchema) }, 404: refusals[404], ...errorResponses },
+  responses: { 200: { description: 'A page of group bindings, each with its Microsoft 365 group', schema: pageSchema(groupBindingWithM365Schema) }, 404: refusals[404], ...errorResponses },
   handler: async ({ params, query, services }) => ({ status: 200, body: valueOf(await listGroupBindings(services, params.id, query)) }),
+});
+
+export const getGroupBindingRoute = defineRoute({
+  name: 'bindings-group-get',
+  method: 'GET',
+  route: 'connections/{id}/groups/{groupId}',
+  auth: 'reader',
+  summary: "A group's binding and the state of its Microsoft 365 security group",
+  tags,
+  params: groupParams,
+  responses: { 200: { description: 'The binding', schema: groupBindingWithM365Schema }, 404: refusals[404], ...errorResponses },
+  handler: async ({ params, services }) => ({ status: 200, body: valueOf(await getGroupBinding(services, params.id, params.groupId)) }),
+});
+
+export const countBindingsRoute = defineRoute({
+  name: 'bindings-count',
+  method: 'GET',
+  route: 'connections/{id}/binding-counts',
+  auth: 'reader',
+  summary: 'How many user bindings (by state) and group bindings a connection holds: what de-authorizing it removes',
+  tags,
+  params: z.strictObject({ id }),
+  responses: { 200: { description: 'The counts', schema: bindingCountsSchema }, 404: { description: 'No such connection', schema: errorSchema }, ...errorResponses },
+  handler: async ({ params, services }) => ({ status: 200, body: valueOf(await countBindings(services, params.id)) }),
 });

@@ -5,7 +5,7 @@ import { defineRoute } from '../../src/app/http/route';
 import { valueOrApiError } from '../../src/domain/directory/directory-failures';
 import { addGroupMember, listGroupMembers, removeGroupMember } from '../../src/domain/directory/group-memberships';
 import { createGroupSchema, groupSchema, patchGroupSchema } from '../../src/domain/directory/group-schemas';
-import { createGroup, deleteGroup, getGroup, listGroups, updateGroup } from '../../src/domain/directory/groups';
+import { createGroup, deleteGroup, getGroup, groupsOfUser, listGroups, updateGroup } from '../../src/domain/directory/groups';
 import { userSchema } from '../../src/domain/directory/user-schemas';
 
 const tags = ['groups'];
@@ -140,4 +140,16 @@ export const listGroupMembersRoute = defineRoute({
   query: z.strictObject({ limit: limitSchema, cursor: cursorSchema.optional() }),
   responses: { 200: { description: 'A page of members', schema: pageSchema(userSchema) }, ...notFound, ...errorResponses },
   handler: async ({ params, query, services }) => ({ status: 200, body: valueOrApiError(await listGroupMembers(services, params.id, query)) }),
+});
+
+export const listGroupsOfUserRoute = defineRoute({
+  name: 'users-groups-list',
+  method: 'GET',
+  route: 'users/{id}/groups',
+  auth: 'reader',
+  summary: 'The groups a user is a member of, by name',
+  tags,
+  params: idParamSchema,
+  responses: { 200: { description: "The user's groups", schema: z.object({ items: z.array(groupSchema) }) }, 404: { description: 'No such user', schema: errorSchema }, ...errorResponses },
+  handler: async ({ params, services }) => ({ status: 200, body: { items: valueOrApiError(await groupsOfUser(services, params.id)) } }),
 });

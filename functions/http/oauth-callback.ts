@@ -21,17 +21,21 @@ ${paragraphs.map((p) => `<p>${p}</p>`).join('\n')}
 </body></html>`;
 }
 
+// The console is served by this app at its root; its session (in sessionStorage) is still there in this tab.
+const backToConsole = '<a href="/#/connections">Back to the console</a>';
+
 function successPage(success: ConsentSuccess): string {
   const domains = success.domains.map((d) => `<code>${escapeHtml(d)}</code>`).join(', ');
   return page('Microsoft 365 connected', [
     `The connection <strong>${escapeHtml(success.connectionName)}</strong> is now authorized for the tenant <strong>${escapeHtml(success.tenantName)}</strong> (<code>${escapeHtml(success.tenantId)}</code>).`,
     `Domains: ${domains}.`,
-    `Consented by ${escapeHtml(success.consentedBy.upn)}. You can close this window.`,
+    `Consented by ${escapeHtml(success.consentedBy.upn)}.`,
+    `<a href="/#/connections/${encodeURIComponent(success.connectionId)}">Back to the console</a>`,
   ], 'success');
 }
 
 function refusalPage(refusal: ConsentRefusal): string {
-  return page('Microsoft 365 was not connected', [escapeHtml(refusal.message), `Nothing was stored. Reason code: <code>${escapeHtml(refusal.code)}</code>.`], 'refusal');
+  return page('Microsoft 365 was not connected', [escapeHtml(refusal.message), `Nothing was stored. Reason code: <code>${escapeHtml(refusal.code)}</code>.`, backToConsole], 'refusal');
 }
 
 // Any string passes: a person in a browser must get a page, never a JSON validation error.
@@ -63,7 +67,7 @@ export const oauthCallbackRoute = defineRoute({
       });
     } catch (error) {
       log.error('consent could not be completed', { error });
-      return { status: 500, html: page('Microsoft 365 was not connected', [`The service failed while completing the consent; nothing was stored. Start the consent again, and if it fails again quote <code>${escapeHtml(correlationId)}</code>.`], 'refusal'), headers };
+      return { status: 500, html: page('Microsoft 365 was not connected', [`The service failed while completing the consent; nothing was stored. Start the consent again, and if it fails again quote <code>${escapeHtml(correlationId)}</code>.`, backToConsole], 'refusal'), headers };
     }
     return outcome.ok ? { status: 200, html: successPage(outcome.value), headers } : { status: 400, html: refusalPage(outcome.error), headers };
   },

@@ -1,5 +1,6 @@
 import { defineRoute } from '../../src/app/http/route';
 import { buildOpenApiDocument, type RouteDoc } from '../../src/app/http/openapi-registry';
+import type { FunctionDefinition } from '../../src/app/functions/definition';
 
 let cached: object | undefined;
 
@@ -20,6 +21,12 @@ const tags: Readonly<Record<string, string>> = {
   operations: 'Health, dead letters, this document and its rendered reference',
 };
 
+/** The OpenAPI document of a function table's API routes (the console's types are generated from it at build time). */
+export function openApiDocumentOf(table: readonly FunctionDefinition[]): object {
+  const docs = table.flatMap((definition) => (definition.kind === 'http' && definition.doc !== undefined ? [definition.doc as RouteDoc] : []));
+  return buildOpenApiDocument(docs, { title: 'm365-bridge admin API', version: '1.0.0', description, tags });
+}
+
 export const openApi = defineRoute({
   name: 'openapi',
   method: 'GET',
@@ -32,8 +39,7 @@ export const openApi = defineRoute({
     if (cached === undefined) {
       // Imported lazily: the table includes this very function.
       const { functionTable } = await import('../table');
-      const docs = functionTable.flatMap((definition) => (definition.kind === 'http' && definition.doc !== undefined ? [definition.doc as RouteDoc] : []));
-      cached = buildOpenApiDocument(docs, { title: 'm365-bridge admin API', version: '1.0.0', description, tags });
+      cached = openApiDocumentOf(functionTable);
     }
     return { status: 200, body: cached };
   },

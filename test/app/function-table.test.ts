@@ -19,9 +19,11 @@ describe('the function table', () => {
     }
   });
 
-  it('documents every HTTP route for OpenAPI', () => {
+  it('documents every API route for OpenAPI, and serves only the console outside /api', () => {
     for (const definition of functionTable) {
-      if (definition.kind === 'http') expect(definition.doc?.route).toBe(definition.route);
+      if (definition.kind === 'http' && definition.site !== true) expect(definition.doc?.route).toBe(definition.route);
     }
+    const site = functionTable.filter((d) => d.kind === 'http' && d.site === true).map((d) => d.name);
+    expect(site).toEqual(['console']);
   });
 });

@@ -30,4 +30,11 @@ describe('RouteMatcher', () => {
     expect(matcher.match('GET', 'nothing/here')).toEqual({ kind: 'not_found' });
     expect(matcher.match('GET', 'openapiXjson').kind).toBe('not_found');
   });
+
+  it('matches what is left of the path, the empty path included, with a {*rest} route', () => {
+    const site = new RouteMatcher([def('console', 'GET', '{*path}')]);
+    expect(site.match('GET', '')).toEqual({ kind: 'found', definition: expect.objectContaining({ name: 'console' }), params: { path: '' } });
+    expect(site.match('GET', 'assets/index-1.js')).toEqual({ kind: 'found', definition: expect.objectContaining({ name: 'console' }), params: { path: 'assets/index-1.js' } });
+    expect(site.match('POST', 'x')).toEqual({ kind: 'method_not_allowed', allowed: ['GET'] });
+  });
 });

@@ -1,30 +1,11 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { serviceHeapMb, serviceNodeArgs } from '../../src/app/host/node-heap';
+import { serviceHeapMb } from '../../src/app/host/node-heap';
+import { repoRoot as root, startHostProcess as start, waitFor } from '../support/host-process';
 
 // The real `npm start` entry point, as a child process: start-up, health, config errors, SIGTERM.
-const root = path.resolve(__dirname, '../..');
-const entry = path.join(root, 'dist/src/app/host/main.js');
-
-function start(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [...serviceNodeArgs, entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('npm start (local host process)', () => {
   let dataDir: string;
 

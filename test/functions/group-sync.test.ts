@@ -78,6 +78,15 @@ describe('security groups over the admin API, against the sandbox tenant', () =>
     expect(m365).toMatchObject({ mailNickname: 'FlightCrew', mailEnabled: false, securityEnabled: true, groupTypes: [] });
     await membersBecome(m365.id as string, accounts, 'the provisioned members in the group');
     expect(await events(host, { connectionId, type: 'group_create_provision' })).toEqual([expect.objectContaining({ groupId: group.id, m365GroupId: m365.id })]);
+    // The group binding shows its security group's state, read alone or in the connection's list.
+    const binding = await eventually(async () => {
+      const read = await json(await host.api(`connections/${connectionId}/groups/${group.id as string}`));
+      return read.m365Group?.state === 'synced' ? read : undefined;
+    }, 10_000, 'the security group to show synced');
+    expect(binding).toMatchObject({ groupId: group.id, expansion: 'bound', boundMembers: 3, m365Group: { state: 'synced', m365GroupId: m365.id, attempts: 0 } });
+    const listed = await json(await host.api(`connections/${connectionId}/groups`));
+    expect(listed.items).toContainEqual(expect.objectContaining({ groupId: group.id, m365Group: expect.objectContaining({ m365GroupId: m365.id }) }));
+    expect((await host.api(`connections/${connectionId}/groups/${ana.id as string}`)).status).toBe(404);
 
     // Removed in the directory: removed in Microsoft 365.
     expect((await host.api(`groups/${group.id as string}/members/${ben.id as string}`, { method: 'DELETE' })).status).toBe(204);

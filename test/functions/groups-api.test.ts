@@ -50,6 +50,13 @@ describe('groups over HTTP', () => {
     expect((await host.api(`groups/${group.id}/members/nobody`, { method: 'PUT' })).status).toBe(404);
     expect((await host.api(`groups/nope/members/${users[0]!.id}`, { method: 'PUT' })).status).toBe(404);
 
+    // A user's groups, by name.
+    const other = await post('groups', { name: 'Alpha' });
+    expect((await host.api(`groups/${other.id}/members/${users[2]!.id}`, { method: 'PUT' })).status).toBe(204);
+    const groupsOf = (await (await host.api(`users/${users[2]!.id}/groups`)).json()) as { items: Identified[] };
+    expect(groupsOf.items.map((g) => g.name)).toEqual(['Alpha', 'Members']);
+    expect((await host.api('users/nobody/groups')).status).toBe(404);
+
     // Deleting a user takes it out of its groups.
     expect((await host.api(`users/${users[1]!.id}`, { method: 'DELETE' })).status).toBe(204);
     const left = (await (await host.api(`groups/${group.id}/members`)).json()) as { items: Identified[] };

@@ -165,10 +165,16 @@ describe('provisioning over the admin API, against the sandbox tenant', () => {
     const user = await newUser();
     await bind(user.id as string);
     await bindingIn(host, connection.id as string, user.id as string, 'provisioned');
+    // What de-authorizing removes, counted beforehand (the console's confirmation says it).
+    const counts = await json(await host.api(`connections/${connection.id as string}/binding-counts`));
+    expect(counts.users.provisioned).toBeGreaterThan(0);
+    expect(counts.users.total).toBe(counts.users.pending + counts.users.provisioned + counts.users.error + counts.users.deprovisioned);
     const before = await sandbox.lastRequestSeq();
     const answer = await host.api(`connections/${connection.id as string}/authorization`, { method: 'DELETE' });
     expect(answer.status).toBe(200);
     expect((await json(answer)).unboundUsers).toBeGreaterThan(0);
+    expect(await json(await host.api(`connections/${connection.id as string}/binding-counts`))).toEqual({ users: { total: 0, pending: 0, provisioned: 0, error: 0, deprovisioned: 0 }, groups: 0 });
+    expect((await host.api('connections/nope/binding-counts')).status).toBe(404);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await sandbox.requestsSince(before)).filter((r) => r.write)).toEqual([]);
     expect((await sandbox.user(user.email as string)).accountEnabled).toBe(true);

@@ -37,13 +37,15 @@ describe('the built app under the Functions host, with the template\'s app setti
     for (const r of registrations) expect([r.name, r.trigger.type]).toEqual([r.name, triggerOf[kinds.get(r.name) ?? 'http']]);
   });
 
-  it('gives no two HTTP functions the same route and method, and none a route the host reserves', () => {
-    expect(hostJson.extensions.http.routePrefix).toBe('api');
+  it('gives no two HTTP functions the same route and method, and none a route the host reserves; the API under api/, the console at the root', () => {
+    expect(hostJson.extensions.http.routePrefix).toBe('');
+    const sites = new Set(functionTable.filter((d) => d.kind === 'http' && d.site === true).map((d) => d.name));
     const seen = new Map<string, string>();
     for (const r of byType(registrations, 'httpTrigger')) {
       const route = String(r.trigger.route);
       expect(route).not.toMatch(/^\/|\/$/);
       expect(reservedFirstSegments).not.toContain(route.split('/')[0]?.toLowerCase());
+      expect([r.name, sites.has(r.name) ? route : route.startsWith('api/')]).toEqual([r.name, sites.has(r.name) ? '{*path}' : true]);
       for (const method of r.trigger.methods as string[]) {
         const key = `${method} ${routeShape(route)}`;
         expect([key, seen.get(key)]).toEqual([key, undefined]);

@@ -63,6 +63,8 @@ var settings = {
   ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/admin-api-key/)'
   RECONCILE_SCHEDULE: reconcileSchedule
   NODE_OPTIONS: '--max-old-space-size=1024'
+  // The admin console answers at the site root (host.json has no route prefix): not the host's own page.
+  AzureWebJobsDisableHomepage: 'true'
 }
 
 // Optional settings, present only when given: app settings are replaced as a whole on every

@@ -4,11 +4,16 @@ import type { RouteDoc } from '../http/openapi-registry';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** An HTTP-triggered function. `route` is relative to `/api`, in Functions template syntax (`users/{id}`). */
+/**
+ * An HTTP-triggered function. `route` is in Functions template syntax (`users/{id}`, `{*path}` for the
+ * rest of the path), relative to `/api`, or to the site root for a `site` function (the console).
+ */
 export interface HttpFunctionDefinition {
   readonly kind: 'http';
   readonly name: string;
   readonly route: string;
+  /** Served at the site root instead of under `/api`. */
+  readonly site?: boolean;
   readonly methods: readonly HttpMethod[];
   readonly handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
   /** What the OpenAPI document says of this route. */

@@ -55,9 +55,13 @@ async function writeResponse(res: http.ServerResponse, response: HttpResponseIni
   res.end(body);
 }
 
-/** Serves the HTTP functions of the table under /api, like the Functions host. */
+/**
+ * Serves the HTTP functions of the table like the Functions host: API functions under /api, `site`
+ * functions (the console) at the root. A path under /api never falls through to a site function.
+ */
 export function startHttpServer(options: { port: number; host?: string; definitions: readonly HttpFunctionDefinition[]; logger: Logger }): Promise<LocalHttpServer> {
-  const matcher = new RouteMatcher(options.definitions);
+  const apiMatcher = new RouteMatcher(options.definitions.filter((d) => d.site !== true));
+  const siteMatcher = new RouteMatcher(options.definitions.filter((d) => d.site === true));
   let inFlight = 0;
   let stopping = false;
   let drained: (() => void) | undefined;
@@ -67,11 +71,8 @@ export function startHttpServer(options: { port: number; host?: string; definiti
     try {
       if (stopping) res.setHeader('connection', 'close');
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-      if (!url.pathname.startsWith('/api/')) {
-        await writeResponse(res, jsonError(404, 'NOT_FOUND', `no route ${url.pathname}`));
-        return;
-      }
-      const match = matcher.match(req.method ?? 'GET', url.pathname.slice('/api/'.length));
+      const underApi = url.pathname.startsWith('/api/');
+      const match = underApi ? apiMatcher.match(req.method ?? 'GET', url.pathname.slice('/api/'.length)) : siteMatcher.match(req.method ?? 'GET', url.pathname.slice(1));
       if (match.kind === 'not_found') {
         await writeResponse(res, jsonError(404, 'NOT_FOUND', `no route ${req.method} ${url.pathname}`));
         return;

@@ -18,6 +18,11 @@ function compile(definition: HttpFunctionDefinition): CompiledRoute {
   const source = definition.route
     .split('/')
     .map((segment) => {
+      const rest = /^\{\*([A-Za-z0-9_]+)\}$/.exec(segment);
+      if (rest !== null) {
+        paramNames.push(rest[1] as string);
+        return '(.*)';
+      }
       const param = /^\{([A-Za-z0-9_]+)(?::[^}]*)?\}$/.exec(segment);
       if (param !== null) {
         paramNames.push(param[1] as string);
@@ -30,7 +35,7 @@ function compile(definition: HttpFunctionDefinition): CompiledRoute {
   return { definition, pattern: new RegExp(`^${source}/?$`, 'i'), paramNames, literalSegments };
 }
 
-/** Matches request paths to HTTP functions the way the Functions host does: literal segments win over parameters. */
+/** Matches request paths to HTTP functions the way the Functions host does: literal segments win over parameters, `{*rest}` matches what is left. */
 export class RouteMatcher {
   private readonly routes: readonly CompiledRoute[];
 

@@ -4,7 +4,8 @@ import { maxWriteAttempts, sameEtag, type ConditionalWrite, type CreateOptions, 
 import type { DirectoryFailure } from './directory-failures';
 import type { GroupField } from './directory-hooks';
 import { newDirectoryId } from './directory-ids';
-import { deleteMembershipsOfGroup } from './group-memberships';
+import { deleteMembershipsOfGroup, listGroupsOfUser } from './group-memberships';
+import { readUser } from './user-records';
 import { groupSchema, type CreateGroupInput, type Group, type GroupPatch } from './group-schemas';
 import { claimOwner, claimUnique, groupNameClaim, holdsClaim, releaseClaim, type HolderCheck } from './unique-claims';
 
@@ -60,6 +61,14 @@ export async function createGroup(deps: DirectoryDeps, input: CreateGroupInput, 
 export async function getGroup(deps: DirectoryDeps, id: string): Promise<Result<Versioned<Group>, DirectoryFailure>> {
   const doc = await readGroup(deps, id);
   return doc === undefined ? err({ code: 'group_not_found', groupId: id }) : ok({ value: toGroup(doc.data), etag: doc.etag });
+}
+
+/** The groups a user is a member of, by name (a user is in a handful of groups). */
+export async function groupsOfUser(deps: DirectoryDeps, userId: string): Promise<Result<Group[], DirectoryFailure>> {
+  if ((await readUser(deps, userId)) === undefined) return err({ code: 'user_not_found', userId });
+  const docs = await Promise.all((await listGroupsOfUser(deps, userId)).map((groupId) => readGroup(deps, groupId)));
+  const groups = docs.flatMap((doc) => (doc === undefined ? [] : [toGroup(doc.data)]));
+  return ok(groups.sort((a, b) => a.name.localeCompare(b.name)));
 }
 
 /** The group with this name (any case), through its unique claim. */

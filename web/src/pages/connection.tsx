@@ -1,0 +1,305 @@
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, ok } from '../api/client';
+import type { BindingCounts, Connection, ConnectionSettings, ExportAttribute } from '../api/types';
+import { Badge, Confirm, ErrorNote, Field, formatTime, InfoNote, Loading, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
+import { href, navigate } from '../router';
+import { startConsent } from './connections';
+
+const exportAttributes: readonly ExportAttribute[] = ['alternateEmail', 'businessPhones', 'mobilePhone', 'address', 'department', 'jobTitle', 'manager', 'location', 'company', 'employeeId', 'employeeType', 'costCenter', 'usageLocation'];
+const bindingStates = ['pending', 'provisioned', 'error', 'deprovisioned'] as const;
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+interface SettingsDraft {
+  readonly name: string;
+  readonly exportAttributes: readonly ExportAttribute[];
+  readonly conflictPolicy: 'fail' | 'link';
+  readonly deletedAccountPolicy: 'recreate' | 'error';
+  readonly usageLocation: string;
+  readonly maxUsers: string;
+  readonly maxPercent: string;
+  readonly deleteGroupOnUnbind: boolean;
+}
+
+function draftOf(c: Connection): SettingsDraft {
+  const s: ConnectionSettings = c.settings;
+  return {
+    name: c.name,
+    exportAttributes: s.exportAttributes ?? [],
+    conflictPolicy: s.conflictPolicy ?? 'fail',
+    deletedAccountPolicy: s.deletedAccountPolicy ?? 'recreate',
+    usageLocation: s.usageLocation ?? '',
+    maxUsers: String(s.deactivationGuard?.maxUsers ?? 500),
+    maxPercent: String(s.deactivationGuard?.maxPercent ?? 10),
+    deleteGroupOnUnbind: s.deleteGroupOnUnbind ?? false,
+  };
+}
+
+/** What saving would change, in words, and the PATCH body that does it (only the fields that change). */
+function planOf(before: SettingsDraft, after: SettingsDraft): { lines: string[]; body: Record<string, unknown> } {
+  const lines: string[] = [];
+  const settings: Record<string, unknown> = {};
+  const body: Record<string, unknown> = {};
+  if (after.name.trim() !== before.name) {
+    lines.push(`Rename the connection from “${before.name}” to “${after.name.trim()}”.`);
+    body.name = after.name.trim();
+  }
+  const added = after.exportAttributes.filter((a) => !before.exportAttributes.includes(a));
+  const removed = before.exportAttributes.filter((a) => !after.exportAttributes.includes(a));
+  if (added.length > 0 || removed.length > 0) {
+    if (added.length > 0) lines.push(`Start writing ${added.join(', ')} to Microsoft 365 for every bound user (each account is updated once).`);
+    if (removed.length > 0) lines.push(`Stop writing ${removed.join(', ')} (values already in Microsoft 365 stay).`);
+    settings.exportAttributes = after.exportAttributes;
+  }
+  if (after.conflictPolicy !== before.conflictPolicy) {
+    lines.push(after.conflictPolicy === 'link' ? 'Imports link an account whose email a directory user already has, instead of failing it.' : 'Imports fail an account whose email a directory user already has.');
+    settings.conflictPolicy = after.conflictPolicy;
+  }
+  if (after.deletedAccountPolicy !== before.deletedAccountPolicy) {
+    lines.push(after.deletedAccountPolicy === 'recreate' ? 'An account deleted in Microsoft 365 is created again.' : 'An account deleted in Microsoft 365 puts its binding in error.');
+    settings.deletedAccountPolicy = after.deletedAccountPolicy;
+  }
+  if (after.usageLocation.trim().toUpperCase() !== before.usageLocation) {
+    const value = after.usageLocation.trim().toUpperCase();
+    lines.push(value === '' ? 'Created accounts get no usage location.' : `Created accounts get usage location ${value}.`);
+    settings.usageLocation = value === '' ? null : value;
+  }
+  if (after.maxUsers !== before.maxUsers || after.maxPercent !== before.maxPercent) {
+    lines.push(`Hold deactivations beyond ${after.maxUsers} users or ${after.maxPercent}% of the bound users in an hour (was ${before.maxUsers} / ${before.maxPercent}%).`);
+    settings.deactivationGuard = { maxUsers: Number(after.maxUsers), maxPercent: Number(after.maxPercent) };
+  }
+  if (after.deleteGroupOnUnbind !== before.deleteGroupOnUnbind) {
+    lines.push(after.deleteGroupOnUnbind ? 'Unbinding a group deletes its Microsoft 365 group.' : 'Unbinding a group leaves its Microsoft 365 group as it is.');
+    settings.deleteGroupOnUnbind = after.deleteGroupOnUnbind;
+  }
+  if (Object.keys(settings).length > 0) body.settings = settings;
+  return { lines, body };
+}
+
+function SettingsForm({ connection, canWrite, onSaved }: { connection: Connection; canWrite: boolean; onSaved: () => void }): JSX.Element {
+  const saved = draftOf(connection);
+  const [draft, setDraft] = useState<SettingsDraft>(saved);
+  const [review, setReview] = useState<ReturnType<typeof planOf> | undefined>(undefined);
+  const action = useAction();
+  const set = (patch: Partial<SettingsDraft>): void => setDraft((d) => ({ ...d, ...patch }));
+  const submit = (event: Event): void => {
+    event.preventDefault();
+    setReview(planOf(saved, draft));
+  };
+  return (
+    <section aria-labelledby="settings">
+      <h2 id="settings">Settings</h2>
+      <form class="settings" onSubmit={submit}>
+        <fieldset disabled={!canWrite}>
+          <legend class="visually-hidden">Connection settings</legend>
+          <Field label="Name">
+            <input name="name" required maxLength={128} value={draft.name} onInput={(e) => set({ name: e.currentTarget.value })} />
+          </Field>
+          <fieldset class="checks">
+            <legend>Export rules: attributes written to Microsoft 365</legend>
+            {exportAttributes.map((a) => (
+              <label key={a} class="check">
+                <input
+                  type="checkbox"
+                  checked={draft.exportAttributes.includes(a)}
+                  onChange={(e) => set({ exportAttributes: e.currentTarget.checked ? [...draft.exportAttributes, a] : draft.exportAttributes.filter((x) => x !== a) })}
+                />
+                {a}
+              </label>
+            ))}
+          </fieldset>
+          <div class="grid">
+            <Field label="When an imported email exists">
+              <select value={draft.conflictPolicy} onChange={(e) => set({ conflictPolicy: e.currentTarget.value as SettingsDraft['conflictPolicy'] })}>
+                <option value="fail">Fail that account</option>
+                <option value="link">Link it to the directory user</option>
+              </select>
+            </Field>
+            <Field label="When an account is deleted in Microsoft 365">
+              <select value={draft.deletedAccountPolicy} onChange={(e) => set({ deletedAccountPolicy: e.currentTarget.value as SettingsDraft['deletedAccountPolicy'] })}>
+                <option value="recreate">Create it again</option>
+                <option value="error">Show the binding in error</option>
+              </select>
+            </Field>
+            <Field label="Usage location" hint="Two-letter country code, e.g. US">
+              <input name="usageLocation" maxLength={2} value={draft.usageLocation} onInput={(e) => set({ usageLocation: e.currentTarget.value })} />
+            </Field>
+            <Field label="Guard: most users deactivated per hour">
+              <input name="maxUsers" type="number" min={0} max={1000000} required value={draft.maxUsers} onInput={(e) => set({ maxUsers: e.currentTarget.value })} />
+            </Field>
+            <Field label="Guard: most percent of bound users per hour">
+              <input name="maxPercent" type="number" min={0} max={100} step="any" required value={draft.maxPercent} onInput={(e) => set({ maxPercent: e.currentTarget.value })} />
+            </Field>
+          </div>
+          <label class="check">
+            <input type="checkbox" checked={draft.deleteGroupOnUnbind} onChange={(e) => set({ deleteGroupOnUnbind: e.currentTarget.checked })} />
+            Delete a group's Microsoft 365 group when the group is unbound
+          </label>
+          {canWrite ? (
+            <div class="actions">
+              <button type="submit" class="primary">
+                Review changes
+              </button>
+            </div>
+          ) : null}
+        </fieldset>
+      </form>
+      {review === undefined ? null : (
+        <Confirm
+          title="Save these changes?"
+          confirmLabel="Save"
+          busy={action.busy}
+          error={action.error}
+          onCancel={() => {
+            setReview(undefined);
+            action.clear();
+          }}
+          onConfirm={() =>
+            void action.run(async () => {
+              if (review.lines.length > 0) await ok(api.PATCH('/api/connections/{id}', { params: { path: { id: connection.id } }, body: review.body as never }));
+              setReview(undefined);
+              onSaved();
+            })
+          }
+        >
+          {review.lines.length === 0 ? <p>Nothing changes.</p> : <ul>{review.lines.map((line) => <li key={line}>{line}</li>)}</ul>}
+        </Confirm>
+      )}
+    </section>
+  );
+}
+
+function Bindings({ connectionId }: { connectionId: string }): JSX.Element {
+  const [state, setState] = useState<string>('');
+  const pager = usePager(state);
+  const page = useLoad(
+    () => ok(api.GET('/api/connections/{id}/users', { params: { path: { id: connectionId }, query: { limit: 25, ...(state === '' ? {} : { state: state as (typeof bindingStates)[number] }), ...(pager.cursor === undefined ? {} : { cursor: pager.cursor }) } } })),
+    [connectionId, state, pager.cursor],
+  );
+  return (
+    <section aria-labelledby="bindings">
+      <h2 id="bindings">User bindings</h2>
+      <Field label="State">
+        <select value={state} onChange={(e) => setState(e.currentTarget.value)}>
+          <option value="">Any</option>
+          {bindingStates.map((s) => (
+            <option key={s} value={s}>{s}</option>
+          ))}
+        </select>
+      </Field>
+      <ErrorNote message={page.error} />
+      {page.data === undefined ? null : (
+        <>
+          <Table caption="User bindings" head={['User', 'State', 'Microsoft 365 object id', 'Last error', 'Attempts', 'Last sync']} empty={page.data.items.length === 0 ? 'No binding.' : undefined}>
+            {page.data.items.map((b) => (
+              <tr key={b.userId}>
+                <td><a href={href('users', b.userId)}>{b.userId}</a></td>
+                <td><Badge value={b.state} /></td>
+                <td class="mono">{b.m365UserId ?? '—'}</td>
+                <td>{b.lastError === undefined ? '—' : `${b.lastError.code}: ${b.lastError.message}`}</td>
+                <td>{b.attempts}</td>
+                <td>{formatTime(b.lastSyncedAt)}</td>
+              </tr>
+            ))}
+          </Table>
+          <Pager label="User bindings" page={pager.page} nextCursor={page.data.nextCursor} onNext={pager.next} onPrevious={pager.previous} />
+        </>
+      )}
+    </section>
+  );
+}
+
+export function ConnectionPage({ id, canWrite }: { id: string; canWrite: boolean }): JSX.Element {
+  const connection = useLoad(() => ok(api.GET('/api/connections/{id}', { params: { path: { id } } })), [id]);
+  const [deauthorizing, setDeauthorizing] = useState<BindingCounts | undefined>(undefined);
+  const [deleting, setDeleting] = useState(false);
+  const action = useAction();
+  const [done, setDone] = useState<string | undefined>(undefined);
+  const c = connection.data;
+  if (c === undefined) return <>{connection.error === undefined ? <Loading what="the connection" /> : <><h1 tabIndex={-1}>Connection</h1><ErrorNote message={connection.error} /></>}</>;
+  const canConsent = c.status !== 'active' && c.status !== 'sync_paused';
+  return (
+    <>
+      <p><a href={href('connections')}>All connections</a></p>
+      <h1 tabIndex={-1}>{c.name}</h1>
+      <dl class="facts">
+        <dt>Status</dt><dd><Badge value={c.status} /></dd>
+        <dt>Tenant</dt><dd>{c.tenantName === undefined ? '—' : `${c.tenantName} (${c.tenantId ?? ''})`}</dd>
+        <dt>Domains</dt><dd>{c.domains.join(', ') || '—'}</dd>
+        <dt>Consented by</dt><dd>{c.consentedBy === undefined ? '—' : `${c.consentedBy.upn}, ${formatTime(c.consentedAt)}`}</dd>
+      </dl>
+      {c.reauthorization === undefined ? null : <p class="note note-error" role="alert">A Global Administrator must consent again: {c.reauthorization.reason} ({c.reauthorization.code}).</p>}
+      {c.deactivationHold === undefined ? null : (
+        <p class="note note-warn" role="alert">
+          Sync is paused: the guard holds {c.deactivationHold.count} deactivations since {formatTime(c.deactivationHold.since)}. <a href={href('held', { c: c.id })}>Review the held deactivations</a>.
+        </p>
+      )}
+      {done === undefined ? null : <InfoNote>{done}</InfoNote>}
+      <ErrorNote message={action.error} />
+      {canWrite ? (
+        <div class="actions">
+          {canConsent ? (
+            <button type="button" class="primary" disabled={action.busy} onClick={() => void action.run(() => startConsent(c.id))}>
+              {c.status === 'pending_consent' ? 'Connect' : 'Re-consent'}
+            </button>
+          ) : null}
+          {c.status === 'active' || c.status === 'sync_paused' || c.status === 'reauthorization_required' ? (
+            <button type="button" class="danger" disabled={action.busy} onClick={() => void action.run(async () => setDeauthorizing(await ok(api.GET('/api/connections/{id}/binding-counts', { params: { path: { id: c.id } } }))))}>
+              De-authorize
+            </button>
+          ) : (
+            <button type="button" class="danger" onClick={() => setDeleting(true)}>
+              Delete
+            </button>
+          )}
+        </div>
+      ) : null}
+      {deauthorizing === undefined ? null : (
+        <Confirm
+          title={`De-authorize ${c.name}?`}
+          confirmLabel="De-authorize"
+          danger
+          busy={action.busy}
+          error={action.error}
+          onCancel={() => setDeauthorizing(undefined)}
+          onConfirm={() =>
+            void action.run(async () => {
+              const result = await ok(api.DELETE('/api/connections/{id}/authorization', { params: { path: { id: c.id } } }));
+              setDeauthorizing(undefined);
+              setDone(`De-authorized: ${plural(result.unboundUsers, 'user binding', 'user bindings')} removed.`);
+              connection.reload();
+            })
+          }
+        >
+          <p>
+            This removes {plural(deauthorizing.users.total, 'user binding', 'user bindings')} and {plural(deauthorizing.groups, 'group binding', 'group bindings')}, and deletes the connection's tokens. Nothing is changed in
+            Microsoft 365: the accounts stay as they are. Connecting again needs a Global Administrator's consent.
+          </p>
+        </Confirm>
+      )}
+      {deleting ? (
+        <Confirm
+          title={`Delete ${c.name}?`}
+          confirmLabel="Delete"
+          danger
+          busy={action.busy}
+          error={action.error}
+          onCancel={() => setDeleting(false)}
+          onConfirm={() =>
+            void action.run(async () => {
+              await ok(api.DELETE('/api/connections/{id}', { params: { path: { id: c.id } } }));
+              navigate(href('connections'));
+            })
+          }
+        >
+          <p>The connection record goes; it holds no tokens and no bindings.</p>
+        </Confirm>
+      ) : null}
+      <SettingsForm key={c.updatedAt} connection={c} canWrite={canWrite} onSaved={() => { setDone('Settings saved.'); connection.reload(); }} />
+      <Bindings connectionId={c.id} />
+    </>
+  );
+}

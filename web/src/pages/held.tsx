@@ -1,0 +1,94 @@
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, ok } from '../api/client';
+import { ConnectionPicker, useConnections } from '../components/connections';
+import { Badge, Confirm, ErrorNote, formatTime, InfoNote, Loading, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
+import { href, replaceQuery } from '../router';
+
+export function HeldPage({ canWrite, query }: { canWrite: boolean; query: URLSearchParams }): JSX.Element {
+  const connections = useConnections();
+  const paused = connections.data?.filter((c) => c.status === 'sync_paused') ?? [];
+  const connectionId = query.get('c') ?? (paused.length === 1 ? paused[0]?.id : connections.data?.length === 1 ? connections.data[0]?.id : undefined);
+  const [tick, setTick] = useState(0);
+  const pager = usePager(`${connectionId ?? ''}:${tick}`);
+  const held = useLoad(
+    async () => (connectionId === undefined ? undefined : ok(api.GET('/api/connections/{id}/deactivations', { params: { path: { id: connectionId }, query: { limit: 50, ...(pager.cursor === undefined ? {} : { cursor: pager.cursor }) } } }))),
+    [connectionId, pager.cursor, tick],
+  );
+  const [asking, setAsking] = useState<'confirm' | 'cancel' | undefined>(undefined);
+  const [done, setDone] = useState<string | undefined>(undefined);
+  const action = useAction();
+  const count = held.data?.count ?? 0;
+  return (
+    <>
+      <h1 tabIndex={-1}>Held deactivations</h1>
+      <p>
+        When more accounts would be disabled in an hour than a connection's guard allows, the connection pauses and holds every deactivation until an admin confirms or cancels them.
+      </p>
+      <ErrorNote message={connections.error} />
+      {connections.data === undefined ? null : (
+        <>
+          {paused.length === 0 ? <InfoNote>No connection is paused by the guard.</InfoNote> : null}
+          <ConnectionPicker connections={connections.data} value={connectionId} onChange={(id) => replaceQuery({ c: id })} />
+        </>
+      )}
+      {done === undefined ? null : <InfoNote>{done}</InfoNote>}
+      <ErrorNote message={held.error} />
+      {connectionId === undefined ? null : held.data === undefined ? (
+        held.loading ? <Loading what="held deactivations" /> : null
+      ) : (
+        <>
+          <p>
+            Connection status <Badge value={held.data.status} />: {count} {count === 1 ? 'deactivation is' : 'deactivations are'} held.
+          </p>
+          <Table caption="Held deactivations" head={['User', 'Microsoft 365 object id', 'Held since']} empty={held.data.items.length === 0 ? 'Nothing is held.' : undefined}>
+            {held.data.items.map((h) => (
+              <tr key={h.userId}>
+                <td><a href={href('users', h.userId)}>{h.userId}</a></td>
+                <td class="mono">{h.m365UserId}</td>
+                <td>{formatTime(h.heldAt)}</td>
+              </tr>
+            ))}
+          </Table>
+          <Pager label="Held deactivations" page={pager.page} nextCursor={held.data.nextCursor} onNext={pager.next} onPrevious={pager.previous} />
+          {canWrite && count > 0 ? (
+            <div class="actions">
+              <button type="button" class="danger" onClick={() => setAsking('confirm')}>Confirm {count} deactivations</button>
+              <button type="button" onClick={() => setAsking('cancel')}>Cancel them</button>
+            </div>
+          ) : null}
+        </>
+      )}
+      {asking === undefined || connectionId === undefined ? null : (
+        <Confirm
+          title={asking === 'confirm' ? `Disable ${count} accounts?` : `Cancel ${count} deactivations?`}
+          confirmLabel={asking === 'confirm' ? `Disable ${count} accounts` : 'Cancel the deactivations'}
+          danger={asking === 'confirm'}
+          busy={action.busy}
+          error={action.error}
+          onCancel={() => setAsking(undefined)}
+          onConfirm={() =>
+            void action.run(async () => {
+              if (asking === 'confirm') {
+                const result = await ok(api.POST('/api/connections/{id}/deactivations/confirm', { params: { path: { id: connectionId } } }));
+                setDone(`${result.released} deactivations released: those accounts are being disabled. The connection is ${result.status.replace(/_/g, ' ')} again.`);
+              } else {
+                const result = await ok(api.POST('/api/connections/{id}/deactivations/cancel', { params: { path: { id: connectionId } } }));
+                setDone(`${result.cancelled} deactivations cancelled: those accounts stay enabled and their bindings show DEACTIVATION_CANCELLED. The connection is ${result.status.replace(/_/g, ' ')} again.`);
+              }
+              setAsking(undefined);
+              setTick((n) => n + 1);
+              connections.reload();
+            })
+          }
+        >
+          {asking === 'confirm' ? (
+            <p>The Microsoft 365 accounts of these {count} users are disabled, and the connection resumes.</p>
+          ) : (
+            <p>These {count} accounts stay enabled; their bindings show an error until each user changes again. The connection resumes.</p>
+          )}
+        </Confirm>
+      )}
+    </>
+  );
+}
