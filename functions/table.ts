@@ -17,6 +17,7 @@ import { reconcileWorker } from './queue/reconcile-worker';
 import { noticeRelay } from './queue/notice-relay';
 import { bindGroupRoute, bindUserRoute, countBindingsRoute, getGroupBindingRoute, getUserBindingRoute, listGroupBindingsRoute, listUserBindingsRoute, unbindGroupRoute, unbindUserRoute } from './http/bindings';
 import { listEventsRoute } from './http/events';
+import { listLicensesRoute } from './http/licenses';
 import { provisioningWorker } from './queue/provisioning-worker';
 import { groupSyncWorker } from './queue/group-sync';
 import { notificationsRoute } from './http/notifications';
@@ -76,6 +77,7 @@ export const functionTable: readonly FunctionDefinition[] = [
   listGroupBindingsRoute,
   getGroupBindingRoute,
   countBindingsRoute,
+  listLicensesRoute,
   listEventsRoute,
   provisioningWorker,
   groupSyncWorker,

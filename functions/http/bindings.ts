@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { cursorSchema, errorResponses, errorSchema, limitSchema, pageSchema } from '../../src/app/http/common-schemas';
 import { defineRoute } from '../../src/app/http/route';
 import { provisioningFor } from '../../src/app/provisioning-services';
+import { licenseListSchema } from '../../src/domain/connections/connection';
 import { bindingStates } from '../../src/domain/provisioning/binding';
 import { bindingApiError } from '../../src/domain/provisioning/binding-failures';
 import { countBindings, getGroupBinding, listGroupBindings, getUserBinding, listUserBindings } from '../../src/domain/provisioning/binding-queries';
@@ -42,6 +43,7 @@ const groupBindingSchema = z.object({
   boundMembers: z.number().int(),
   skippedMembers: z.number().int().meta({ description: 'Members whose domain is not this connection\'s, or who are bound to another connection' }),
   m365GroupId: z.string().optional().meta({ description: 'The Microsoft 365 group the binding was imported from, if any' }),
+  licenses: z.array(z.object({ skuPartNumber: z.string().optional(), skuId: z.string().optional(), disabledPlans: z.array(z.string()).optional() })).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 }).meta({ id: 'GroupBinding' });
@@ -131,8 +133,11 @@ export const bindGroupRoute = defineRoute({
   summary: 'Bind a group: every current and future member whose domain the connection claims is bound',
   tags,
   params: groupParams,
+  body: z
+    .strictObject({ licenses: licenseListSchema.optional().meta({ description: 'Licences every member bound through the group gets; binding again with other licences changes them for every member' }) })
+    .optional(),
   responses: { 202: { description: 'Bound; members are bound in the background', schema: groupBindingSchema }, 404: refusals[404], 409: { description: 'The connection is not active', schema: errorSchema }, ...errorResponses },
-  handler: async ({ params, services }) => ({ status: 202, body: valueOf(await bindGroup(provisioningFor(services), params.id, params.groupId)) }),
+  handler: async ({ params, body, services }) => ({ status: 202, body: valueOf(await bindGroup(provisioningFor(services), params.id, params.groupId, body?.licenses === undefined ? {} : { licenses: body.licenses })) }),
 });
 
 export const unbindGroupRoute = defineRoute({

@@ -26,6 +26,16 @@ const connectionSchema = z.object({
   consentedAt: z.string().optional(),
   reauthorization: z.object({ code: z.string(), reason: z.string(), at: z.string() }).optional().meta({ description: 'Why a Global Administrator must consent again' }),
   deactivationHold: z.object({ count: z.number().int(), since: z.string() }).optional().meta({ description: 'Deactivations held by the mass-deactivation guard (status sync_paused) until confirmed or cancelled' }),
+  consentUpgrade: z
+    .object({
+      status: z.literal('consent_upgrade_required'),
+      permissions: z.array(z.string()),
+      reason: z.string(),
+      at: z.string(),
+      consentLink: z.string().meta({ description: 'POST it for a consent URL a Global Administrator opens to grant the missing permissions' }),
+    })
+    .optional()
+    .meta({ description: 'The consent lacks permissions a feature needs (licences); everything else keeps working' }),
   deauthorizedAt: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -16,6 +16,8 @@ const eventSchema = z.object({
   changedAttributes: z.array(z.string()).meta({ description: 'Names of the attributes written, never their values' }),
   addedMembers: z.number().int().optional().meta({ description: 'group_membership_provision: members added to the Microsoft 365 group' }),
   removedMembers: z.number().int().optional().meta({ description: 'group_membership_provision: members removed from the Microsoft 365 group' }),
+  addedLicenses: z.array(z.string()).optional().meta({ description: 'user_license_provision: SKU part numbers assigned' }),
+  removedLicenses: z.array(z.string()).optional().meta({ description: 'user_license_provision: SKU part numbers removed' }),
   restored: z.boolean().optional().meta({ description: 'user_create_provision: the account deleted after its grace period was restored with its object id' }),
   sessionsRevoked: z.boolean().optional().meta({ description: "user_deprovision: the account's sign-in sessions were revoked with it" }),
   at: z.string(),

@@ -40,7 +40,7 @@ const runReportSchema = z.object({
   outcome: z.enum(['completed', 'failed', 'lease_lost', 'reauthorization_required']),
   users: countsSchema.optional().meta({ description: 'round (incremental|full), fullRoundReason, pages, reported, bound, drifted, deleted, missing, nudged' }),
   safetyNet: countsSchema.optional().meta({ description: 'stuck, retried, backingOff, cancelled' }),
-  lifecycle: countsSchema.optional().meta({ description: 'dueDeletions (accounts past their grace period, nudged for deletion)' }),
+  lifecycle: countsSchema.optional().meta({ description: 'dueDeletions (accounts past their grace period, nudged for deletion), licenseRetries (bindings waiting for a seat, nudged once one is free)' }),
   groups: countsSchema.optional(),
   heldDeactivations: z.number().int(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),

@@ -25,6 +25,12 @@ param deployerPrincipalType string = 'User'
 @description('NCRONTAB schedule (six fields, seconds first) of the reconcile timer.')
 param reconcileSchedule string = '0 */15 * * * *'
 
+@description('Graph writes the whole app may make per 5 minutes across tenants (GRAPH_APP_WRITES_PER_5_MINUTES); Graph allows 35,000. Lower it when other tools share the app registration.')
+param graphAppWriteLimit string = '35000'
+
+@description('Graph writes per tenant per 150 seconds (GRAPH_TENANT_WRITES_PER_150_SECONDS); Graph allows 3,000.')
+param graphTenantWriteLimit string = '3000'
+
 @description('Sender of binding notices (NOTICE_FROM); empty: no-reply at the app\'s host name.')
 param noticeFrom string = ''
 @description('SMTP relay for binding notices (NOTICE_SMTP_HOST); empty: none.')
@@ -186,6 +192,8 @@ module functionApp 'modules/function-app.bicep' = {
     m365ClientId: appRegistration.outputs.clientId
     publicBaseUrl: publicBaseUrl
     reconcileSchedule: reconcileSchedule
+    graphAppWriteLimit: graphAppWriteLimit
+    graphTenantWriteLimit: graphTenantWriteLimit
     noticeFrom: noticeFrom
     noticeSmtpHost: noticeSmtpHost
     noticeSmtpUser: noticeSmtpUser

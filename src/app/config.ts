@@ -57,6 +57,10 @@ export interface Config {
   readonly noticeFrom: string;
   /** The mail relay notices go through; unset: the outbox folder (locally) or the store's outbox (Azure). */
   readonly noticeSmtp: NoticeSmtpConfig | undefined;
+  /** Graph writes the whole app may make per 5 minutes across tenants (Graph's limit: 35,000). */
+  readonly graphAppWritesPer5Minutes: number;
+  /** Graph writes per tenant per 150 seconds (Graph's limit: 3,000). */
+  readonly graphTenantWritesPer150Seconds: number;
 }
 
 export interface NoticeSmtpConfig {
@@ -207,6 +211,8 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: parse(env, 'SHUTDOWN_GRACE_MS', positiveInt(60_000), 3_000),
     noticeFrom: parse(env, 'NOTICE_FROM', z.email({ error: 'must be an email address' }), `no-reply@${publicHost === 'localhost' ? 'localhost.localdomain' : publicHost}`),
     noticeSmtp: noticeSmtp(env),
+    graphAppWritesPer5Minutes: parse(env, 'GRAPH_APP_WRITES_PER_5_MINUTES', positiveInt(10_000_000), 35_000),
+    graphTenantWritesPer150Seconds: parse(env, 'GRAPH_TENANT_WRITES_PER_150_SECONDS', positiveInt(1_000_000), 3_000),
   };
   return config;
 }

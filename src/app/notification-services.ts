@@ -25,6 +25,8 @@ export function subscriptionsFor(services: Services): SubscriptionDeps {
     secrets: services.secrets,
     gateway: createGraphSubscriptionGateway(services.m365.graph),
     notificationUrl: notificationUrlOf(services.config.publicBaseUrl),
+    // Microsoft delivers only over HTTPS; the sandbox also to the local host.
+    deliverable: services.config.m365Mode === 'sandbox' || services.config.publicBaseUrl.startsWith('https://'),
   };
   subscriptionsWired.set(services, deps);
   return deps;

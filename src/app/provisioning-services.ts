@@ -2,6 +2,8 @@ import https from 'node:https';
 import path from 'node:path';
 import { createGraphClientFactory, type GraphClientFactory } from '../adapters/graph/graph-client-factory';
 import { createGraphUserGateways } from '../adapters/graph/graph-user-gateway';
+import { budgetedGraphClients } from '../adapters/graph/write-budget-client';
+import { AppWriteBudget, StoreTokenBuckets } from '../domain/throttling/write-budget';
 import { OutboxNoticeSender } from '../adapters/notice/outbox-notice-sender';
 import { StoreNoticeOutbox } from '../adapters/notice/store-notice-outbox';
 import { sandboxHttpsAgent } from '../adapters/sandbox/sandbox-trust';
@@ -17,6 +19,21 @@ import type { ProvisioningWorkerDeps } from '../domain/provisioning/provisioning
 import type { Services } from './services';
 
 const wired = new WeakMap<Services, ProvisioningWorkerDeps>();
+const budgets = new WeakMap<Services, AppWriteBudget>();
+
+/** The process's share of the app-wide Graph write budget (one per process, shared by every worker). */
+export function writeBudgetFor(services: Services): AppWriteBudget {
+  let budget = budgets.get(services);
+  if (budget === undefined) {
+    const { config } = services;
+    budget = new AppWriteBudget(new StoreTokenBuckets(services.store, services.clock), services.clock, {
+      appWritesPer5Minutes: config.graphAppWritesPer5Minutes,
+      tenantWritesPer150Seconds: config.graphTenantWritesPer150Seconds,
+    });
+    budgets.set(services, budget);
+  }
+  return budget;
+}
 
 function noticeSender(services: Services): NoticeSender {
   // With a mail relay configured, notices queue for the relay function (functions/queue/notice-relay.ts).
@@ -52,16 +69,17 @@ function reusedTokens(tokens: TokenProvider, clock: Clock): TokenProvider {
 /**
  * Graph clients for the worker, on the connection's tokens, without the client's own retries: the
  * worker waits by rescheduling its nudge, never inside a handler, and every 429 must reach the
- * connection's shared throttle.
+ * connection's shared throttle. Every write first takes a token of the app-wide write budget.
  */
 export function workerGraphClients(services: Services): GraphClientFactory {
   const { config } = services;
-  return createGraphClientFactory({
+  const clients = createGraphClientFactory({
     graphBaseUrl: config.graphBaseUrl,
     tokens: reusedTokens(services.m365.tokens, services.clock),
     httpsAgent: config.m365Mode === 'sandbox' ? sandboxHttpsAgent() : new https.Agent({ keepAlive: true }),
     retry: { maxRetries: 0, maxRetryAfterMs: 0, defaultDelayMs: 0 },
   });
+  return budgetedGraphClients(clients, writeBudgetFor(services));
 }
 
 /**

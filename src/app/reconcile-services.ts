@@ -1,3 +1,4 @@
+import { GraphUserGateway } from '../adapters/graph/graph-user-gateway';
 import { createGraphUsersDelta } from '../adapters/graph/graph-users-delta';
 import { groupsReconciler } from '../domain/group-sync/reconcile-groups';
 import type { ReconcileDeps } from '../domain/reconcile/reconcile-deps';
@@ -17,6 +18,7 @@ export function reconcileFor(services: Services): ReconcileDeps {
     sender: services.sender,
     usersDelta: createGraphUsersDelta((connectionId) => services.m365.graph.forConnection(connectionId), services.config.graphBaseUrl),
     reconcileGroups: groupsReconciler(groupSyncFor(services)),
+    subscribedSkus: (connectionId) => new GraphUserGateway(services.m365.graph.forConnection(connectionId), services.config.graphBaseUrl).subscribedSkus(),
   };
   wired.set(services, deps);
   return deps;

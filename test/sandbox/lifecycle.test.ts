@@ -6,6 +6,12 @@ import { call, contoso, manualClock, startGraphFixture, type GraphFixture } from
 // - api-reference/v1.0/api/directory-deleteditems-restore.md (200 with the directoryObject),
 //   directory-deleteditems-get.md, directory-deleteditems-list.md (the microsoft.graph.user cast);
 //   Entra keeps deleted users 30 days (entra/fundamentals/users-restore)
+// - api-reference/v1.0/api/subscribedsku-list.md (payload; LicenseAssignment.Read.All),
+//   user-assignlicense.md (200 with the user; LicenseAssignment.ReadWrite.All, higher User.ReadWrite.All)
+// - assignLicense refusals as admins meet them: "License assignment cannot be done for user with
+//   invalid usage location.", "License <id> does not correspond to a valid company License.",
+//   "Subscription with SKU <id> does not have any available licenses.", "License assignment failed
+//   because service plans <a>,<b> are mutually exclusive."
 
 const clock = manualClock();
 let fx: GraphFixture;
@@ -98,5 +104,75 @@ describe('directory/deletedItems', () => {
     const readOnly = fx.sandbox.control.issueToken(contoso.id, contoso.adminUpn, ['User.Read.All']).access_token;
     expect((await call(`${fx.sandbox.url}/v1.0/directory/deletedItems/${id}`, { headers: { authorization: `Bearer ${readOnly}` } })).status).toBe(200);
     expect((await call(`${fx.sandbox.url}/v1.0/directory/deletedItems/${id}/restore`, { method: 'POST', headers: { authorization: `Bearer ${readOnly}` } })).status).toBe(403);
+  });
+});
+
+describe('licences', () => {
+  const e3 = '6fd2c87f-b296-42f0-b197-1e91e994b900';
+  const exchangeOnly = '4b9405b0-7788-4568-add1-99614e613b69';
+  const ems = 'efccb6f7-5641-4e0e-bd10-b4976e1bf68e';
+
+  async function licensable(upn: string, usageLocation: string | null = 'GB'): Promise<string> {
+    const res = await fx.graph('/users', { body: { accountEnabled: true, displayName: upn, mailNickname: upn.split('@')[0], userPrincipalName: upn, usageLocation, passwordProfile: { password: 'xWwvJ]6NMw+bWH-d' } } });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  }
+
+  const assign = (id: string, addLicenses: { skuId: string; disabledPlans?: string[] }[], removeLicenses: string[] = []) =>
+    fx.graph(`/users/${id}/assignLicense`, { method: 'POST', body: { addLicenses: addLicenses.map((l) => ({ disabledPlans: [], ...l })), removeLicenses } });
+
+  const sku = async (skuId: string) => ((await fx.graph('/subscribedSkus')).body.value as { skuId: string; consumedUnits: number; prepaidUnits: { enabled: number } }[]).find((s) => s.skuId === skuId);
+
+  it('lists the subscribed SKUs with their seats in Graph\'s shape', async () => {
+    const res = await fx.graph('/subscribedSkus');
+    expect(res.status).toBe(200);
+    expect(res.body['@odata.context']).toBe(`${fx.sandbox.url}/v1.0/$metadata#subscribedSkus`);
+    expect(res.body.value).toEqual(expect.arrayContaining([expect.objectContaining({ skuId: e3, skuPartNumber: 'ENTERPRISEPACK', appliesTo: 'User', capabilityStatus: 'Enabled', consumedUnits: expect.any(Number), prepaidUnits: { enabled: 25, suspended: 0, warning: 0, lockedOut: 0 }, id: `${contoso.id}_${e3}` })]));
+  });
+
+  it('assigns and removes licences, and the seats follow', async () => {
+    const id = await licensable('licensed@contoso.com');
+    const before = (await sku(e3))?.consumedUnits as number;
+    const res = await assign(id, [{ skuId: e3 }]);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id, userPrincipalName: 'licensed@contoso.com' });
+    expect((await fx.graph(`/users/${id}?$select=assignedLicenses`)).body.assignedLicenses).toEqual([{ disabledPlans: [], skuId: e3 }]);
+    expect((await sku(e3))?.consumedUnits).toBe(before + 1);
+    expect((await assign(id, [], [e3])).status).toBe(200);
+    expect((await sku(e3))?.consumedUnits).toBe(before);
+  });
+
+  it("answers Graph's 400s: no usage location, unknown SKU, no free seat, mutually exclusive plans", async () => {
+    const nowhere = await licensable('nowhere@contoso.com', null);
+    const noLocation = await assign(nowhere, [{ skuId: e3 }]);
+    expect(noLocation.status).toBe(400);
+    expect(noLocation.body.error).toMatchObject({ code: 'Request_BadRequest', message: 'License assignment cannot be done for user with invalid usage location.' });
+
+    const id = await licensable('refused@contoso.com');
+    const unknown = await assign(id, [{ skuId: '11111111-2222-3333-4444-555555555555' }]);
+    expect(unknown.body.error.message).toBe('License 11111111-2222-3333-4444-555555555555 does not correspond to a valid company License.');
+
+    fx.sandbox.control.setSeats(contoso.id, 'EMS', 0);
+    const full = await assign(id, [{ skuId: ems }]);
+    expect(full.status).toBe(400);
+    expect(full.body.error.message).toBe(`Subscription with SKU ${ems} does not have any available licenses.`);
+    fx.sandbox.control.setSeats(contoso.id, 'EMS', 5);
+    expect((await assign(id, [{ skuId: ems }])).status).toBe(200);
+
+    expect((await assign(id, [{ skuId: e3 }])).status).toBe(200);
+    const conflict = await assign(id, [{ skuId: exchangeOnly }]);
+    expect(conflict.status).toBe(400);
+    expect(conflict.body.error.message).toBe('License assignment failed because service plans efb87545-963c-4e0d-99df-69c6916d9eb0,9aaf7827-d63c-4b61-89c3-182f06f82e5c are mutually exclusive.');
+    // With Exchange turned off in E3 the two fit together.
+    expect((await assign(id, [{ skuId: e3, disabledPlans: ['efb87545-963c-4e0d-99df-69c6916d9eb0'] }, { skuId: exchangeOnly }])).status).toBe(200);
+  });
+
+  it('needs LicenseAssignment.Read.All (or more) to read the SKUs', async () => {
+    const old = fx.sandbox.control.issueToken(contoso.id, contoso.adminUpn, ['User.ReadWrite.All', 'Group.ReadWrite.All']).access_token;
+    const denied = await call(`${fx.sandbox.url}/v1.0/subscribedSkus`, { headers: { authorization: `Bearer ${old}` } });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe('Authorization_RequestDenied');
+    const least = fx.sandbox.control.issueToken(contoso.id, contoso.adminUpn, ['LicenseAssignment.Read.All']).access_token;
+    expect((await call(`${fx.sandbox.url}/v1.0/subscribedSkus`, { headers: { authorization: `Bearer ${least}` } })).status).toBe(200);
   });
 });

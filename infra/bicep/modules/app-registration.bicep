@@ -28,6 +28,7 @@ var delegatedPermissions = [
   { value: 'Group.ReadWrite.All', id: '4e46008b-f24c-477d-8fff-7bb4ec7aafe0' }
   { value: 'Domain.Read.All', id: '2f9ee017-59c1-4f1d-9472-bd5529a7b311' }
   { value: 'RoleManagement.Read.Directory', id: '741c54c3-0c1e-44a1-818b-3f97ab4e8c83' }
+  { value: 'Organization.Read.All', id: '4908d5b9-3fb2-4b1e-9336-1888b7937185' }
 ]
 
 resource application 'Microsoft.Graph/applications@v1.0' = {

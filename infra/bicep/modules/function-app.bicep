@@ -25,6 +25,12 @@ param publicBaseUrl string
 @description('NCRONTAB schedule of the reconcile timer (the timer registers as %RECONCILE_SCHEDULE%).')
 param reconcileSchedule string
 
+@description('GRAPH_APP_WRITES_PER_5_MINUTES: the app-wide Graph write budget.')
+param graphAppWriteLimit string
+
+@description('GRAPH_TENANT_WRITES_PER_150_SECONDS: the per-tenant Graph write budget.')
+param graphTenantWriteLimit string
+
 @description('NOTICE_FROM; empty: no-reply at the app\'s host name.')
 param noticeFrom string = ''
 @description('NOTICE_SMTP_HOST; empty: no relay, notices wait in the store\'s outbox.')
@@ -62,6 +68,8 @@ var settings = {
   // provisioning (README "Deploy to Azure"). The service refuses to start on an unresolved reference.
   ADMIN_API_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/admin-api-key/)'
   RECONCILE_SCHEDULE: reconcileSchedule
+  GRAPH_APP_WRITES_PER_5_MINUTES: graphAppWriteLimit
+  GRAPH_TENANT_WRITES_PER_150_SECONDS: graphTenantWriteLimit
   NODE_OPTIONS: '--max-old-space-size=1024'
   // The admin console answers at the site root (host.json has no route prefix): not the host's own page.
   AzureWebJobsDisableHomepage: 'true'

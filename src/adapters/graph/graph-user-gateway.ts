@@ -1,4 +1,4 @@
-import type { GatewayFailure, GatewayResult, M365User, M365UserGateway, M365UserGateways, M365UserPatch, M365UserProperty, NewM365User } from '../../domain/provisioning/m365-user-gateway';
+import type { AssignedLicense, GatewayFailure, GatewayResult, M365User, M365UserGateway, M365UserGateways, M365UserPatch, M365UserProperty, NewM365User, SubscribedSku } from '../../domain/provisioning/m365-user-gateway';
 import { err, ok } from '../../domain/result';
 import type { GraphClient } from './graph-client';
 import type { GraphClientFactory } from './graph-client-factory';
@@ -30,6 +30,28 @@ export function toGatewayFailure(error: GraphRequestError): GatewayFailure {
     case 'delta_expired':
       return { kind: 'permanent', code, message };
   }
+}
+
+/** A `subscribedSku` as Graph returns it. */
+interface GraphSubscribedSku {
+  readonly skuId: string;
+  readonly skuPartNumber: string;
+  readonly appliesTo?: string;
+  readonly capabilityStatus?: string;
+  readonly consumedUnits?: number;
+  readonly prepaidUnits?: { readonly enabled?: number };
+  readonly servicePlans?: readonly { readonly servicePlanId: string; readonly servicePlanName: string }[];
+}
+
+/**
+ * assignLicense answers every refusal with 400 Request_BadRequest; the message says which
+ * (user-assignlicense.md and the errors admins report). Two of them the worker acts on.
+ */
+function licenseFailure(failure: GatewayFailure): GatewayFailure {
+  if (failure.kind !== 'permanent') return failure;
+  if (/does not have any available licenses/i.test(failure.message)) return { ...failure, code: 'LICENSE_UNAVAILABLE' };
+  if (/usage location/i.test(failure.message)) return { ...failure, code: 'USAGE_LOCATION_REQUIRED' };
+  return failure;
 }
 
 /** OData string literal: single quotes doubled (`o'brien` -> `'o''brien'`). */
@@ -110,6 +132,30 @@ export class GraphUserGateway implements M365UserGateway {
     return this.call(async () => {
       await this.graph.send<void>({ method: 'DELETE', url: `/users/${encodeURIComponent(id)}` });
     });
+  }
+
+  async subscribedSkus(): Promise<GatewayResult<SubscribedSku[]>> {
+    const listed = await this.call(() => this.graph.send<{ value?: GraphSubscribedSku[] }>({ method: 'GET', url: '/subscribedSkus?$select=skuId,skuPartNumber,appliesTo,capabilityStatus,consumedUnits,prepaidUnits,servicePlans' }));
+    if (!listed.ok) return listed;
+    return ok(
+      (listed.value.value ?? []).map((sku) => ({
+        skuId: sku.skuId,
+        skuPartNumber: sku.skuPartNumber,
+        appliesTo: sku.appliesTo ?? 'User',
+        capabilityStatus: sku.capabilityStatus ?? 'Enabled',
+        enabled: sku.prepaidUnits?.enabled ?? 0,
+        consumed: sku.consumedUnits ?? 0,
+        servicePlans: (sku.servicePlans ?? []).map((plan) => ({ servicePlanId: plan.servicePlanId, servicePlanName: plan.servicePlanName })),
+      })),
+    );
+  }
+
+  async assignLicenses(id: string, add: readonly AssignedLicense[], remove: readonly string[]): Promise<GatewayResult<void>> {
+    const body = { addLicenses: add.map((license) => ({ skuId: license.skuId, disabledPlans: [...license.disabledPlans] })), removeLicenses: [...remove] };
+    const assigned = await this.call(async () => {
+      await this.graph.send({ method: 'POST', url: `/users/${encodeURIComponent(id)}/assignLicense`, body });
+    });
+    return assigned.ok ? assigned : err(licenseFailure(assigned.error));
   }
 
   restore(id: string): Promise<GatewayResult<void>> {

@@ -15,7 +15,8 @@ import {
 } from './graph-user-properties';
 import { matchesFilter, ODataQueryError, parseFilter, parseSelect, parseTop, parseUserExpand, pinnedValues, type FilterNode } from './odata-query';
 import type { SandboxState } from './sandbox-state';
-import { directoryRoleTemplates } from './seed';
+import { directoryRoleTemplates, stableGuid } from './seed';
+import { conflictingPlans, type SandboxAssignedLicense, type SandboxSku } from './licensing';
 import type { GroupRecord, TenantDirectory, UserRecord } from './tenant-directory';
 
 /** One Graph request relative to /v1.0, from HTTP or from a `$batch` item. */
@@ -28,7 +29,7 @@ export interface GraphCall {
   readonly body: unknown;
 }
 
-const userSelectable = new Set<string>([...userPropertyNames, 'id']);
+const userSelectable = new Set<string>([...userPropertyNames, 'id', 'assignedLicenses']);
 const userDeltaSelectable = new Set<string>([...userSelectable, 'manager']);
 const groupSelectable = new Set<string>([...groupPropertyNames, 'id']);
 const groupDeltaSelectable = new Set<string>([...groupSelectable, 'members']);
@@ -43,6 +44,9 @@ const scopes = {
   readGroups: ['group.read.all', 'group.readwrite.all', 'groupmember.read.all', 'groupmember.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   writeGroups: ['group.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   writeMembers: ['groupmember.readwrite.all', 'group.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
+  // subscribedsku-list.md; user-assignlicense.md.
+  readSkus: ['licenseassignment.read.all', 'organization.read.all', 'organization.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
+  assignLicenses: ['licenseassignment.readwrite.all', 'user.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   revokeSessions: ['user.revokesessions.all', 'user.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   readDomains: ['domain.read.all', 'domain.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
 } as const;
@@ -138,6 +142,9 @@ export class SandboxGraph {
       case 'domains':
         if (m !== 'GET') return methodNotAllowed(nowMs);
         return this.need(ctx, scopes.readDomains, nowMs) ?? this.domains(tenant, key, sub, nowMs);
+      case 'subscribedSkus':
+        if (m !== 'GET') return methodNotAllowed(nowMs);
+        return this.need(ctx, scopes.readSkus, nowMs) ?? this.subscribedSkus(tenant, key, nowMs);
       case 'directory':
         if (key !== 'deletedItems') return graphError(400, 'BadRequest', `Resource not found for the segment '${key ?? ''}'.`, nowMs);
         return this.deletedItems(call, ctx, sub, more, nowMs);
@@ -179,6 +186,10 @@ export class SandboxGraph {
     }
     if (!visible) return notFound(key, nowMs);
     if (sub === 'manager') return this.managerRoutes(call, ctx, visible, more, nowMs);
+    if (sub === 'assignLicense' || sub === 'microsoft.graph.assignLicense') {
+      if (m !== 'POST') return methodNotAllowed(nowMs);
+      return this.need(ctx, scopes.assignLicenses, nowMs, userAdminRoles) ?? this.assignLicense(call, tenant, visible, nowMs);
+    }
     if (sub === 'revokeSignInSessions' || sub === 'microsoft.graph.revokeSignInSessions') {
       if (m !== 'POST') return methodNotAllowed(nowMs);
       const denied = this.need(ctx, scopes.revokeSessions, nowMs, sessionAdminRoles);
@@ -310,8 +321,63 @@ export class SandboxGraph {
 
   userView(user: UserRecord, select: readonly string[] | undefined): Record<string, unknown> {
     const view: Record<string, unknown> = {};
-    for (const name of select ?? defaultUserSelect) view[name] = name === 'id' ? user.id : (user.props[name] ?? null);
+    for (const name of select ?? defaultUserSelect) {
+      view[name] = name === 'id' ? user.id : name === 'assignedLicenses' ? (user.assignedLicenses ?? []).map((l) => ({ disabledPlans: [...l.disabledPlans], skuId: l.skuId })) : (user.props[name] ?? null);
+    }
     return view;
+  }
+
+  /** subscribedsku-list.md: every product with its seats; consumption counts live users holding it. */
+  private subscribedSkus(tenant: TenantDirectory, key: string | undefined, nowMs: number): GraphResult {
+    const view = (sku: SandboxSku) => ({
+      accountName: tenant.displayName,
+      accountId: tenant.id,
+      appliesTo: 'User',
+      capabilityStatus: 'Enabled',
+      consumedUnits: tenant.consumedUnits(sku.skuId),
+      id: `${tenant.id}_${sku.skuId}`,
+      prepaidUnits: { enabled: sku.enabled, suspended: 0, warning: 0, lockedOut: 0 },
+      servicePlans: sku.servicePlans.map((p) => ({ servicePlanId: p.servicePlanId, servicePlanName: p.servicePlanName, provisioningStatus: 'Success', appliesTo: 'User' })),
+      skuId: sku.skuId,
+      skuPartNumber: sku.skuPartNumber,
+      subscriptionIds: [stableGuid(tenant.id, 'subscription', sku.skuId)],
+    });
+    if (key === undefined) return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#subscribedSkus`, value: tenant.skus.map(view) });
+    const sku = tenant.skus.find((s) => `${tenant.id}_${s.skuId}` === key);
+    return sku ? ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#subscribedSkus/$entity`, ...view(sku) }) : notFound(key, nowMs);
+  }
+
+  /**
+   * user-assignlicense.md, with the refusals Entra answers as 400 Request_BadRequest: no usage
+   * location, an unknown SKU, no free seat, mutually exclusive service plans.
+   */
+  private assignLicense(call: GraphCall, tenant: TenantDirectory, user: UserRecord, nowMs: number): GraphResult {
+    const body = call.body;
+    if (!isRecord(body) || !Array.isArray(body.addLicenses) || !Array.isArray(body.removeLicenses)) {
+      return badRequest("Invalid request body: 'addLicenses' and 'removeLicenses' are required collections.", nowMs);
+    }
+    const add: SandboxAssignedLicense[] = [];
+    for (const item of body.addLicenses as unknown[]) {
+      if (!isRecord(item) || typeof item.skuId !== 'string') return badRequest("Invalid value for 'addLicenses'.", nowMs);
+      const disabledPlans = Array.isArray(item.disabledPlans) ? item.disabledPlans.map((p) => String(p).toLowerCase()) : [];
+      add.push({ skuId: item.skuId.toLowerCase(), disabledPlans });
+    }
+    const remove = (body.removeLicenses as unknown[]).map((id) => String(id).toLowerCase());
+    for (const skuId of [...add.map((l) => l.skuId), ...remove]) {
+      if (!tenant.skus.some((s) => s.skuId === skuId)) return badRequest(`License ${skuId} does not correspond to a valid company License.`, nowMs);
+    }
+    if (add.length > 0 && (user.props.usageLocation ?? null) === null) return badRequest('License assignment cannot be done for user with invalid usage location.', nowMs);
+    const current = user.assignedLicenses ?? [];
+    for (const license of add) {
+      const sku = tenant.skus.find((s) => s.skuId === license.skuId) as SandboxSku;
+      const held = current.some((l) => l.skuId === license.skuId);
+      if (!held && tenant.consumedUnits(sku.skuId) >= sku.enabled) return badRequest(`Subscription with SKU ${sku.skuId} does not have any available licenses.`, nowMs);
+    }
+    const next = [...current.filter((l) => !remove.includes(l.skuId) && !add.some((a) => a.skuId === l.skuId)), ...add];
+    const conflict = conflictingPlans(tenant.skus, next);
+    if (conflict) return badRequest(`License assignment failed because service plans ${conflict[0]},${conflict[1]} are mutually exclusive.`, nowMs);
+    tenant.setLicenses(user, next);
+    return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#users/$entity`, ...this.userView(user, undefined) });
   }
 
   groupView(group: GroupRecord, select: readonly string[] | undefined): Record<string, unknown> {

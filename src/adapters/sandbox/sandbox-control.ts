@@ -96,9 +96,10 @@ export class SandboxControl {
   }
 
   /** Adds `count` generated users to a tenant in one transaction (benchmarks seed 100,000). */
-  seedUsers(tenantKey: string, count: number): number {
+  seedUsers(tenantKey: string, count: number, prefix?: string): number {
     if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new SandboxControlError('INVALID_ARGUMENT', 'count must be an integer from 1 to 1000000');
-    return this.state.seedUsers(this.tenant(tenantKey), count);
+    if (prefix !== undefined && !/^[a-z][a-z0-9.]{0,30}$/.test(prefix)) throw new SandboxControlError('INVALID_ARGUMENT', 'prefix must be up to 31 lower-case letters, digits or dots, starting with a letter');
+    return this.state.seedUsers(this.tenant(tenantKey), count, prefix);
   }
 
   /**
@@ -111,6 +112,17 @@ export class SandboxControl {
     if (!user) throw new SandboxControlError('USER_NOT_FOUND', `No user '${upn}' in tenant ${tenant.id}`);
     const { token, expiresInSec } = this.authority.issueAccessToken(tenant, user, clientId, [...scopes]);
     return { access_token: token, token_type: 'Bearer', expires_in: expiresInSec };
+  }
+
+  /** Buys or cancels seats: the SKU's `prepaidUnits.enabled` becomes `enabled`. */
+  setSeats(tenantKey: string, skuPartNumber: string, enabled: number): { skuId: string; skuPartNumber: string; enabled: number; consumed: number } {
+    const tenant = this.tenant(tenantKey);
+    const sku = tenant.skus.find((s) => s.skuPartNumber.toLowerCase() === skuPartNumber.toLowerCase());
+    if (!sku) throw new SandboxControlError('INVALID_ARGUMENT', `tenant ${tenant.id} has no SKU ${skuPartNumber} (${tenant.skus.map((s) => s.skuPartNumber).join(', ')})`);
+    if (!Number.isInteger(enabled) || enabled < 0 || enabled > 1_000_000) throw new SandboxControlError('INVALID_ARGUMENT', 'enabled must be an integer from 0 to 1000000');
+    sku.enabled = enabled;
+    tenant.persistTenant();
+    return { skuId: sku.skuId, skuPartNumber: sku.skuPartNumber, enabled, consumed: tenant.consumedUnits(sku.skuId) };
   }
 
   grants(tenantKey: string): SandboxGrantView[] {
@@ -227,8 +239,9 @@ export class SandboxControl {
         return jsonReply(200, this.issueToken(tenantKey, body.upn, scopes, clientId));
       }
       if (action === 'grants' && m === 'GET') return jsonReply(200, this.grants(tenantKey));
+      if (action === 'skus' && m === 'POST') return jsonReply(200, this.setSeats(tenantKey, String(body.skuPartNumber ?? ''), Number(body.enabled)));
       if (action === 'revoke' && m === 'POST') return jsonReply(200, { revoked: this.revoke(tenantKey, (body.reason as RevocationReason | undefined) ?? 'revoked') });
-      if (action === 'users:seed' && m === 'POST') return jsonReply(200, { added: this.seedUsers(tenantKey, Number(body.count)) });
+      if (action === 'users:seed' && m === 'POST') return jsonReply(200, { added: this.seedUsers(tenantKey, Number(body.count), typeof body.prefix === 'string' ? body.prefix : undefined) });
     }
     if (first === 'faults' && segments.length === 1) {
       if (m === 'GET') return jsonReply(200, { ...this.faults(), throttling: this.throttling });

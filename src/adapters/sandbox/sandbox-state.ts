@@ -1,3 +1,4 @@
+import type { SandboxSku } from './licensing';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../domain/ports/clock';
 import { newGroupProps, newUserProps } from './graph-user-properties';
@@ -93,8 +94,12 @@ export class SandboxState {
     this.seedDefaults();
   }
 
-  /** Adds `count` generated users (`sandbox.user{n}@<default domain>`), in one transaction. */
-  seedUsers(tenant: TenantDirectory, count: number): number {
+  /**
+   * Adds `count` generated users (`<prefix>{n}@<default domain>`, prefix `sandbox.user`), in one
+   * transaction. Tenants whose users are imported side by side need prefixes of their own: the
+   * mailNickname becomes the directory username.
+   */
+  seedUsers(tenant: TenantDirectory, count: number, prefix = 'sandbox.user'): number {
     const domain = tenant.domains.find((d) => d.isDefault)?.id ?? tenant.domains[0]?.id ?? 'example.com';
     const created = new Date(this.clock.now().getTime()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     let next = tenant.userOrder.length;
@@ -102,7 +107,7 @@ export class SandboxState {
     this.store.transaction(() => {
       while (added < count) {
         next += 1;
-        const nickname = flat(`sandbox.user${next}`);
+        const nickname = flat(`${prefix}${next}`);
         const upn = flat(`${nickname}@${domain}`);
         if (tenant.upnTaken(upn)) continue;
         tenant.createUser(
@@ -202,7 +207,7 @@ export class SandboxState {
     return this.tenants.get(id) as TenantDirectory;
   }
 
-  private directory(seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>): TenantDirectory {
+  private directory(seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'> & { skus?: SandboxSku[] }): TenantDirectory {
     return new TenantDirectory(seed, this.store, (collection, objectId) => this.onDirectoryChange?.(seed.id, collection, objectId));
   }
 
@@ -271,7 +276,7 @@ export class SandboxState {
   private load(): void {
     const snapshot = this.store.load();
     for (const stored of snapshot.tenants) {
-      const seed = JSON.parse(stored.json) as Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>;
+      const seed = JSON.parse(stored.json) as Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'> & { skus?: SandboxSku[] };
       this.tenants.set(seed.id, this.directory(seed));
     }
     for (const object of snapshot.objects) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DomainSeed, TenantSeed } from './seed';
 import { directoryRoleDefinitions, stableGuid } from './seed';
 import type { SandboxStore } from './sandbox-store';
+import { defaultSkus, type SandboxAssignedLicense, type SandboxSku } from './licensing';
 
 /**
  * Change tracking: every change takes the tenant's next sequence number. Delta tokens carry the
@@ -25,6 +26,8 @@ export interface UserRecord extends ObjectMeta {
   roles: string[];
   /** Refresh tokens issued before this instant are refused (password reset revokes sessions). */
   tokensValidFromMs: number;
+  /** Licences (`assignedLicenses`); absent on users that never had one. */
+  assignedLicenses?: SandboxAssignedLicense[];
 }
 
 export interface MemberEvent {
@@ -82,9 +85,11 @@ export class TenantDirectory {
   private readonly byMail = new Map<string, UserRecord>();
   private readonly groupsOfMember = new Map<string, Set<string>>();
   liveUserCount = 0;
+  /** Subscribed products with their seats. */
+  readonly skus: SandboxSku[];
 
   constructor(
-    seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'>,
+    seed: Pick<TenantSeed, 'id' | 'name' | 'displayName' | 'createdDateTime' | 'domains'> & { readonly skus?: readonly SandboxSku[] },
     private readonly store: SandboxStore,
     private readonly changed: DirectoryChangeListener = () => undefined,
   ) {
@@ -93,6 +98,7 @@ export class TenantDirectory {
     this.displayName = seed.displayName;
     this.createdDateTime = seed.createdDateTime;
     this.domains = [...seed.domains];
+    this.skus = (seed.skus ?? defaultSkus()).map((sku) => ({ ...sku }));
     this.roles = Object.entries(directoryRoleDefinitions).map(([roleTemplateId, def]) => ({
       id: stableGuid(seed.id, 'directoryRole', roleTemplateId),
       roleTemplateId,
@@ -103,7 +109,7 @@ export class TenantDirectory {
   persistTenant(): void {
     this.store.saveTenant({
       id: this.id,
-      json: JSON.stringify({ id: this.id, name: this.name, displayName: this.displayName, createdDateTime: this.createdDateTime, domains: this.domains }),
+      json: JSON.stringify({ id: this.id, name: this.name, displayName: this.displayName, createdDateTime: this.createdDateTime, domains: this.domains, skus: this.skus }),
     });
   }
 
@@ -226,6 +232,18 @@ export class TenantDirectory {
     }
     this.persistUser(user);
     this.changed('users', user.id);
+  }
+
+  /** Seats of a SKU held by live users (`consumedUnits`). */
+  consumedUnits(skuId: string): number {
+    let count = 0;
+    for (const user of this.users.values()) if (user.deletedSeq === undefined && user.assignedLicenses?.some((l) => l.skuId === skuId) === true) count += 1;
+    return count;
+  }
+
+  setLicenses(user: UserRecord, licenses: SandboxAssignedLicense[]): void {
+    user.assignedLicenses = licenses;
+    this.persistUser(user);
   }
 
   /** A deleted user Entra still keeps in deleted items (for `deletedItemsRetentionMs` after the delete). */

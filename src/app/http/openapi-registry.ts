@@ -71,7 +71,8 @@ export function buildOpenApiDocument(
       request: {
         ...(route.params === undefined ? {} : { params: route.params as never }),
         ...(route.query === undefined ? {} : { query: route.query as never }),
-        ...(route.body === undefined ? {} : { body: { required: true, content: { 'application/json': { schema: named(route.body, `${base}Request`) } } } }),
+        // A body schema that accepts no body at all (an optional one) makes the body optional.
+        ...(route.body === undefined ? {} : { body: { required: !route.body.safeParse(undefined).success, content: { 'application/json': { schema: named(route.body, `${base}Request`) } } } }),
       },
       responses,
     });

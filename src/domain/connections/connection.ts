@@ -22,6 +22,18 @@ export type ExportAttribute = (typeof exportAttributeNames)[number];
 /** What deprovisioning does to an account: disable it, or disable it and delete it after a grace period. */
 export const deprovisionActions = ['disable', 'disable_then_delete'] as const;
 
+/** A licence to assign: a subscribed SKU by part number or id, with service plans to leave off. */
+export const licenseSettingSchema = z
+  .strictObject({
+    skuPartNumber: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9_.+-]+$/, 'must be a SKU part number such as ENTERPRISEPACK').optional(),
+    skuId: z.uuid().optional(),
+    disabledPlans: z.array(z.uuid()).max(100).optional(),
+  })
+  .refine((license) => (license.skuPartNumber === undefined) !== (license.skuId === undefined), 'give exactly one of skuPartNumber or skuId');
+export type LicenseSetting = z.output<typeof licenseSettingSchema>;
+
+export const licenseListSchema = z.array(licenseSettingSchema).max(20);
+
 const deactivationGuardSchema = z.strictObject({
   /** A run that would deactivate more users than this stops until an admin confirms. */
   maxUsers: z.number().int().min(0).max(1_000_000),
@@ -42,6 +54,10 @@ export const connectionSettingsSchema = z.strictObject({
   deprovisionAction: z.enum(deprovisionActions).default('disable'),
   /** Days a deprovisioned account stays disabled before `disable_then_delete` deletes it. */
   deleteAfterDays: z.number().int().min(1).max(3650).default(30),
+  /** Licences every provisioned user of the connection gets (bound groups may add their own). */
+  licenses: licenseListSchema.default([]),
+  /** Deprovisioning also removes the licences this service assigned, to free their seats. */
+  removeLicensesOnDeprovision: z.boolean().default(false),
   /** Deprovisioning (suspend, unbind) also signs the account out everywhere (`revokeSignInSessions`). */
   revokeSessionsOnDeprovision: z.boolean().default(true),
   /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
@@ -67,6 +83,8 @@ export const connectionSettingsPatchSchema = z.strictObject({
   deprovisionAction: z.enum(deprovisionActions).optional(),
   deleteAfterDays: connectionSettingsSchema.shape.deleteAfterDays.unwrap().optional(),
   revokeSessionsOnDeprovision: z.boolean().optional(),
+  licenses: licenseListSchema.optional(),
+  removeLicensesOnDeprovision: z.boolean().optional(),
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
@@ -102,6 +120,17 @@ export interface ReauthorizationInfo {
   readonly at: string;
 }
 
+/**
+ * The connection was consented before permissions a newer feature needs (Graph answered 403):
+ * everything else keeps working; a Global Administrator consents again to enable the feature.
+ */
+export interface ConsentUpgrade {
+  /** The delegated permissions the consent lacks. */
+  readonly permissions: readonly string[];
+  readonly reason: string;
+  readonly at: string;
+}
+
 /** Deactivations the mass-deactivation guard holds for an admin to confirm or cancel (status `sync_paused`). */
 export interface DeactivationHold {
   readonly count: number;
@@ -124,6 +153,7 @@ export interface ConnectionRecord {
   readonly homeAccountId?: string;
   readonly reauthorization?: ReauthorizationInfo;
   readonly deactivationHold?: DeactivationHold;
+  readonly consentUpgrade?: ConsentUpgrade;
   readonly deauthorizedAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -142,6 +172,8 @@ export interface ConnectionView {
   readonly consentedAt?: string;
   readonly reauthorization?: ReauthorizationInfo;
   readonly deactivationHold?: DeactivationHold;
+  /** Present when the consent lacks permissions a feature needs; the link starts a new consent. */
+  readonly consentUpgrade?: ConsentUpgrade & { readonly status: 'consent_upgrade_required'; readonly consentLink: string };
   readonly deauthorizedAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -160,6 +192,7 @@ export function toConnectionView(record: ConnectionRecord): ConnectionView {
     ...(record.consentedAt === undefined ? {} : { consentedAt: record.consentedAt }),
     ...(record.reauthorization === undefined ? {} : { reauthorization: record.reauthorization }),
     ...(record.deactivationHold === undefined ? {} : { deactivationHold: record.deactivationHold }),
+    ...(record.consentUpgrade === undefined ? {} : { consentUpgrade: { status: 'consent_upgrade_required' as const, ...record.consentUpgrade, consentLink: `/api/connections/${record.id}/consent` } }),
     ...(record.deauthorizedAt === undefined ? {} : { deauthorizedAt: record.deauthorizedAt }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
@@ -177,6 +210,8 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     deprovisionAction: patch.deprovisionAction ?? current.deprovisionAction,
     deleteAfterDays: patch.deleteAfterDays ?? current.deleteAfterDays ?? 30,
     revokeSessionsOnDeprovision: patch.revokeSessionsOnDeprovision ?? current.revokeSessionsOnDeprovision ?? true,
+    licenses: patch.licenses ?? current.licenses ?? [],
+    removeLicensesOnDeprovision: patch.removeLicensesOnDeprovision ?? current.removeLicensesOnDeprovision ?? false,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
     emptyValues: patch.emptyValues ?? current.emptyValues,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),

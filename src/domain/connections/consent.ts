@@ -209,7 +209,8 @@ async function recordConsent(deps: ConnectionDeps, connection: ConnectionRecord,
     if (stored === undefined || !sameAuthorization(stored.data, connection)) return undefined;
     const next = transition(stored.data.status, 'consent_granted');
     if (!next.ok) return undefined;
-    const { reauthorization: _reauthorization, deauthorizedAt: _deauthorizedAt, ...kept } = stored.data;
+    // A new consent grants what the app asks for today: a consent upgrade it was waiting for is done.
+    const { reauthorization: _reauthorization, deauthorizedAt: _deauthorizedAt, consentUpgrade: _consentUpgrade, ...kept } = stored.data;
     const record: ConnectionRecord = {
       ...kept,
       status: next.value,

@@ -38,6 +38,8 @@ export interface SubscriptionDeps {
   readonly gateway: ChangeSubscriptionGateway;
   /** `${PUBLIC_BASE_URL}/api/notifications`: where Graph delivers changes and lifecycle events. */
   readonly notificationUrl: string;
+  /** False when Graph cannot reach that URL (Microsoft requires HTTPS): then no connection subscribes. */
+  readonly deliverable: boolean;
 }
 
 /** Why a connection's subscriptions are looked at; `renew` and `recreate` name the resources concerned. */
@@ -81,7 +83,7 @@ export async function clientStateOf(secrets: SecretStore, connectionId: string):
  */
 export async function syncSubscriptions(deps: SubscriptionDeps, connectionId: string, asked: { readonly renew?: readonly SubscribedResource[]; readonly recreate?: readonly SubscribedResource[] } = {}): Promise<SubscriptionReport> {
   const connection = (await deps.store.get<ConnectionRecord>('connections', connectionId, connectionId))?.data;
-  const enabled = wantsNotifications(connection);
+  const enabled = deps.deliverable && wantsNotifications(connection);
   const current = (await readConnectionSubscriptions(deps.store, connectionId)) ?? { connectionId, updatedAt: deps.clock.now().toISOString() };
   let record: ConnectionSubscriptions = current;
   const actions: Record<SubscribedResource, SubscriptionAction> = { users: 'none', groups: 'none' };
@@ -154,7 +156,7 @@ export async function handleSubscriptionMessage(deps: SubscriptionDeps, body: un
  * within `renewWithinMs`, or present while they should not be); a connection in step costs one
  * read. The message id names the connection and the minute, so a timer firing twice queues each once.
  */
-export async function queueSubscriptionPasses(deps: Pick<SubscriptionDeps, 'store' | 'clock' | 'sender'>): Promise<number> {
+export async function queueSubscriptionPasses(deps: Pick<SubscriptionDeps, 'store' | 'clock' | 'sender' | 'deliverable'>): Promise<number> {
   const now = deps.clock.now();
   const minute = now.toISOString().slice(0, 16);
   const soonMs = now.getTime() + renewWithinMs;
@@ -166,7 +168,7 @@ export async function queueSubscriptionPasses(deps: Pick<SubscriptionDeps, 'stor
     for (const { data: connection } of page.items) {
       const record = await readConnectionSubscriptions(deps.store, connection.id);
       const refs = subscribedResources.map((resource) => record?.[resource]);
-      const wanted = wantsNotifications(connection);
+      const wanted = deps.deliverable && wantsNotifications(connection);
       const needed = wanted ? refs.some((ref) => ref === undefined || Date.parse(ref.expiresAt) <= soonMs) : refs.some((ref) => ref !== undefined);
       if (needed) due.push({ connectionId: connection.id, wanted });
     }

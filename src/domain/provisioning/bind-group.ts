@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { ConnectionRecord } from '../connections/connection';
+import type { ConnectionRecord, LicenseSetting } from '../connections/connection';
 import { err, ok, type Result } from '../result';
 import { groupBindingId, toGroupBindingView, type GroupBindingRecord, type GroupBindingView, type UserBindingRecord } from './binding';
-import { mutateDocument, readGroupBinding } from './binding-records';
-import { attachUser, detachUser, readConnection, readDirectoryUser, type BindingDeps, type BindingRefusal } from './bind-user';
+import { mutateDocument, readGroupBinding, readUserBinding } from './binding-records';
+import { attachUser, detachUser, nudgeUser, readConnection, readDirectoryUser, type BindingDeps, type BindingRefusal } from './bind-user';
 import { nudgeGroupSync } from '../group-sync/group-sync-nudges';
 import { sendNudges, type GroupNudge } from './nudges';
 
@@ -46,8 +46,8 @@ export async function groupBindingsOf(deps: Pick<BindingDeps, 'store'>, groupId:
  * PUT /connections/{id}/groups/{groupId}: binds every current member (in the background, a page
  * per message) and every future one (the membership hook). Binding again is harmless.
  */
-export async function bindGroup(deps: BindingDeps, connectionId: string, groupId: string): Promise<Result<GroupBindingView, BindingRefusal>> {
-  const bound = await startGroupBinding(deps, connectionId, groupId, undefined);
+export async function bindGroup(deps: BindingDeps, connectionId: string, groupId: string, options: { readonly licenses?: readonly LicenseSetting[] } = {}): Promise<Result<GroupBindingView, BindingRefusal>> {
+  const bound = await startGroupBinding(deps, connectionId, groupId, undefined, options.licenses);
   // Only a link to a Microsoft 365 group can find the binding anchored on another one.
   if (!bound.ok && bound.error.code === 'group_linked_to_other') throw new Error(`group ${groupId} was refused as anchored elsewhere without an anchor`);
   return bound as Result<GroupBindingView, BindingRefusal>;
@@ -69,7 +69,7 @@ export function linkExistingGroup(deps: BindingDeps, connectionId: string, group
   return startGroupBinding(deps, connectionId, groupId, m365GroupId);
 }
 
-async function startGroupBinding(deps: BindingDeps, connectionId: string, groupId: string, m365GroupId: string | undefined): Promise<Result<GroupBindingView, BindingRefusal | GroupLinkedToOther>> {
+async function startGroupBinding(deps: BindingDeps, connectionId: string, groupId: string, m365GroupId: string | undefined, licenses?: readonly LicenseSetting[]): Promise<Result<GroupBindingView, BindingRefusal | GroupLinkedToOther>> {
   const connection = await readConnection(deps.store, connectionId);
   if (connection === undefined) return err({ code: 'connection_not_found', message: `connection ${connectionId} not found` });
   if (connection.status !== 'active') return err({ code: 'connection_not_active', message: `connection ${connectionId} is ${connection.status}; only an active connection can bind groups` });
@@ -77,10 +77,17 @@ async function startGroupBinding(deps: BindingDeps, connectionId: string, groupI
   const now = deps.clock.now().toISOString();
   let started: string | undefined;
   let anchoredElsewhere: string | undefined;
+  let licensesChanged = false;
   const stored = await mutateDocument<StoredGroupBinding>(deps.store, 'bindings', connectionId, groupBindingId(groupId), (current) => {
     started = undefined;
     anchoredElsewhere = undefined;
+    licensesChanged = false;
     if (current !== undefined && current.expansion !== 'unbinding') {
+      // Binding again with other licences changes what every member bound through the group gets.
+      if (licenses !== undefined && JSON.stringify(licenses) !== JSON.stringify(current.licenses ?? [])) {
+        licensesChanged = true;
+        return { ...current, licenses, updatedAt: now };
+      }
       if (m365GroupId === undefined || current.m365GroupId === m365GroupId) return undefined;
       if (current.m365GroupId !== undefined) {
         anchoredElsewhere = current.m365GroupId;
@@ -98,6 +105,7 @@ async function startGroupBinding(deps: BindingDeps, connectionId: string, groupI
       boundMembers: 0,
       skippedMembers: 0,
       ...(m365GroupId === undefined ? {} : { m365GroupId }),
+      ...(licenses === undefined || licenses.length === 0 ? {} : { licenses }),
       createdAt: current?.createdAt ?? now,
       updatedAt: now,
     };
@@ -110,7 +118,22 @@ async function startGroupBinding(deps: BindingDeps, connectionId: string, groupI
     deps.logger.info('group bound', { connectionId, groupId, ...(m365GroupId === undefined ? {} : { m365GroupId }) });
   }
   if (started !== undefined || m365GroupId !== undefined) await nudgeGroupSync(deps, connectionId, groupId, 'bind');
+  if (licensesChanged) await nudgeMembersBoundThrough(deps, connectionId, groupId);
   return ok(toGroupBindingView((stored as NonNullable<typeof stored>).data));
+}
+
+/** Nudges every member bound through the group, so the worker brings their licences in step. */
+async function nudgeMembersBoundThrough(deps: BindingDeps, connectionId: string, groupId: string): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await deps.store.query<MembershipRecord>('memberships', { pk: groupId, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+    for (const { data } of page.items) {
+      const binding = await readUserBinding(deps.store, connectionId, data.userId);
+      if (binding?.data.via.groups.includes(groupId) === true) await nudgeUser(deps, connectionId, data.userId, 'group_membership');
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  deps.logger.info("group's licences changed; its members are brought in step", { connectionId, groupId });
 }
 
 /** DELETE /connections/{id}/groups/{groupId}: members bound only through it are unbound (in the background). */

@@ -1,3 +1,5 @@
+import type { LicenseSetting } from '../connections/connection';
+import type { ManagedLicense } from './license-plan';
 import type { M365Attributes } from './m365-user-gateway';
 import type { ProvisioningEventType } from './provisioning-events';
 
@@ -29,8 +31,10 @@ export interface PendingWrite {
   readonly manager?: string | null;
   /** The account's sign-in sessions are revoked after the attributes are written. */
   readonly revokeSessions?: true;
-  /** Instead of a PATCH: the account is deleted, or restored from Entra's deleted items. */
-  readonly action?: 'delete' | 'restore';
+  /** Instead of a PATCH: the account is deleted, restored from Entra's deleted items, or its licences changed. */
+  readonly action?: 'delete' | 'restore' | 'licenses';
+  /** For `licenses`: the SKU ids added and removed. */
+  readonly licenses?: { readonly add: readonly string[]; readonly remove: readonly string[] };
   /** `version` names the change within the binding (`link:<n>`, `write:<seq>`); it makes the event id. */
   readonly events: readonly PendingEvent[];
 }
@@ -42,6 +46,8 @@ export interface PendingEvent {
   readonly changedAttributes: readonly string[];
   readonly sessionsRevoked?: boolean;
   readonly restored?: boolean;
+  readonly addedLicenses?: readonly string[];
+  readonly removedLicenses?: readonly string[];
 }
 
 /** A user's binding to a connection (container `bindings`, pk = connection id, id = user id). */
@@ -77,6 +83,8 @@ export interface UserBindingRecord {
   readonly disabledAt?: string;
   /** When the account was deleted after its grace period; `m365UserId` still names it, for a restore. */
   readonly deletedAt?: string;
+  /** The licences this service assigned to the account; only these are ever removed. */
+  readonly licenses?: readonly ManagedLicense[];
   /** An imported account's own sign-in names, where they differ from what the directory email maps to. */
   readonly keptNames?: KeptNames;
   /**
@@ -115,6 +123,8 @@ export interface GroupBindingRecord {
   readonly skippedMembers: number;
   /** The Microsoft 365 group it is anchored on, when it was imported from one (nothing is created then). */
   readonly m365GroupId?: string;
+  /** Licences every member bound through the group gets. */
+  readonly licenses?: readonly LicenseSetting[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -154,6 +164,7 @@ export interface UserBindingView {
   readonly keptNames?: KeptNames;
   readonly disabledAt?: string;
   readonly deletedAt?: string;
+  readonly licenses?: readonly ManagedLicense[];
   /** The Microsoft 365 properties provisioning keeps in step for this account (as of its last run). */
   readonly managedAttributes?: readonly string[];
   readonly createdAt: string;
@@ -175,6 +186,7 @@ export function toUserBindingView(record: UserBindingRecord): UserBindingView {
     ...(record.keptNames === undefined ? {} : { keptNames: record.keptNames }),
     ...(record.disabledAt === undefined ? {} : { disabledAt: record.disabledAt }),
     ...(record.deletedAt === undefined ? {} : { deletedAt: record.deletedAt }),
+    ...(record.licenses === undefined || record.licenses.length === 0 ? {} : { licenses: record.licenses }),
     ...(record.managedAttributes === undefined ? {} : { managedAttributes: record.managedAttributes }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
@@ -188,6 +200,7 @@ export interface GroupBindingView {
   readonly boundMembers: number;
   readonly skippedMembers: number;
   readonly m365GroupId?: string;
+  readonly licenses?: readonly LicenseSetting[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -200,6 +213,7 @@ export function toGroupBindingView(record: GroupBindingRecord): GroupBindingView
     boundMembers: record.boundMembers,
     skippedMembers: record.skippedMembers,
     ...(record.m365GroupId === undefined ? {} : { m365GroupId: record.m365GroupId }),
+    ...(record.licenses === undefined ? {} : { licenses: record.licenses }),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

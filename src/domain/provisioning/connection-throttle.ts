@@ -77,6 +77,8 @@ export class ConnectionThrottle {
       revokeSessions: (id) => note(gateway.revokeSessions(id)),
       delete: (id) => note(gateway.delete(id)),
       restore: (id) => note(gateway.restore(id)),
+      subscribedSkus: () => note(gateway.subscribedSkus()),
+      assignLicenses: (id, add, remove) => note(gateway.assignLicenses(id, add, remove)),
     };
   }
 }

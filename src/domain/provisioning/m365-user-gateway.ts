@@ -25,6 +25,8 @@ export const m365UserProperties = [
   'employeeType',
   'employeeOrgData',
   'usageLocation',
+  // Read only when the connection manages licences; written through assignLicense, never PATCH.
+  'assignedLicenses',
 ] as const;
 
 export type M365UserProperty = (typeof m365UserProperties)[number];
@@ -71,6 +73,25 @@ export type GatewayFailure =
 
 export type GatewayResult<T> = Result<T, GatewayFailure>;
 
+/** A licence on an account (Graph `assignedLicense`). */
+export interface AssignedLicense {
+  readonly skuId: string;
+  readonly disabledPlans: readonly string[];
+}
+
+/** A product the tenant subscribes to, with its seats (Graph `subscribedSku`). */
+export interface SubscribedSku {
+  readonly skuId: string;
+  readonly skuPartNumber: string;
+  /** Only `User` SKUs can be assigned to users. */
+  readonly appliesTo: string;
+  readonly capabilityStatus: string;
+  /** Seats bought and active (`prepaidUnits.enabled`) and assigned (`consumedUnits`). */
+  readonly enabled: number;
+  readonly consumed: number;
+  readonly servicePlans: readonly { readonly servicePlanId: string; readonly servicePlanName: string }[];
+}
+
 /** Microsoft 365 user accounts of one connection's tenant (Graph `users`); every read uses `$select`. */
 export interface M365UserGateway {
   /** The account with this userPrincipalName, or undefined when there is none (or none visible yet). */
@@ -88,6 +109,13 @@ export interface M365UserGateway {
   delete(id: string): Promise<GatewayResult<void>>;
   /** Restores a deleted account with its object id; `not_found` when Entra no longer has it. */
   restore(id: string): Promise<GatewayResult<void>>;
+  /** The tenant's subscribed SKUs with their seats. */
+  subscribedSkus(): Promise<GatewayResult<SubscribedSku[]>>;
+  /**
+   * Adds and removes licences in one `assignLicense`. Failures Graph explains get their own codes:
+   * `LICENSE_UNAVAILABLE` (no free seat), `USAGE_LOCATION_REQUIRED` (the account has none).
+   */
+  assignLicenses(id: string, add: readonly AssignedLicense[], remove: readonly string[]): Promise<GatewayResult<void>>;
 }
 
 /** Opens the gateway of a connection (its tenant, its tokens). */

@@ -1,5 +1,5 @@
 import { backoffDelayMs } from '../backoff';
-import type { ConnectionRecord } from '../connections/connection';
+import type { ConnectionRecord, LicenseSetting } from '../connections/connection';
 import { toUser, type UserRecord } from '../directory/user-records';
 import type { User } from '../directory/user-schemas';
 import type { Clock } from '../ports/clock';
@@ -15,9 +15,13 @@ import { boundConnectionOf, nudgeUser } from './bind-user';
 import type { ConnectionThrottle } from './connection-throttle';
 import { generateInitialPassword } from './initial-password';
 import { respondToFailure } from './failure-response';
-import type { GatewayFailure, M365Attributes, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
+import type { AssignedLicense, GatewayFailure, M365Attributes, SubscribedSku, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
 import type { UserNudge } from './nudges';
 import { deletionDue, revokesSessionsOnDeprovision } from './lifecycle-settings';
+import { planLicenses, planRemovals } from './license-plan';
+import { ok } from '../result';
+import { managesLicenses, wantedLicenses } from './wanted-licenses';
+import { licensingPermissions, markConsentUpgradeRequired } from '../connections/consent-upgrade';
 import { provisioningEventId, recordEvent } from './provisioning-events';
 
 export interface ProvisionUserDeps {
@@ -102,7 +106,7 @@ class UserProvisioningRun {
     this.startChangeSeq = stored.data.changeSeq;
     this.note = stored.data.note;
     this.rules = new Set(connection.settings.exportAttributes);
-    this.select = managedProperties(this.rules);
+    this.select = managesLicenses(connection, stored.data) ? [...managedProperties(this.rules), 'assignedLicenses'] : managedProperties(this.rules);
     this.gateway = deps.throttle.observe(connection.id, deps.gateways.forConnection(connection.id));
   }
 
@@ -144,7 +148,9 @@ class UserProvisioningRun {
     // Deleted after its grace period: nothing left to deactivate.
     if (id === undefined || (this.binding.deletedAt !== undefined && this.binding.pendingWrite === undefined)) return 'deprovisioned';
     // A write left pending by an earlier run is judged on every attribute it set.
-    const read = await this.gateway.get(id, this.binding.pendingWrite === undefined ? ['id', 'userPrincipalName', 'accountEnabled'] : this.select);
+    // Licences this service assigned may have to go: those of groups the user left, or all of them by setting.
+    const removesLicenses = (this.binding.licenses ?? []).length > 0;
+    const read = await this.gateway.get(id, this.binding.pendingWrite === undefined && !removesLicenses ? ['id', 'userPrincipalName', 'accountEnabled'] : this.select);
     if (!read.ok) {
       // Gone already: nothing left to deactivate.
       if (read.error.kind === 'not_found') {
@@ -158,6 +164,10 @@ class UserProvisioningRun {
       await this.admitDeactivation(account.id);
       const revokeSessions = revokesSessionsOnDeprovision(this.connection.settings);
       await this.write(account, { attributes: { accountEnabled: false }, revokeSessions, events: [deprovisionEvent(['accountEnabled'], revokeSessions)] });
+    }
+    if (removesLicenses) {
+      const wanted = this.connection.settings.removeLicensesOnDeprovision === true ? [] : await wantedLicenses(this.deps.store, this.connection, this.binding);
+      await this.syncLicenses(account, wanted, 'remove_only');
     }
     return 'deprovisioned';
   }
@@ -213,6 +223,12 @@ class UserProvisioningRun {
       // Taking over an account for a suspended user is a link, not one of our accounts going dark.
       if (attributes.accountEnabled === false && !takeover) await this.admitDeactivation(account.id);
       await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), revokeSessions, events });
+    }
+    if (managesLicenses(this.connection, this.binding)) {
+      const keep = enabled || this.connection.settings.removeLicensesOnDeprovision !== true;
+      // The usage location this run may just have written counts.
+      const usageLocation = 'usageLocation' in attributes ? attributes.usageLocation : account.usageLocation;
+      await this.syncLicenses({ ...account, usageLocation }, keep ? await wantedLicenses(this.deps.store, this.connection, this.binding) : []);
     }
     return enabled ? 'provisioned' : 'deprovisioned';
   }
@@ -309,6 +325,77 @@ class UserProvisioningRun {
     if (!read.ok) throw await this.failure(read.error);
     this.log.info('Microsoft 365 account restored from deleted items', { m365UserId });
     return this.resolvePendingWrite(read.value);
+  }
+
+  // ---- licences ---------------------------------------------------------------------------------
+
+  /**
+   * Assigns the wanted licences and removes the ones this service assigned that nobody wants any
+   * more, in one `assignLicense`, recorded as `user_license_provision`. The tenant's subscribed
+   * SKUs name the SKUs and count the seats; a connection consented before licences were managed
+   * cannot read them (403): the connection is marked for a consent upgrade and the rest of the
+   * run carries on.
+   */
+  private async syncLicenses(account: M365User, wanted: readonly LicenseSetting[], mode: 'assign' | 'remove_only' = 'assign'): Promise<void> {
+    const managed = this.binding.licenses ?? [];
+    if (wanted.length === 0 && managed.length === 0) return;
+    const held = Array.isArray(account.assignedLicenses) ? (account.assignedLicenses as AssignedLicense[]) : [];
+    let skus: SubscribedSku[] = [];
+    if (mode === 'assign' && wanted.length > 0) {
+      const read = await this.gateway.subscribedSkus();
+      if (!read.ok) {
+        if (read.error.kind === 'stop' && !read.error.reauthorizationRequired) {
+          await markConsentUpgradeRequired(this.deps, this.connection.id, licensingPermissions, read.error.message);
+          this.note = 'licences are not assigned: the connection was consented before licence management; a Global Administrator must consent again (see consentUpgrade on the connection)';
+          return;
+        }
+        throw await this.failure(read.error);
+      }
+      skus = read.value;
+    }
+    const plan = mode === 'assign' ? planLicenses(wanted, skus, held, managed) : ok(planRemovals(wanted, held, managed));
+    if (!plan.ok) throw await this.permanent(plan.error);
+    if (plan.value.add.length === 0 && plan.value.remove.length === 0) {
+      this.binding = { ...this.binding, licenses: plan.value.managed };
+      return;
+    }
+    if (plan.value.add.length > 0 && (account.usageLocation ?? null) === null) await this.giveUsageLocation(account.id);
+    const seq = this.binding.writeSeq + 1;
+    const pending: PendingWrite = {
+      seq,
+      attributes: {},
+      password: false,
+      action: 'licenses',
+      licenses: { add: plan.value.add.map((l) => l.skuId), remove: plan.value.remove },
+      events: [{ type: 'user_license_provision', version: `write:${seq}`, changedAttributes: ['assignedLicenses'], addedLicenses: plan.value.added, removedLicenses: plan.value.removed }],
+    };
+    this.binding = { ...this.binding, pendingWrite: pending };
+    await this.checkpoint();
+    const assigned = await this.gateway.assignLicenses(account.id, plan.value.add, plan.value.remove);
+    if (!assigned.ok) {
+      // Refused: nothing was written, nothing is pending.
+      if (assigned.error.kind === 'permanent') this.binding = { ...this.binding, pendingWrite: undefined };
+      if (assigned.error.code === 'LICENSE_UNAVAILABLE') {
+        // Taken between reading the seats and assigning: named by SKU, retried once one is free.
+        throw await this.permanent({ code: 'LICENSE_UNAVAILABLE', message: `no free seat of ${plan.value.added.join(', ')}; the binding is tried again once a seat is free` });
+      }
+      throw await this.failure(assigned.error);
+    }
+    await this.record(pending.events, account.id);
+    this.binding = { ...this.binding, writeSeq: seq, pendingWrite: undefined, licenses: plan.value.managed };
+  }
+
+  /** Licences need a usage location: the connection's default, or a clear error naming the fix. */
+  private async giveUsageLocation(m365UserId: string): Promise<void> {
+    const usageLocation = this.connection.settings.usageLocation;
+    if (usageLocation === undefined) {
+      throw await this.permanent({
+        code: 'USAGE_LOCATION_REQUIRED',
+        message: "licences need a usage location: the account has none and the connection's settings.usageLocation is not set (or export the usageLocation attribute)",
+      });
+    }
+    const updated = await this.gateway.update(m365UserId, { attributes: { usageLocation } });
+    if (!updated.ok) throw await this.failure(updated.error);
   }
 
   // ---- linking: take over by userPrincipalName, or create -------------------------------------
@@ -435,6 +522,14 @@ class UserProvisioningRun {
   private async resolvePendingWrite(account: M365User): Promise<M365User> {
     const pending = this.binding.pendingWrite;
     if (pending === undefined) return account;
+    if (pending.action === 'licenses') {
+      // Done when the account holds what was added and none of what was removed; otherwise planned again.
+      const held = Array.isArray(account.assignedLicenses) ? (account.assignedLicenses as AssignedLicense[]).map((l) => l.skuId.toLowerCase()) : undefined;
+      const done = held !== undefined && (pending.licenses?.add ?? []).every((id) => held.includes(id.toLowerCase())) && !(pending.licenses?.remove ?? []).some((id) => held.includes(id.toLowerCase()));
+      if (done) await this.record(pending.events, account.id);
+      this.binding = { ...this.binding, writeSeq: pending.seq, pendingWrite: undefined };
+      return account;
+    }
     if (pending.action !== undefined) {
       // The account is there: a restore happened, a delete did not (and is tried again when due).
       if (pending.action === 'restore') await this.record(pending.events, account.id);
@@ -474,6 +569,7 @@ class UserProvisioningRun {
         changedAttributes: [...event.changedAttributes].sort(),
         ...(event.sessionsRevoked === true ? { sessionsRevoked: true } : {}),
         ...(event.restored === true ? { restored: true } : {}),
+        ...(event.addedLicenses === undefined ? {} : { addedLicenses: event.addedLicenses, removedLicenses: event.removedLicenses ?? [] }),
         at,
       });
       if (!recorded) this.log.debug('event was recorded before', { eventId: id, type: event.type });
@@ -647,6 +743,7 @@ class UserProvisioningRun {
       managerM365Id: mine.managerM365Id,
       disabledAt: mine.disabledAt,
       deletedAt: mine.deletedAt,
+      licenses: mine.licenses,
       passwordPending: current.changeSeq === this.startChangeSeq ? mine.passwordPending : current.passwordPending,
     };
   }

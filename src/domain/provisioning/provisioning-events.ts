@@ -8,6 +8,7 @@ export const provisioningEventTypes = [
   'user_password_update_provision',
   'user_deprovision',
   'user_delete_provision',
+  'user_license_provision',
   'group_create_provision',
   'group_update_provision',
   'group_membership_provision',
@@ -32,6 +33,9 @@ export interface ProvisioningEvent {
   readonly sessionsRevoked?: boolean;
   /** For `user_create_provision`: the account deleted after its grace period was restored, same object id. */
   readonly restored?: boolean;
+  /** For `user_license_provision`: SKU part numbers added to and removed from the account. */
+  readonly addedLicenses?: readonly string[];
+  readonly removedLicenses?: readonly string[];
   readonly at: string;
 }
 

@@ -3,6 +3,7 @@ import type { Clock } from '../ports/clock';
 import type { DocumentStore } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
 import type { MessageSender } from '../ports/work-queue';
+import type { GatewayResult, SubscribedSku } from '../provisioning/m365-user-gateway';
 import type { M365UsersDelta } from './m365-users-delta';
 
 /** What a run of one connection offers the parts it calls (users, safety net, groups). */
@@ -33,4 +34,6 @@ export interface ReconcileDeps {
   readonly usersDelta: M365UsersDelta;
   /** Absent until security-group synchronization is wired. */
   readonly reconcileGroups?: GroupsReconciler;
+  /** The tenant's subscribed SKUs, so bindings waiting for a free seat are tried again once there is one. */
+  readonly subscribedSkus?: (connectionId: string) => Promise<GatewayResult<SubscribedSku[]>>;
 }

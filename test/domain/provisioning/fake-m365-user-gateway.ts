@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { GatewayFailure, GatewayResult, M365User, M365UserGateway, M365UserPatch, M365UserProperty, NewM365User } from '../../../src/domain/provisioning/m365-user-gateway';
+import type { AssignedLicense, GatewayFailure, GatewayResult, M365User, M365UserGateway, M365UserPatch, M365UserProperty, NewM365User, SubscribedSku } from '../../../src/domain/provisioning/m365-user-gateway';
 import { err, ok } from '../../../src/domain/result';
 
-type Op = 'findByUpn' | 'get' | 'create' | 'update' | 'setManager' | 'revokeSessions' | 'delete' | 'restore';
+type Op = 'findByUpn' | 'get' | 'create' | 'update' | 'setManager' | 'revokeSessions' | 'delete' | 'restore' | 'subscribedSkus' | 'assignLicenses';
 
 /** A scripted fault: the next call of `op` fails; with `afterApplying` the call takes effect first and only its answer is lost. */
 interface Fault {
@@ -18,6 +18,8 @@ export interface Call {
   readonly attributes?: Readonly<Record<string, unknown>>;
   readonly password?: string;
   readonly manager?: string | null;
+  readonly add?: readonly AssignedLicense[];
+  readonly remove?: readonly string[];
 }
 
 /** A tiny in-memory Microsoft 365 tenant behind the gateway port, with fault injection. */
@@ -25,6 +27,8 @@ export class FakeM365UserGateway implements M365UserGateway {
   readonly accounts = new Map<string, Record<string, unknown>>();
   readonly passwords = new Map<string, string>();
   readonly managers = new Map<string, string | null>();
+  /** The tenant's products: `enabled` seats each; consumption is counted from the accounts. */
+  readonly skus: { skuId: string; skuPartNumber: string; enabled: number }[] = [];
   /** Deleted accounts, restorable until `purge`. */
   readonly deleted = new Map<string, Record<string, unknown>>();
   /** How often each account's sign-in sessions were revoked. */
@@ -49,7 +53,7 @@ export class FakeM365UserGateway implements M365UserGateway {
   }
 
   writes(): Call[] {
-    return this.calls.filter((c) => c.op === 'create' || c.op === 'update' || c.op === 'setManager' || c.op === 'revokeSessions' || c.op === 'delete' || c.op === 'restore');
+    return this.calls.filter((c) => c.op === 'create' || c.op === 'update' || c.op === 'setManager' || c.op === 'revokeSessions' || c.op === 'delete' || c.op === 'restore' || c.op === 'assignLicenses');
   }
 
   private fault(op: Op): Fault | undefined {
@@ -154,5 +158,33 @@ export class FakeM365UserGateway implements M365UserGateway {
   /** Entra's 30 days ran out: the deleted account is gone for good. */
   purge(id: string): void {
     this.deleted.delete(id);
+  }
+
+  private consumed(skuId: string): number {
+    return [...this.accounts.values()].filter((a) => ((a.assignedLicenses ?? []) as AssignedLicense[]).some((l) => l.skuId === skuId)).length;
+  }
+
+  subscribedSkus(): Promise<GatewayResult<SubscribedSku[]>> {
+    this.calls.push({ op: 'subscribedSkus' });
+    return this.run('subscribedSkus', () => ok(this.skus.map((sku) => ({ ...sku, appliesTo: 'User', capabilityStatus: 'Enabled', consumed: this.consumed(sku.skuId), servicePlans: [] }))));
+  }
+
+  /** Graph's refusals as the Graph adapter classifies them. */
+  assignLicenses(id: string, add: readonly AssignedLicense[], remove: readonly string[]): Promise<GatewayResult<void>> {
+    this.calls.push({ op: 'assignLicenses', id, add, remove });
+    return this.run('assignLicenses', () => {
+      const account = this.accounts.get(id);
+      if (account === undefined) return err({ kind: 'not_found', code: 'Request_ResourceNotFound', message: `Resource '${id}' does not exist` });
+      if (add.length > 0 && (account.usageLocation ?? null) === null) return err({ kind: 'permanent', code: 'USAGE_LOCATION_REQUIRED', message: 'License assignment cannot be done for user with invalid usage location.' });
+      const current = ((account.assignedLicenses ?? []) as AssignedLicense[]).filter((l) => !remove.includes(l.skuId));
+      for (const license of add) {
+        const sku = this.skus.find((s) => s.skuId === license.skuId);
+        if (sku === undefined) return err({ kind: 'permanent', code: 'Request_BadRequest', message: `License ${license.skuId} does not correspond to a valid company License.` });
+        const held = current.some((l) => l.skuId === license.skuId);
+        if (!held && this.consumed(sku.skuId) >= sku.enabled) return err({ kind: 'permanent', code: 'LICENSE_UNAVAILABLE', message: `Subscription with SKU ${sku.skuId} does not have any available licenses.` });
+      }
+      account.assignedLicenses = [...current.filter((l) => !add.some((a) => a.skuId === l.skuId)), ...add.map((l) => ({ skuId: l.skuId, disabledPlans: [...l.disabledPlans] }))];
+      return ok(undefined);
+    });
   }
 }

@@ -33,12 +33,12 @@ describe('delete after a grace period, restore on rebind', () => {
     expect((await h.binding(userId))?.disabledAt).toBe(h.clock.now().toISOString());
 
     h.clock.advance(29 * day);
-    expect((await h.reconcileOnce()).lifecycle).toEqual({ dueDeletions: 0 });
+    expect((await h.reconcileOnce()).lifecycle).toMatchObject({ dueDeletions: 0 });
     await h.drain();
     expect(h.gateway.accounts.has(m365UserId)).toBe(true);
 
     h.clock.advance(1 * day);
-    expect((await h.reconcileOnce()).lifecycle).toEqual({ dueDeletions: 1 });
+    expect((await h.reconcileOnce()).lifecycle).toMatchObject({ dueDeletions: 1 });
     await h.drain();
     expect(h.gateway.accounts.has(m365UserId)).toBe(false);
     expect(h.gateway.deleted.has(m365UserId)).toBe(true);
@@ -47,7 +47,7 @@ describe('delete after a grace period, restore on rebind', () => {
 
     // Later runs leave it alone: no second delete, no nudge, nothing "missing".
     h.gateway.calls.length = 0;
-    expect((await h.reconcileOnce({ forceFull: true })).lifecycle).toEqual({ dueDeletions: 0 });
+    expect((await h.reconcileOnce({ forceFull: true })).lifecycle).toMatchObject({ dueDeletions: 0 });
     await h.drain();
     expect(h.gateway.calls.filter((c) => c.op === 'delete')).toHaveLength(0);
     expect(await h.events('user_delete_provision')).toHaveLength(1);
@@ -57,7 +57,7 @@ describe('delete after a grace period, restore on rebind', () => {
     await settings({});
     const { m365UserId } = await unboundAccount();
     h.clock.advance(365 * day);
-    expect((await h.reconcileOnce()).lifecycle).toEqual({ dueDeletions: 0 });
+    expect((await h.reconcileOnce()).lifecycle).toMatchObject({ dueDeletions: 0 });
     await h.drain();
     expect(h.gateway.accounts.has(m365UserId)).toBe(true);
   });
@@ -70,7 +70,7 @@ describe('delete after a grace period, restore on rebind', () => {
     expect(h.gateway.accounts.get(m365UserId)?.accountEnabled).toBe(true);
     expect((await h.binding(userId))?.disabledAt).toBeUndefined();
     h.clock.advance(20 * day);
-    expect((await h.reconcileOnce()).lifecycle).toEqual({ dueDeletions: 0 });
+    expect((await h.reconcileOnce()).lifecycle).toMatchObject({ dueDeletions: 0 });
     expect(h.gateway.accounts.has(m365UserId)).toBe(true);
   });
 
@@ -154,7 +154,7 @@ describe('delete after a grace period, restore on rebind', () => {
     h.clock.advance(2 * 3600_000);
     for (let i = 0; i < 2; i += 1) accounts.push((await unboundAccount()).m365UserId);
     h.clock.advance(31 * day);
-    expect((await h.reconcileOnce()).lifecycle).toEqual({ dueDeletions: 4 });
+    expect((await h.reconcileOnce()).lifecycle).toMatchObject({ dueDeletions: 4 });
     await h.drain();
     expect(accounts.filter((id) => h.gateway.deleted.has(id))).toHaveLength(0);
     const connection = await h.store.get<{ status: string; deactivationHold?: { count: number } }>('connections', testConnectionId, testConnectionId);
