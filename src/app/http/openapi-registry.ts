@@ -30,9 +30,11 @@ export interface RouteDoc {
 const pascal = (name: string): string => name.replace(/(^|[^A-Za-z0-9])([A-Za-z0-9])/g, (_match, _sep: string, letter: string) => letter.toUpperCase());
 
 /**
- * Builds the OpenAPI 3.1 document of every documented route. Every request and response body is a
- * named component under `components/schemas` referenced with `$ref`: shared schemas by the id they
- * were defined with (`User`, `Error`...), the others after their route (`UsersListResponse`).
+ * Builds the OpenAPI 3.1 document of every documented route. Every response body is a named
+ * component under `components/schemas` referenced with `$ref`: shared schemas by the id they were
+ * defined with (`User`, `Error`...), the others after their route (`UsersListResponse`). Request
+ * bodies stay inline unless named where defined: a field with a default is optional in a request and
+ * present in a response, and code generators read a component's defaults as present.
  */
 export function buildOpenApiDocument(
   routes: readonly RouteDoc[],
@@ -72,7 +74,7 @@ export function buildOpenApiDocument(
         ...(route.params === undefined ? {} : { params: route.params as never }),
         ...(route.query === undefined ? {} : { query: route.query as never }),
         // A body schema that accepts no body at all (an optional one) makes the body optional.
-        ...(route.body === undefined ? {} : { body: { required: !route.body.safeParse(undefined).success, content: { 'application/json': { schema: named(route.body, `${base}Request`) } } } }),
+        ...(route.body === undefined ? {} : { body: { required: !route.body.safeParse(undefined).success, content: { 'application/json': { schema: route.body } } } }),
       },
       responses,
     });

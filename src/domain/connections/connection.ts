@@ -72,7 +72,7 @@ export const connectionSettingsSchema = z.strictObject({
   emptyValues: z.enum(['keep', 'clear']).default('keep'),
   /** Graph change notifications correct drift within seconds; absent or true keeps them on, false leaves drift to the reconcile timer. */
   changeNotifications: z.boolean().optional(),
-}).meta({ id: 'ConnectionSettings' });
+});
 export type ConnectionSettings = z.output<typeof connectionSettingsSchema>;
 
 /** A settings change: only the fields given are replaced; `usageLocation: null` clears it. */
