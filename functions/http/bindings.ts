@@ -32,9 +32,17 @@ const userBindingSchema = z.object({
     .object({ email: z.string(), userPrincipalName: z.string(), mailNickname: z.string() })
     .optional()
     .meta({ description: "An imported account's own sign-in names, kept instead of those the email maps to while the user's email is still `email`" }),
+  managedAttributes: z.array(z.string()).optional().meta({ description: 'The Microsoft 365 properties provisioning keeps in step for this account, as of its last run; a mapped attribute the directory has no value for is left as Microsoft 365 holds it (emptyValues "keep")' }),
+  allowPrivileged: z.boolean().optional().meta({ description: 'Provisioning may disable, re-password and rename the account although it is privileged' }),
   createdAt: z.string(),
   updatedAt: z.string(),
 }).meta({ id: 'UserBinding' });
+
+const bindUserBodySchema = z
+  .strictObject({
+    allowPrivileged: z.boolean().optional().meta({ description: 'Let provisioning disable, re-password and rename this account although it holds a privileged directory role or is the consenting account; false takes that back' }),
+  })
+  .optional();
 
 const groupBindingSchema = z.object({
   connectionId: z.string(),
@@ -84,8 +92,9 @@ export const bindUserRoute = defineRoute({
   summary: 'Bind a user to a connection: the worker creates or takes over their Microsoft 365 account',
   tags,
   params: userParams,
+  body: bindUserBodySchema,
   responses: { 202: { description: 'Bound; provisioning runs in the background', schema: userBindingSchema }, ...refusals, ...errorResponses },
-  handler: async ({ params, services }) => ({ status: 202, body: valueOf(await bindUser(provisioningFor(services), params.id, params.userId)) }),
+  handler: async ({ params, body, services }) => ({ status: 202, body: valueOf(await bindUser(provisioningFor(services), params.id, params.userId, body ?? {})) }),
 });
 
 export const unbindUserRoute = defineRoute({

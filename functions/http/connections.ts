@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { cursorSchema, errorResponses, errorSchema, idParamSchema, limitSchema, pageSchema } from '../../src/app/http/common-schemas';
 import { defineRoute } from '../../src/app/http/route';
 import { ApiError, type ApiErrorCode } from '../../src/domain/errors';
-import { InvalidCursorError } from '../../src/domain/ports/document-store';
 import type { Result } from '../../src/domain/result';
 import { connectionSettingsPatchSchema, connectionSettingsSchema, domainListSchema } from '../../src/domain/connections/connection';
 import type { ConnectionDeps, ConnectionError } from '../../src/domain/connections/connection-deps';
@@ -93,14 +92,7 @@ export const listConnectionsRoute = defineRoute({
   tags,
   query: z.strictObject({ status: z.enum(connectionStatuses).optional(), limit: limitSchema, cursor: cursorSchema.optional() }),
   responses: { 200: { description: 'A page of connections', schema: pageSchema(connectionSchema) }, ...errorResponses },
-  handler: async ({ query, services }) => {
-    try {
-      return { status: 200, body: await listConnections(services, query) };
-    } catch (error) {
-      if (error instanceof InvalidCursorError) throw new ApiError('VALIDATION_FAILED', `query.cursor: ${error.message}`, [{ field: 'query.cursor', message: error.message }]);
-      throw error;
-    }
-  },
+  handler: async ({ query, services }) => ({ status: 200, body: await listConnections(services, query) }),
 });
 
 export const getConnectionRoute = defineRoute({

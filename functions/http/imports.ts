@@ -24,6 +24,8 @@ const previewItemSchema = z.object({
   status: z.enum(importStatuses),
   userId: z.string().optional().meta({ description: 'imported: the bound directory user; conflict, other_connection: the directory user with that email' }),
   boundConnectionId: z.string().optional().meta({ description: 'other_connection: the connection that directory user is bound to' }),
+  privileged: z.literal(true).optional().meta({ description: 'Holds a directory role Microsoft labels privileged: imported only when named by id (m365UserIds), never through a filter or group' }),
+  consentingAccount: z.literal(true).optional().meta({ description: 'The account this connection was consented with: imported only when named by id' }),
 }).meta({ id: 'M365UserPreview' });
 
 const resultSchema = z.union([

@@ -55,8 +55,9 @@ export const oauthCallbackRoute = defineRoute({
     500: { description: 'The service failed; nothing was stored', contentType: 'text/html', schema: z.string() },
   },
   handler: async ({ query, services, log, correlationId }) => {
-    // The code and state are single-use secrets in this URL: the page must not leak them onward.
-    const headers = { 'referrer-policy': 'no-referrer', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" };
+    // The code and state are single-use secrets in this URL: the page must not leak them onward,
+    // nor be framed by another site (X-Frame-Options for browsers that predate frame-ancestors).
+    const headers = { 'referrer-policy': 'no-referrer', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'", 'x-frame-options': 'DENY' };
     let outcome;
     try {
       outcome = await completeConsent(connectionDeps(services), {

@@ -16,6 +16,7 @@ const tags: Readonly<Record<string, string>> = {
   bindings: 'Users and groups bound to a connection, provisioned to its tenant',
   imports: 'Preview and import of the users of a tenant',
   reconcile: 'Reconcile runs and the mass-deactivation guard',
+  plans: 'Dry runs: what a settings change, bind, unbind or reconcile would write, without writing',
   events: 'What provisioning did, once per effective change',
   notifications: 'Microsoft Graph change notifications',
   operations: 'Health, dead letters, this document and its rendered reference',

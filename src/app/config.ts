@@ -159,6 +159,18 @@ function m365CredentialFor(env: Env, live: boolean): M365ClientCredential {
   return { kind: 'secret', secret: 'sandbox-client-secret' };
 }
 
+/**
+ * The Functions host's Service Bus triggers receive from SERVICEBUS__fullyQualifiedNamespace (the
+ * `SERVICEBUS` connection); work sent to another namespace would never be received.
+ */
+function serviceBusNamespaceFor(env: Env, namespace: string | undefined): string | undefined {
+  const triggers = read(env, 'SERVICEBUS__fullyQualifiedNamespace');
+  if (triggers !== undefined && namespace !== undefined && triggers.toLowerCase() !== namespace.toLowerCase()) {
+    throw new ConfigError('SERVICEBUS_NAMESPACE', `must be the namespace the triggers receive from, SERVICEBUS__fullyQualifiedNamespace (got "${namespace}" and "${triggers}")`);
+  }
+  return namespace;
+}
+
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = parse(env, 'PORT', portSchema, 7071);
@@ -200,7 +212,7 @@ export function loadConfig(env: Env = process.env): Config {
     sandboxPort,
     cosmosEndpoint: azureOnly('COSMOS_ENDPOINT', parse(env, 'COSMOS_ENDPOINT', urlSchema, undefined as string | undefined)),
     cosmosDatabase: parse(env, 'COSMOS_DATABASE', z.string().regex(/^[A-Za-z0-9-_]{1,255}$/, 'must be a Cosmos DB database name'), 'm365-bridge'),
-    serviceBusNamespace: azureOnly('SERVICEBUS_NAMESPACE', parse(env, 'SERVICEBUS_NAMESPACE', z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a namespace host name such as myns.servicebus.windows.net'), undefined as string | undefined)),
+    serviceBusNamespace: serviceBusNamespaceFor(env, azureOnly('SERVICEBUS_NAMESPACE', parse(env, 'SERVICEBUS_NAMESPACE', z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a namespace host name such as myns.servicebus.windows.net'), undefined as string | undefined))),
     keyVaultUrl: azureOnly('KEYVAULT_URL', parse(env, 'KEYVAULT_URL', urlSchema, undefined as string | undefined)),
     localSecretsKey: parse(env, 'LOCAL_SECRETS_KEY', z.string().refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded'), undefined as string | undefined),
     logLevel: parse<LogLevel>(env, 'LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }), 'info'),

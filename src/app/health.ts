@@ -7,9 +7,13 @@ export interface CheckResult {
   readonly error?: string;
 }
 
+/**
+ * Without an API key only `status` is shown: which dependency failed, and which tenants wait for
+ * re-consent, is for the service's operators.
+ */
 export interface HealthReport {
   readonly status: 'ok' | 'down';
-  readonly checks: Readonly<Record<string, CheckResult>>;
+  readonly checks?: Readonly<Record<string, CheckResult>>;
   /** Connections waiting for a Global Administrator's re-consent: an alert, not an outage (status stays ok). */
   readonly connections?: { readonly reauthorizationRequired: number; readonly items: readonly ReauthorizationNotice[] };
 }
@@ -34,8 +38,8 @@ async function timed(probe: () => Promise<void>): Promise<CheckResult> {
   }
 }
 
-/** Probes every dependency in parallel; the service is down when any of them is. */
-export async function checkHealth(services: Services): Promise<HealthReport> {
+/** Probes every dependency in parallel; the service is down when any of them is. `details` adds what only a key holder may see. */
+export async function checkHealth(services: Services, options: { details: boolean }): Promise<HealthReport> {
   const [store, queue, secrets] = await Promise.all([
     timed(() => services.store.ping()),
     timed(() => services.sender.ping()),
@@ -43,6 +47,7 @@ export async function checkHealth(services: Services): Promise<HealthReport> {
   ]);
   const checks = { store, queue, secrets };
   const down = Object.values(checks).some((check) => check.status === 'down');
+  if (!options.details) return { status: down ? 'down' : 'ok' };
   const waiting = store.status === 'ok' ? await connectionsNeedingReauthorization(services.store).catch(() => undefined) : undefined;
   return { status: down ? 'down' : 'ok', checks, ...(waiting === undefined ? {} : { connections: { reauthorizationRequired: waiting.count, items: waiting.items } }) };
 }

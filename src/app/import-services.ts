@@ -1,6 +1,7 @@
 import { createGraphM365Directories } from '../adapters/graph/graph-m365-directory';
 import type { M365Directories } from '../domain/import/m365-directory';
 import { GraphPageCache, type PreviewDeps } from '../domain/import/preview-m365-users';
+import { signingKey } from '../domain/signing/signing-key';
 import type { ImportWorkerDeps } from '../domain/import/import-worker';
 import { provisioningFor } from './provisioning-services';
 import type { Services } from './services';
@@ -32,7 +33,7 @@ export function importsFor(services: Services): ImportWiring {
       directories,
       maxAttempts: services.config.queueMaxDeliveries,
     },
-    preview: { store: services.store, clock: services.clock, directories, pages: new GraphPageCache(services.clock) },
+    preview: { store: services.store, clock: services.clock, directories, pages: new GraphPageCache(services.clock), cursorKey: () => signingKey(services, 'preview-cursor') },
   };
   wired.set(services, wiring);
   return wiring;

@@ -1,6 +1,7 @@
 import { classifySmtpError, createSmtpMailTransport } from '../../src/adapters/notice/smtp-mail-transport';
 import { loopbackCertificatePem } from '../../src/adapters/sandbox/loopback-tls';
 import type { Mail } from '../../src/domain/ports/mail-transport';
+import { recipientsOf } from '../support/mail-headers';
 import { startSmtpRelay, type SmtpRelay } from '../support/smtp-relay';
 
 const mail: Mail = { id: 'binding-conn-1-user-1-abc', to: 'ada.lovelace@contoso.com', toName: 'Ada Lovelace', subject: 'Your Microsoft 365 account at Contoso', text: 'Hello Ada,\n\nYour sign-in name is ada.lovelace@contoso.com.' };
@@ -30,6 +31,17 @@ describe('SMTP mail transport, against a real SMTP server on loopback', () => {
     expect(got[0]?.raw).toMatch(/^To: Ada Lovelace <ada\.lovelace@contoso\.com>\r$/m);
     expect(got[0]?.raw).toMatch(/^Subject: Your Microsoft 365 account at Contoso\r$/m);
     expect(got[0]?.raw).toContain('Your sign-in name is ada.lovelace@contoso.com.');
+  });
+
+  it('keeps a hostile display name one recipient: quoted or encoded, never raw', async () => {
+    for (const toName of ['Evil <attacker@evil.example>, Victim', 'Zoë "Q" <x@evil.example>,\r\nBcc: spy@evil.example']) {
+      const before = relay.received.length;
+      expect(await transport().deliver({ ...mail, toName })).toEqual({ ok: true, value: undefined });
+      const got = relay.received[before];
+      expect(got?.to).toEqual(['ada.lovelace@contoso.com']);
+      expect(recipientsOf(got?.raw ?? '')).toEqual([{ name: toName, address: 'ada.lovelace@contoso.com' }]);
+      expect(got?.raw).not.toMatch(/^Bcc:/im);
+    }
   });
 
   it('reports a recipient the relay refuses for good (550) as permanent, and one refused for now (451) as transient', async () => {

@@ -98,6 +98,12 @@ describe('loadConfig', () => {
       expect(loadConfig({ ...host, ...azure, M365_MODE: 'live' })).toMatchObject({ m365Mode: 'live', functionsHost: true, m365Credential: { kind: 'managed-identity' } });
     });
 
+    it('refuses to send work to another Service Bus namespace than the triggers receive from', () => {
+      const host = { FUNCTIONS_WORKER_RUNTIME: 'node', ...azure, M365_MODE: 'live' };
+      expect(loadConfig({ ...host, SERVICEBUS__fullyQualifiedNamespace: 'NS.servicebus.windows.net' }).serviceBusNamespace).toBe('ns.servicebus.windows.net');
+      expect(() => loadConfig({ ...host, SERVICEBUS__fullyQualifiedNamespace: 'other.servicebus.windows.net' })).toThrow(/SERVICEBUS_NAMESPACE: must be the namespace the triggers receive from/);
+    });
+
     it('runs the sandbox there only when asked to explicitly', () => {
       const host = { FUNCTIONS_WORKER_RUNTIME: 'node', ...azure, M365_MODE: 'sandbox' };
       expect(() => loadConfig(host)).toThrow(/M365_MODE: is "sandbox" under the Azure Functions host; set M365_ALLOW_SANDBOX=true/);

@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../../bench/support/chromium';
 import { freePort } from '../../src/app/host/free-port';
 import { repoRoot, startHostProcess, waitFor, type HostProcess } from '../support/host-process';
 
 // The admin console in Debian's Chromium, on `npm start`'s host with the sandbox tenant: the whole
 // admin flow by keyboard-usable controls, axe-core on every page, screenshots as test artefacts.
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = path.join(repoRoot, 'test-artifacts', 'console');
 const adminKey = 'console-e2e-admin-key-0123456789abcdef';
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -35,23 +35,14 @@ describe('admin console (Chromium)', () => {
   const mark = (step: string): void => void timings.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${step}`);
 
   beforeAll(async () => {
-    if (!existsSync(chromiumPath)) throw new Error(`Chromium is not at ${chromiumPath}: install Debian's chromium package (apt-get install -y chromium)`);
     execFileSync(process.execPath, [path.join(repoRoot, 'scripts/build-if-needed.js')], { cwd: repoRoot, stdio: 'inherit' });
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'm365-bridge-console-'));
-    profileDir = mkdtempSync(path.join(os.tmpdir(), 'm365-bridge-chromium-'));
     mkdirSync(artifacts, { recursive: true });
     const port = await freePort();
     host = startHostProcess({ PORT: String(port), SANDBOX_PORT: String(await freePort()), DATA_DIR: dataDir, ADMIN_API_KEY: adminKey, LOG_LEVEL: 'warn' });
     await waitFor(() => host.output().includes('listening on'), 30_000);
     base = `http://localhost:${port}`;
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      // The sandbox tenant's consent page is served over loopback TLS with a self-signed certificate.
-      ignoreHTTPSErrors: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--ignore-certificate-errors'],
-    });
+    ({ context, profileDir } = await launchChromium());
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(10_000);
     page.on('console', (message) => {
@@ -281,5 +272,5 @@ describe('admin console (Chromium)', () => {
     await check('user-read-only');
     expect(cspErrors).toEqual([]);
     mark('done');
-  }, 60_000);
+  }, 120_000);
 });

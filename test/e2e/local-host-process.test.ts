@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../src/app/host/free-port';
 import { serviceHeapMb } from '../../src/app/host/node-heap';
 import { repoRoot as root, startHostProcess as start, waitFor } from '../support/host-process';
 
@@ -24,8 +25,9 @@ describe('npm start (local host process)', () => {
   });
 
   it('starts on the embedded defaults, is healthy, prints a first admin key once, and exits 0 within 5 s of SIGTERM', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const env = { PORT: String(port), SANDBOX_PORT: String(port + 1), DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    const port = await freePort();
+    const sandboxPort = await freePort();
+    const env = { PORT: String(port), SANDBOX_PORT: String(sandboxPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
     const run = start(env);
     await waitFor(() => run.output().includes('listening on'), 30_000);
     expect(run.output()).toMatch(/m365b_[0-9a-f]{16}_/);
@@ -34,7 +36,11 @@ describe('npm start (local host process)', () => {
     expect(limit).toBeGreaterThanOrEqual(serviceHeapMb);
     expect(limit).toBeLessThan(serviceHeapMb + 128);
 
-    const health = await fetch(`http://localhost:${port}/api/health`);
+    const anonymous = await fetch(`http://localhost:${port}/api/health`);
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.json()).toEqual({ status: 'ok' });
+    const printedKey = /m365b_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(run.output())?.[0] as string;
+    const health = await fetch(`http://localhost:${port}/api/health`, { headers: { 'x-api-key': printedKey } });
     const body = (await health.json()) as { status: string; checks: Record<string, { status: string }> };
     expect(health.status).toBe(200);
     expect(body.status).toBe('ok');
@@ -55,9 +61,10 @@ describe('npm start (local host process)', () => {
   }, 60_000);
 
   it.each(['SIGTERM', 'SIGINT'] as const)('stops the service when a supervisor sends %s to the npm start process, exiting 0 within 5 s', async (signal) => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
+    const sandboxPort = await freePort();
     // npm as a supervisor runs it: the signal goes to npm's PID only, never to its process group.
-    const npm = spawn('npm', ['start'], { cwd: root, env: { ...process.env, PORT: String(port), SANDBOX_PORT: String(port + 1), DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const npm = spawn('npm', ['start'], { cwd: root, env: { ...process.env, PORT: String(port), SANDBOX_PORT: String(sandboxPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

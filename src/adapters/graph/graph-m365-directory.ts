@@ -2,6 +2,7 @@ import { idsPerFilter, idsPerLookup, m365PageSize, m365PersonProperties, type Di
 import { err, ok } from '../../domain/result';
 import type { GraphBatchRequest, GraphClient } from './graph-client';
 import { translateGraphError } from './graph-error-translator';
+import { readPrivilegedRoleHolders, roleHoldersTtlMs } from './graph-role-holders';
 import { toGatewayFailure } from './graph-user-gateway';
 
 const personSelect = m365PersonProperties.join(',');
@@ -39,6 +40,7 @@ export class GraphM365Directory implements M365Directory {
   constructor(
     private readonly client: GraphClient,
     graphBaseUrl: string,
+    private readonly roleHolders: RoleHoldersCache = { value: undefined },
   ) {
     this.versionBase = `${graphBaseUrl.replace(/\/+$/, '')}/v1.0`;
   }
@@ -93,6 +95,15 @@ export class GraphM365Directory implements M365Directory {
     return ok(found);
   }
 
+  async privilegedRoleHolders(): Promise<DirectoryRead<ReadonlySet<string>>> {
+    const nowMs = Date.now();
+    const cached = this.roleHolders.value;
+    if (cached !== undefined && cached.untilMs > nowMs) return ok(cached.ids);
+    const read = await this.call(() => readPrivilegedRoleHolders(this.client));
+    if (read.ok) this.roleHolders.value = { ids: read.value, untilMs: nowMs + roleHoldersTtlMs };
+    return read;
+  }
+
   async getGroup(id: string): Promise<DirectoryRead<M365Group | undefined>> {
     const read = await this.call(() => this.client.get<M365Group>(`/groups/${encodeURIComponent(id)}?$select=${groupSelect}`));
     if (!read.ok && read.error.kind === 'not_found') return ok(undefined);
@@ -111,7 +122,22 @@ export class GraphM365Directory implements M365Directory {
   }
 }
 
+/** A connection's privileged role holders as last read, shared by the directories opened for it. */
+interface RoleHoldersCache {
+  value: { readonly ids: ReadonlySet<string>; readonly untilMs: number } | undefined;
+}
+
 /** Directories over a Graph client per connection. */
 export function createGraphM365Directories(clientFor: (connectionId: string) => GraphClient, graphBaseUrl: string): M365Directories {
-  return { forConnection: (connectionId) => new GraphM365Directory(clientFor(connectionId), graphBaseUrl) };
+  const roleHolders = new Map<string, RoleHoldersCache>();
+  return {
+    forConnection(connectionId) {
+      let cache = roleHolders.get(connectionId);
+      if (cache === undefined) {
+        cache = { value: undefined };
+        roleHolders.set(connectionId, cache);
+      }
+      return new GraphM365Directory(clientFor(connectionId), graphBaseUrl, cache);
+    },
+  };
 }

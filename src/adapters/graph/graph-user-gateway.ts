@@ -4,6 +4,7 @@ import type { GraphClient } from './graph-client';
 import type { GraphClientFactory } from './graph-client-factory';
 import { translateGraphError, type GraphRequestError } from './graph-error-translator';
 import { GraphRequestBatcher } from './graph-request-batcher';
+import { readPrivilegedRoleHolders, roleHoldersTtlMs } from './graph-role-holders';
 
 /** Graph's own message, without the translator's "Graph 400 Request_BadRequest: " prefix. */
 function graphMessage(error: GraphRequestError): string {
@@ -71,9 +72,10 @@ function selectQuery(select: readonly M365UserProperty[]): string {
  */
 export class GraphUserGateway implements M365UserGateway {
   private readonly graph: GraphRequestBatcher;
+  private holders: { readonly ids: ReadonlySet<string>; readonly untilMs: number } | undefined;
 
   constructor(
-    client: GraphClient,
+    private readonly client: GraphClient,
     /** GRAPH_BASE_URL, for the `@odata.id` of manager references. */
     private readonly graphBaseUrl: string,
   ) {
@@ -162,6 +164,14 @@ export class GraphUserGateway implements M365UserGateway {
     return this.call(async () => {
       await this.graph.send({ method: 'POST', url: `/directory/deletedItems/${encodeURIComponent(id)}/restore` });
     });
+  }
+
+  async privilegedRoleHolders(): Promise<GatewayResult<ReadonlySet<string>>> {
+    const nowMs = Date.now();
+    if (this.holders !== undefined && this.holders.untilMs > nowMs) return ok(this.holders.ids);
+    const read = await this.call(() => readPrivilegedRoleHolders(this.client));
+    if (read.ok) this.holders = { ids: read.value, untilMs: nowMs + roleHoldersTtlMs };
+    return read;
   }
 }
 

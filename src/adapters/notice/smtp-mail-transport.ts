@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { Mail, MailFailure, MailTransport } from '../../domain/ports/mail-transport';
 import { err, ok, type Result } from '../../domain/result';
+import { noticeMessage } from './notice-message';
 
 /** How the connection to the relay is protected. */
 export type SmtpTls = 'starttls' | 'implicit' | 'none';
@@ -72,17 +73,10 @@ export function createSmtpMailTransport(settings: SmtpSettings): MailTransport {
     logger: false,
     debug: false,
   });
-  const domain = settings.from.slice(settings.from.lastIndexOf('@') + 1);
   return {
     async deliver(mail: Mail): Promise<Result<void, MailFailure>> {
       try {
-        await transporter.sendMail({
-          from: { name: 'm365-bridge', address: settings.from },
-          to: { name: mail.toName, address: mail.to },
-          subject: mail.subject,
-          text: mail.text,
-          messageId: `<${mail.id}@${domain}>`,
-        });
+        await transporter.sendMail(noticeMessage(mail, settings.from));
         return ok(undefined);
       } catch (error) {
         return err(classifySmtpError(error));

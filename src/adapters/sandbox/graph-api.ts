@@ -15,6 +15,7 @@ import {
 } from './graph-user-properties';
 import { matchesFilter, ODataQueryError, parseFilter, parseSelect, parseTop, parseUserExpand, pinnedValues, type FilterNode } from './odata-query';
 import type { SandboxState } from './sandbox-state';
+import { privilegedRoleTemplateIds } from '../../domain/provisioning/privileged-accounts';
 import { directoryRoleTemplates, stableGuid } from './seed';
 import { conflictingPlans, type SandboxAssignedLicense, type SandboxSku } from './licensing';
 import type { GroupRecord, TenantDirectory, UserRecord } from './tenant-directory';
@@ -48,8 +49,12 @@ const scopes = {
   readSkus: ['licenseassignment.read.all', 'organization.read.all', 'organization.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   assignLicenses: ['licenseassignment.readwrite.all', 'user.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   revokeSessions: ['user.revokesessions.all', 'user.readwrite.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
+  readRoles: ['rolemanagement.read.directory', 'rolemanagement.readwrite.directory', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
   readDomains: ['domain.read.all', 'domain.readwrite.all', 'directory.read.all', 'directory.readwrite.all', 'directory.accessasuser.all'],
 } as const;
+
+/** Properties Graph treats as sensitive on users with administrator roles ("Who can perform sensitive actions"). */
+const sensitiveUserProperties = new Set<string>(['accountEnabled', 'businessPhones', 'mobilePhone', 'otherMails', 'passwordProfile']);
 
 const userAdminRoles = new Set<string>([directoryRoleTemplates.globalAdministrator, directoryRoleTemplates.userAdministrator]);
 // revokeSignInSessions: Helpdesk Administrator is enough for non-admins (user-revokesigninsessions.md).
@@ -150,7 +155,8 @@ export class SandboxGraph {
         return this.deletedItems(call, ctx, sub, more, nowMs);
       case 'directoryRoles':
         if (m !== 'GET') return methodNotAllowed(nowMs);
-        return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryRoles`, value: tenant.roles.map((r) => roleView(r)) });
+        if (key === undefined) return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryRoles`, value: tenant.roles.map((r) => roleView(r)) });
+        return this.need(ctx, scopes.readRoles, nowMs) ?? this.roleMembers(call, tenant, key, sub, nowMs);
       default:
         return graphError(400, 'BadRequest', `Resource not found for the segment '${root ?? ''}'.`, nowMs);
     }
@@ -174,7 +180,7 @@ export class SandboxGraph {
     const visible = user && tenant.isVisible(user, nowMs) ? user : undefined;
     if (sub === undefined) {
       if (m === 'GET') return (self ? undefined : this.need(ctx, scopes.readUsers, nowMs)) ?? (visible ? this.getUser(call, visible) : notFound(key, nowMs));
-      if (m === 'PATCH') return this.need(ctx, scopes.writeUsers, nowMs, userAdminRoles) ?? (visible ? this.updateUser(call, tenant, visible, nowMs) : notFound(key, nowMs));
+      if (m === 'PATCH') return this.need(ctx, scopes.writeUsers, nowMs, userAdminRoles) ?? (visible ? this.updateUser(call, ctx, tenant, visible, nowMs) : notFound(key, nowMs));
       if (m === 'DELETE') {
         const denied = this.need(ctx, scopes.writeUsers, nowMs, userAdminRoles);
         if (denied) return denied;
@@ -210,6 +216,18 @@ export class SandboxGraph {
       });
     }
     return graphError(400, 'BadRequest', `Resource not found for the segment '${sub}'.`, nowMs);
+  }
+
+  /** `GET /directoryRoles/{id or roleTemplateId=...}` and its `members` (users holding the role). */
+  private roleMembers(call: GraphCall, tenant: TenantDirectory, key: string, sub: string | undefined, nowMs: number): GraphResult {
+    const templateKey = /^roleTemplateId=(.+)$/.exec(key)?.[1];
+    const role = tenant.roles.find((r) => (templateKey === undefined ? r.id === key.toLowerCase() : r.roleTemplateId === templateKey.toLowerCase()));
+    if (!role) return notFound(key, nowMs);
+    if (sub === undefined) return ok({ '@odata.context': `${this.graphBase}/v1.0/$metadata#directoryRoles/$entity`, ...roleView(role) });
+    if (sub !== 'members') return graphError(400, 'BadRequest', `Resource not found for the segment '${sub}'.`, nowMs);
+    const select = parseSelect(call.query.get('$select'), userSelectable, 'microsoft.graph.user');
+    const holders = tenant.userOrder.filter((u) => u.roles.includes(role.roleTemplateId));
+    return this.page(call, `directoryRoles/${role.id}/members`, select, nowMs, holders, (u) => tenant.isVisible(u, nowMs), (u) => ({ '@odata.type': '#microsoft.graph.user', ...this.userView(u, select) }), 'directoryObjects');
   }
 
   private managerRoutes(call: GraphCall, ctx: AccessContext, user: UserRecord, more: string[], nowMs: number): GraphResult {
@@ -552,13 +570,15 @@ export class SandboxGraph {
     return undefined;
   }
 
-  private updateUser(call: GraphCall, tenant: TenantDirectory, user: UserRecord, nowMs: number): GraphResult {
+  private updateUser(call: GraphCall, ctx: AccessContext, tenant: TenantDirectory, user: UserRecord, nowMs: number): GraphResult {
     const body = call.body;
     if (!isRecord(body)) return badRequest('Empty Payload. JSON content expected.', nowMs);
     const unknown = Object.keys(body).find((k) => !writableUserProperties.has(k) && k !== 'passwordProfile' && !k.startsWith('@odata'));
     if (unknown) return badRequest(`Property '${unknown}' does not exist as a declared property or extension property.`, nowMs);
     const invalid = this.validateUserValues(body, nowMs);
     if (invalid) return invalid;
+    // user-update.md: sensitive properties of a user holding a privileged role need Directory.AccessAsUser.All (delegated).
+    if (user.roles.some((r) => privilegedRoleTemplateIds.has(r)) && Object.keys(body).some((k) => sensitiveUserProperties.has(k)) && !ctx.scopes.has('directory.accessasuser.all')) return forbidden(nowMs);
     if (typeof body.userPrincipalName === 'string' && body.userPrincipalName.toLowerCase() !== String(user.props.userPrincipalName).toLowerCase()) {
       const domainCheck = this.checkUpnDomain(tenant, body.userPrincipalName, { onPremisesImmutableId: body.onPremisesImmutableId ?? user.props.onPremisesImmutableId }, nowMs);
       if (domainCheck) return domainCheck;

@@ -6,6 +6,12 @@ export const directoryRoleTemplates = {
   userAdministrator: 'fe930be7-5e62-47db-91af-98c3a49a38b1',
   helpdeskAdministrator: '729827e3-9c14-49f7-bb1b-9608f156bbb8',
   groupsAdministrator: 'fdd7a751-b60b-444a-984c-02652fe8fa1c',
+  privilegedRoleAdministrator: 'e8611ab8-c189-46e8-94e1-60213ab1f814',
+  privilegedAuthenticationAdministrator: '7be44c8a-adaf-4e2a-84d6-ab2649e08a13',
+  securityAdministrator: '194ae4cb-b126-40b2-bd5b-6091b380977d',
+  globalReader: 'f2ef992c-3afb-46b9-b7cf-a126ee74c451',
+  exchangeAdministrator: '29232cdf-9323-42fd-ade2-1d097af3e4de',
+  licenseAdministrator: '4d6ac14f-3453-41d0-bef9-a3e0c569773a',
 } as const;
 
 export const directoryRoleDefinitions: Readonly<Record<string, { displayName: string; description: string }>> = {
@@ -25,6 +31,39 @@ export const directoryRoleDefinitions: Readonly<Record<string, { displayName: st
     displayName: 'Groups Administrator',
     description: 'Members of this role can create/manage groups, create/manage groups settings like naming and expiration policies, and view groups activity and audit reports.',
   },
+  [directoryRoleTemplates.privilegedRoleAdministrator]: {
+    displayName: 'Privileged Role Administrator',
+    description: 'Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management.',
+  },
+  [directoryRoleTemplates.privilegedAuthenticationAdministrator]: {
+    displayName: 'Privileged Authentication Administrator',
+    description: 'Can access to view, set and reset authentication method information for any user (admin or non-admin).',
+  },
+  [directoryRoleTemplates.securityAdministrator]: {
+    displayName: 'Security Administrator',
+    description: 'Can read security information and reports, and manage configuration in Microsoft Entra ID and Office 365.',
+  },
+  [directoryRoleTemplates.globalReader]: {
+    displayName: 'Global Reader',
+    description: 'Can read everything that a Global Administrator can, but not update anything.',
+  },
+  [directoryRoleTemplates.exchangeAdministrator]: {
+    displayName: 'Exchange Administrator',
+    description: 'Can manage all aspects of the Exchange product.',
+  },
+  [directoryRoleTemplates.licenseAdministrator]: {
+    displayName: 'License Administrator',
+    description: 'Can manage product licenses on users and groups.',
+  },
+};
+
+/** Directory roles some Contoso staff hold (by staff index): privileged ones and two that are not. */
+const contosoStaffRoles: Readonly<Record<number, readonly string[]>> = {
+  5: [directoryRoleTemplates.userAdministrator],
+  9: [directoryRoleTemplates.securityAdministrator, directoryRoleTemplates.globalReader],
+  13: [directoryRoleTemplates.exchangeAdministrator],
+  17: [directoryRoleTemplates.privilegedRoleAdministrator],
+  21: [directoryRoleTemplates.licenseAdministrator],
 };
 
 /** The seeded tenants. Ids are fixed so tests elsewhere can import them. */
@@ -165,6 +204,7 @@ function contosoStaff(): UserSeed[] {
       department: departments[i % departments.length] ?? 'Engineering',
       managerUpn: i % 8 === 0 ? 'admin@contoso.com' : `${givenNames[i - (i % 8)] ?? 'Avery'}.${surnames[Math.floor((i - (i % 8)) / 3) % surnames.length] ?? 'Archer'}${i - (i % 8) < 12 ? '' : String(i - (i % 8))}@contoso.com`.toLowerCase(),
       profile: contosoProfile(i, departments[i % departments.length] ?? 'Engineering'),
+      ...(contosoStaffRoles[i] === undefined ? {} : { roles: contosoStaffRoles[i] }),
     });
   }
   return staff;

@@ -1,14 +1,10 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite/database';
 import type { SandboxStore, StoredMemberEvent, StoredObject, StoredSnapshot, StoredTenant } from './sandbox-store';
 
 /** The sandbox's own SQLite file (`<dataDir>/sandbox.db`), written through on every change. */
 export function openSqliteSandboxStore(dataDir: string): SandboxStore {
-  fs.mkdirSync(dataDir, { recursive: true });
-  const db = new Database(path.join(dataDir, 'sandbox.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  const db = openDatabase(path.join(dataDir, 'sandbox.db'));
   db.exec(`
     CREATE TABLE IF NOT EXISTS tenants (id TEXT PRIMARY KEY, json TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS objects (tenant_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (tenant_id, kind, id));

@@ -16,6 +16,11 @@ export interface HttpFunctionDefinition {
   readonly site?: boolean;
   readonly methods: readonly HttpMethod[];
   readonly handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+  /**
+   * Checks what the headers alone decide (the API key) so a host can refuse a request before it
+   * reads the body: a response refuses, undefined admits. The handler checks again regardless.
+   */
+  readonly admit?: (headers: Readonly<Record<string, string>>) => Promise<HttpResponseInit | undefined>;
   /** What the OpenAPI document says of this route. */
   readonly doc?: RouteDoc;
 }

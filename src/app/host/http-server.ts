@@ -3,7 +3,7 @@ import http from 'node:http';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { Logger } from '../../domain/ports/logger';
 import type { HttpFunctionDefinition } from '../functions/definition';
-import { maxBodyBytes } from '../http/route';
+import { maxBodyBytes } from '../http/json-body';
 import { RouteMatcher } from './route-matcher';
 
 export interface LocalHttpServer {
@@ -16,26 +16,66 @@ function jsonError(status: number, code: string, message: string, headers: Recor
   return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify({ error: { code, message } }) };
 }
 
-/** Reads at most `limit + 1` bytes: enough for the route to see an over-long body and answer 413. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+function fieldError(field: string, problem: string): HttpResponseInit {
+  return { status: 400, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: `${field}: ${problem}`, details: [{ field, message: problem }] } }) };
+}
+
+/** Every request body being read is counted here, so many slow uploads together cannot hold more than the budget. */
+class BodyBudget {
+  private used = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.maxBytes) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+class ClientAborted extends Error {}
+class BudgetExhausted extends Error {}
+
+/**
+ * Reads at most `limit + 1` bytes: enough for the route to see an over-long body and answer 413.
+ * Each chunk is charged to the shared budget (`charged` says how much, for the caller to give back).
+ */
+function readBody(req: http.IncomingMessage, limit: number, budget: BodyBudget, charged: { bytes: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    req.on('data', (chunk: Buffer) => {
+    const finish = (outcome: Buffer | Error): void => {
       if (done) return;
+      done = true;
+      req.off('data', onData);
+      if (outcome instanceof Error) {
+        chunks.length = 0;
+        reject(outcome);
+      } else resolve(outcome);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (!budget.take(chunk.length)) {
+        req.pause();
+        finish(new BudgetExhausted());
+        return;
+      }
+      charged.bytes += chunk.length;
       chunks.push(chunk);
       size += chunk.length;
       if (size > limit) {
-        done = true;
         req.pause();
-        resolve(Buffer.concat(chunks));
+        finish(Buffer.concat(chunks));
       }
-    });
-    req.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', reject);
+    };
+    req.on('data', onData);
+    req.on('end', () => finish(Buffer.concat(chunks)));
+    req.on('error', () => finish(new ClientAborted()));
+    req.on('close', () => finish(new ClientAborted()));
   });
 }
 
@@ -55,22 +95,49 @@ async function writeResponse(res: http.ServerResponse, response: HttpResponseIni
   res.end(body);
 }
 
+/** Body bytes all requests together may hold while they are read: 64 bodies of the largest size. */
+const defaultMaxBodyBytesInFlight = 64 * maxBodyBytes;
+
+function headersOf(req: http.IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+/** The request's URL, or undefined when its Host header is not a host. */
+function requestUrl(req: http.IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Serves the HTTP functions of the table like the Functions host: API functions under /api, `site`
  * functions (the console) at the root. A path under /api never falls through to a site function.
  */
-export function startHttpServer(options: { port: number; host?: string; definitions: readonly HttpFunctionDefinition[]; logger: Logger }): Promise<LocalHttpServer> {
+export function startHttpServer(options: { port: number; host?: string; definitions: readonly HttpFunctionDefinition[]; logger: Logger; maxBodyBytesInFlight?: number }): Promise<LocalHttpServer> {
   const apiMatcher = new RouteMatcher(options.definitions.filter((d) => d.site !== true));
   const siteMatcher = new RouteMatcher(options.definitions.filter((d) => d.site === true));
+  const budget = new BodyBudget(options.maxBodyBytesInFlight ?? defaultMaxBodyBytesInFlight);
   let inFlight = 0;
   let stopping = false;
   let drained: (() => void) | undefined;
 
   const server = http.createServer(async (req, res) => {
     inFlight += 1;
+    const charged = { bytes: 0 };
     try {
       if (stopping) res.setHeader('connection', 'close');
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      const url = requestUrl(req);
+      if (url === undefined) {
+        res.setHeader('connection', 'close');
+        await writeResponse(res, fieldError('headers.host', 'not a valid host'));
+        return;
+      }
       const underApi = url.pathname.startsWith('/api/');
       const match = underApi ? apiMatcher.match(req.method ?? 'GET', url.pathname.slice('/api/'.length)) : siteMatcher.match(req.method ?? 'GET', url.pathname.slice(1));
       if (match.kind === 'not_found') {
@@ -81,13 +148,22 @@ export function startHttpServer(options: { port: number; host?: string; definiti
         await writeResponse(res, jsonError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`, { allow: match.allowed.join(', ') }));
         return;
       }
-      const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req, maxBodyBytes);
+      if (match.kind === 'bad_parameter') {
+        await writeResponse(res, fieldError(`params.${match.name}`, 'malformed percent-encoding'));
+        return;
+      }
+      const headers = headersOf(req);
+      const readsBody = req.method !== 'GET' && req.method !== 'HEAD';
+      // The key is checked before a byte of the body is read: an unauthenticated upload holds nothing.
+      const refusal = readsBody ? await match.definition.admit?.(headers) : undefined;
+      if (refusal !== undefined) {
+        res.setHeader('connection', 'close');
+        await writeResponse(res, refusal);
+        return;
+      }
+      const body = readsBody ? await readBody(req, maxBodyBytes, budget, charged) : undefined;
       // The rest of an over-long body stays unread, so this connection cannot carry another request.
       if (body !== undefined && body.length > maxBodyBytes) res.setHeader('connection', 'close');
-      const headers: Record<string, string> = {};
-      for (const [key, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
-      }
       const query: Record<string, string> = {};
       url.searchParams.forEach((value, key) => (query[key] = value));
       const request = new HttpRequest({
@@ -107,13 +183,34 @@ export function startHttpServer(options: { port: number; host?: string; definiti
       const response = await match.definition.handler(request, context);
       await writeResponse(res, response);
     } catch (error) {
-      options.logger.error('local host failed to serve a request', { error });
-      if (!res.headersSent) await writeResponse(res, jsonError(500, 'INTERNAL', 'internal error'));
-      else res.destroy();
+      if (error instanceof ClientAborted) {
+        // A client that gives up mid-upload is routine, not a fault of the service.
+        options.logger.debug('client closed the connection before its request body arrived', { method: req.method, path: req.url?.split('?')[0], bytesRead: charged.bytes });
+        res.destroy();
+      } else if (error instanceof BudgetExhausted) {
+        res.setHeader('connection', 'close');
+        await writeResponse(res, jsonError(503, 'SERVICE_UNAVAILABLE', 'too many request bodies are being received at once; retry shortly', { 'retry-after': '1' }));
+      } else {
+        options.logger.error('local host failed to serve a request', { error });
+        if (!res.headersSent) await writeResponse(res, jsonError(500, 'INTERNAL', 'internal error'));
+        else res.destroy();
+      }
     } finally {
+      budget.give(charged.bytes);
       inFlight -= 1;
       if (inFlight === 0) drained?.();
     }
+  });
+  // What Node's parser refuses (headers over 16 KB, a malformed request line) gets the API's error
+  // body too, not an empty answer.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: tooLarge ? 'headers: the request line and headers exceed 16 KB' : 'the request is not valid HTTP' } });
+    socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   server.keepAliveTimeout = 5_000;
 

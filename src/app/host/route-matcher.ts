@@ -10,6 +10,8 @@ interface CompiledRoute {
 export type RouteMatch =
   | { readonly kind: 'found'; readonly definition: HttpFunctionDefinition; readonly params: Record<string, string> }
   | { readonly kind: 'method_not_allowed'; readonly allowed: readonly string[] }
+  /** A parameter whose percent-encoding does not decode (`%zz`, or bytes that are not UTF-8). */
+  | { readonly kind: 'bad_parameter'; readonly name: string }
   | { readonly kind: 'not_found' };
 
 function compile(definition: HttpFunctionDefinition): CompiledRoute {
@@ -53,9 +55,13 @@ export class RouteMatcher {
         continue;
       }
       const params: Record<string, string> = {};
-      route.paramNames.forEach((name, index) => {
-        params[name] = decodeURIComponent(found[index + 1] as string);
-      });
+      for (const [index, name] of route.paramNames.entries()) {
+        try {
+          params[name] = decodeURIComponent(found[index + 1] as string);
+        } catch {
+          return { kind: 'bad_parameter', name };
+        }
+      }
       return { kind: 'found', definition: route.definition, params };
     }
     return allowed.size > 0 ? { kind: 'method_not_allowed', allowed: [...allowed] } : { kind: 'not_found' };

@@ -12,8 +12,13 @@ export const errorSchema = z.object({
 /** Opaque paging cursor as it travels in a query string. */
 export const cursorSchema = z.string().min(1).max(2048);
 
-/** `limit` for list routes: default 50, at most 500. */
-export const limitSchema = z.coerce.number().int().min(1).max(500).default(50);
+/**
+ * `limit` for list routes: default 50, at most 500, in plain decimal digits only (`0x10`, `+7`,
+ * ` 5` or `1e1` are refused, not coerced). Documented as the integer it is.
+ */
+export const limitSchema = z
+  .preprocess((value) => (typeof value === 'string' && /^[0-9]{1,3}$/.test(value) ? Number(value) : value), z.number({ error: 'must be a whole number from 1 to 500, in plain digits' }).int().min(1, 'must be from 1 to 500').max(500, 'must be from 1 to 500'))
+  .default(50);
 
 export const idParamSchema = z.strictObject({ id: z.string().min(1).max(128) });
 

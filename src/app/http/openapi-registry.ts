@@ -2,7 +2,7 @@ import { getRefId, OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/
 import type { ZodType } from 'zod';
 import type { HttpMethod } from '../functions/definition';
 
-export type RouteAuth = 'none' | 'reader' | 'admin';
+export type RouteAuth = 'none' | 'optional' | 'reader' | 'admin';
 
 export interface ResponseDoc {
   readonly description: string;
@@ -69,7 +69,8 @@ export function buildOpenApiDocument(
       operationId: base.charAt(0).toLowerCase() + base.slice(1),
       summary: route.summary,
       tags: [...route.tags],
-      security: route.auth === 'none' ? [] : [{ [apiKey.name]: [] }],
+      // An empty requirement makes the key optional.
+      security: route.auth === 'none' ? [] : route.auth === 'optional' ? [{}, { [apiKey.name]: [] }] : [{ [apiKey.name]: [] }],
       request: {
         ...(route.params === undefined ? {} : { params: route.params as never }),
         ...(route.query === undefined ? {} : { query: route.query as never }),

@@ -2,16 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z, ZodType } from 'zod';
 import { ApiError } from '../../domain/errors';
+import { InvalidCursorError } from '../../domain/ports/document-store';
 import type { Logger } from '../../domain/ports/logger';
 import { authenticateApiKey, type Caller } from '../../domain/keys/api-keys';
 import type { HttpFunctionDefinition, HttpMethod } from '../functions/definition';
 import { getServices, type Services } from '../services';
 import { errorResult, toResponse, type HttpResult } from './http-result';
 import type { ResponseDoc, RouteAuth } from './openapi-registry';
+import { checkDeclaredLength, parseJsonBody } from './json-body';
 import { validate } from './validation';
-
-/** Bodies larger than this are refused with 413 before they are parsed. */
-export const maxBodyBytes = 256 * 1024;
 
 type Infer<S> = S extends ZodType ? z.output<S> : undefined;
 
@@ -34,7 +33,7 @@ export interface RouteSpec<PS extends ZodType | undefined, QS extends ZodType | 
   readonly method: HttpMethod;
   /** Relative to /api, Functions template syntax: `users/{id}`. */
   readonly route: string;
-  /** `reader`: any valid key; `admin`: admin keys only; `none`: no key. */
+  /** `reader`: any valid key; `admin`: admin keys only; `none`: no key; `optional`: a key if one is presented (the handler sees the caller or undefined). */
   readonly auth: RouteAuth;
   readonly summary: string;
   readonly tags: readonly string[];
@@ -50,24 +49,8 @@ function header(request: HttpRequest, name: string): string | undefined {
 }
 
 async function readJsonBody(request: HttpRequest): Promise<unknown> {
-  const declared = Number(header(request, 'content-length') ?? '0');
-  if (Number.isFinite(declared) && declared > maxBodyBytes) {
-    throw new ApiError('PAYLOAD_TOO_LARGE', `body: request body exceeds ${maxBodyBytes} bytes`, [{ field: 'body', message: `at most ${maxBodyBytes} bytes` }]);
-  }
-  const text = await request.text();
-  if (Buffer.byteLength(text) > maxBodyBytes) {
-    throw new ApiError('PAYLOAD_TOO_LARGE', `body: request body exceeds ${maxBodyBytes} bytes`, [{ field: 'body', message: `at most ${maxBodyBytes} bytes` }]);
-  }
-  if (text.trim() === '') return undefined;
-  const contentType = header(request, 'content-type');
-  if (contentType !== undefined && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
-    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'body: content-type must be application/json', [{ field: 'body', message: 'content-type must be application/json' }]);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ApiError('VALIDATION_FAILED', `body: malformed JSON (${(error as Error).message})`, [{ field: 'body', message: 'malformed JSON' }]);
-  }
+  checkDeclaredLength(header(request, 'content-length'));
+  return parseJsonBody(new Uint8Array(await request.arrayBuffer()), header(request, 'content-type'));
 }
 
 function queryObject(request: HttpRequest): Record<string, string> {
@@ -78,15 +61,33 @@ function queryObject(request: HttpRequest): Record<string, string> {
   return out;
 }
 
-async function authenticate(spec: { auth: RouteAuth; method: HttpMethod }, request: HttpRequest, services: Services): Promise<Caller | undefined> {
+type HeaderReader = (name: string) => string | undefined;
+
+async function authenticate(spec: { auth: RouteAuth; method: HttpMethod }, headerOf: HeaderReader, services: Services): Promise<Caller | undefined> {
   if (spec.auth === 'none') return undefined;
-  const raw = header(request, 'x-api-key');
-  if (raw === undefined || raw === '') throw new ApiError('UNAUTHENTICATED', 'x-api-key header is required');
+  const raw = headerOf('x-api-key');
+  if (raw === undefined || raw === '') {
+    if (spec.auth === 'optional') return undefined;
+    throw new ApiError('UNAUTHENTICATED', 'x-api-key header is required');
+  }
   const caller = await authenticateApiKey(services, raw);
   if (caller === undefined) throw new ApiError('UNAUTHENTICATED', 'the API key is not valid');
   const needsAdmin = spec.auth === 'admin' || spec.method !== 'GET';
   if (needsAdmin && caller.role !== 'admin') throw new ApiError('FORBIDDEN', `a ${caller.role} key cannot call ${spec.method} routes; an admin key is required`);
   return caller;
+}
+
+function toErrorResponse(error: unknown, log: Logger, correlationId: string): HttpResponseInit {
+  if (error instanceof ApiError) {
+    if (error.code === 'INTERNAL' || error.code === 'SERVICE_UNAVAILABLE') log.error(error.message, { code: error.code, cause: error.cause });
+    return toResponse(errorResult(error), correlationId);
+  }
+  // Every list route takes a cursor in its query; a store that cannot read one is the client's error.
+  if (error instanceof InvalidCursorError) {
+    return toResponse(errorResult(new ApiError('VALIDATION_FAILED', 'query.cursor: not a cursor of this list', [{ field: 'query.cursor', message: 'not a cursor of this list' }])), correlationId);
+  }
+  log.error('unhandled error', { error });
+  return toResponse(errorResult(new ApiError('INTERNAL', `internal error; quote correlation id ${correlationId}`)), correlationId);
 }
 
 /**
@@ -108,7 +109,7 @@ export function defineRoute<PS extends ZodType | undefined = undefined, QS exten
     }
     const log = services.logger.child({ function: spec.name, invocationId: context.invocationId, correlationId });
     try {
-      const caller = await authenticate(spec, request, services);
+      const caller = await authenticate(spec, (name) => header(request, name), services);
       const params = spec.params === undefined ? undefined : validate('params', spec.params, request.params);
       const query = spec.query === undefined ? undefined : validate('query', spec.query, queryObject(request));
       let body: unknown;
@@ -126,12 +127,23 @@ export function defineRoute<PS extends ZodType | undefined = undefined, QS exten
       });
       return toResponse(result, correlationId);
     } catch (error) {
-      if (error instanceof ApiError) {
-        if (error.code === 'INTERNAL' || error.code === 'SERVICE_UNAVAILABLE') log.error(error.message, { code: error.code, cause: error.cause });
-        return toResponse(errorResult(error), correlationId);
-      }
-      log.error('unhandled error', { error });
-      return toResponse(errorResult(new ApiError('INTERNAL', `internal error; quote correlation id ${correlationId}`)), correlationId);
+      return toErrorResponse(error, log, correlationId);
+    }
+  };
+  // Lets a host refuse a request by its headers alone, before it reads (and holds) the body.
+  const admit = async (headers: Readonly<Record<string, string>>): Promise<HttpResponseInit | undefined> => {
+    const correlationId = headers['x-correlation-id']?.slice(0, 128) ?? randomUUID();
+    let services: Services;
+    try {
+      services = await getServices();
+    } catch {
+      return toResponse(errorResult(new ApiError('SERVICE_UNAVAILABLE', 'the service is starting or a dependency is down')), correlationId);
+    }
+    try {
+      await authenticate(spec, (name) => headers[name], services);
+      return undefined;
+    } catch (error) {
+      return toErrorResponse(error, services.logger.child({ function: spec.name, correlationId }), correlationId);
     }
   };
   return {
@@ -140,6 +152,7 @@ export function defineRoute<PS extends ZodType | undefined = undefined, QS exten
     route: spec.route,
     methods: [spec.method],
     handler,
+    ...(spec.auth === 'none' ? {} : { admit }),
     doc: {
       name: spec.name,
       method: spec.method,

@@ -3,7 +3,7 @@ import type { ConnectionRecord } from './connection';
 import { claim, claimDomains, claimHolder, release } from './connection-claims';
 import type { ConnectionDeps, ConnectionError } from './connection-deps';
 import { transition } from './connection-state';
-import { consumeConsentState, issueConsentState } from './consent-state';
+import { consumeConsentState, expiredStateNonces, forgetState, issueConsentState, type ConsentStateDeps } from './consent-state';
 import type { ConsentGrant } from './identity-platform';
 import type { TenantFacts } from './tenant-reader';
 import { goDaddyEvidence, isClaimableCustomDomain, isGlobalAdministrator, selectDomains } from './tenant-rules';
@@ -24,11 +24,32 @@ export interface ConsentLink {
 export async function startConsent(deps: ConnectionDeps, connectionId: string): Promise<Result<ConsentLink, ConnectionError>> {
   const doc = await deps.store.get<ConnectionRecord>('connections', connectionId, connectionId);
   if (doc === undefined) return err({ code: 'not_found', message: `connection ${connectionId} not found` });
+  await sweepAbandonedConsents(deps);
   const pkce = await deps.identity.createPkce();
   const issued = await issueConsentState(deps, connectionId);
   await deps.secrets.set(pkceSecretName(issued.nonce), pkce.verifier, { expiresAt: issued.expiresAt });
   const consentUrl = await deps.identity.authorizationUrl({ state: issued.state, codeChallenge: pkce.challenge });
   return ok({ consentUrl, expiresAt: issued.expiresAt.toISOString() });
+}
+
+const sweepBatch = 100;
+
+/**
+ * Removes what consent links that expired unused left behind: each one's PKCE verifier, then its
+ * state. Runs on every new consent and on the reconcile timer. Returns how many it removed.
+ */
+export async function sweepAbandonedConsents(deps: ConsentStateDeps): Promise<number> {
+  let swept = 0;
+  for (;;) {
+    const nonces = await expiredStateNonces(deps, sweepBatch);
+    for (const nonce of nonces) {
+      // The secret goes first: a sweep cut short finds the state again and retries.
+      await deps.secrets.delete(pkceSecretName(nonce));
+      await forgetState(deps, nonce);
+    }
+    swept += nonces.length;
+    if (nonces.length < sweepBatch) return swept;
+  }
 }
 
 /** What the authority sent back to the redirect URI. */
@@ -132,7 +153,10 @@ function sameAuthorization(a: ConnectionRecord, b: ConnectionRecord): boolean {
 export async function completeConsent(deps: ConnectionDeps, input: CallbackInput): Promise<Result<ConsentSuccess, ConsentRefusal>> {
   if (input.state === undefined || input.state === '') return refuse('state_invalid', 'The sign-in response carries no state. Start the consent again from the service.');
   const state = await consumeConsentState(deps, input.state);
-  if (!state.ok) return refuse(state.error.code, state.error.message);
+  if (!state.ok) {
+    if (state.error.nonce !== undefined) await deps.secrets.delete(pkceSecretName(state.error.nonce));
+    return refuse(state.error.code, state.error.message);
+  }
   const { connectionId, nonce } = state.value;
   const verifier = await deps.secrets.get(pkceSecretName(nonce));
   await deps.secrets.delete(pkceSecretName(nonce));

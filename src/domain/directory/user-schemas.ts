@@ -15,7 +15,7 @@ export const emailSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .max(254)
+  .max(254, { abort: true })
   .check(z.email())
   .refine((email) => email.indexOf('@') <= 64, 'the part before @ must be at most 64 characters');
 
@@ -25,7 +25,7 @@ export const usernameSchema = z
   .string()
   .trim()
   .min(1)
-  .max(64)
+  .max(64, { abort: true })
   .regex(/^[A-Za-z0-9!#$%&'*+\-./=?^_`{|}~]+$/, 'letters, digits and ! # $ % & \' * + - . / = ? ^ _ ` { | } ~ only');
 
 export const userStateSchema = z.enum(['active', 'suspended']);
@@ -33,8 +33,8 @@ export const userStateSchema = z.enum(['active', 'suspended']);
 export const phoneNumberSchema = z.strictObject({
   type: z.enum(['work', 'mobile', 'home', 'other']),
   // The length check aborts: no pattern ever runs on an over-long value. The pattern is linear:
-  // each run of spaces is followed by a character it cannot also match, so nothing backtracks.
-  // No flags: the OpenAPI document carries the pattern as it is, and clients take none.
+  // each run of spaces is followed by a character it cannot also match, so nothing backtracks. No
+  // flags: the OpenAPI document carries the source only, so case is spelt out.
   number: z
     .string()
     .trim()

@@ -5,6 +5,7 @@ import type { DocumentStore, StoredDocument } from '../ports/document-store';
 import { matchesStatus, type ImportFilter } from './import-filter';
 import { pageKey, resultId, type ImportResultRecord, type PageCounts } from './import-jobs';
 import { resolveStatuses } from './import-status';
+import { isProtected, privilegeOf } from '../provisioning/privileged-accounts';
 import { linkImportedManagers } from './import-managers';
 import { importUser, type ImportUserDeps, type UserOutcome } from './import-user';
 import type { M365Person } from './m365-directory';
@@ -112,6 +113,11 @@ export interface PageContext {
   readonly connection: ConnectionRecord;
   /** Users already imported have their attributes read again. */
   readonly refresh: boolean;
+  /**
+   * Privileged role holders, for pages whose users were not named by id (a filter, a group): those
+   * and the consenting account are left out, since importing binds them to the directory.
+   */
+  readonly roleHolders?: ReadonlySet<string>;
   readonly stream: number;
   readonly page: number;
 }
@@ -137,6 +143,12 @@ export async function importPersons(deps: ImportUserDeps, context: PageContext, 
     const planned = plan.users.get(person.id) as string;
     const ours = resolved.userId !== undefined && resolved.userId === planned;
     if (!ours && !matchesStatus(resolved.status, filter)) return;
+    const privilege = context.roleHolders === undefined ? undefined : privilegeOf(context.connection, context.roleHolders, person.id);
+    if (!ours && resolved.status === 'new' && privilege !== undefined && isProtected(privilege)) {
+      const reason = `${privilege.consentingAccount ? 'the account this connection was consented with' : 'an account holding a privileged directory role'} is imported only when named by id (m365UserIds), never through a filter or a group`;
+      results.push(await recordResult(deps.store, context.jobId, { record: 'result', type: 'user', m365Id: person.id, name: person.userPrincipalName, outcome: 'skipped', reason, page: key, at: deps.clock.now().toISOString() }));
+      return;
+    }
     const outcome = await importUser(deps, context.connection, person, resolved, planned, { refresh: context.refresh });
     results.push(await recordResult(deps.store, context.jobId, resultOf(outcome, person, key, deps.clock.now().toISOString())));
   });

@@ -107,9 +107,11 @@ class PageWorker {
     const filter = this.job.filter ?? {};
     const read = await this.deps.directories.forConnection(this.connection.id).listUsers({ ...(filter.enabled === undefined ? {} : { enabled: filter.enabled }), ...(link === undefined ? {} : { page: link }) });
     if (!read.ok) return this.failedRead(read.error, `page ${this.message.page} of the tenant's users`);
+    const holders = await this.deps.directories.forConnection(this.connection.id).privilegedRoleHolders();
+    if (!holders.ok) return this.failedRead(holders.error, "the tenant's privileged role holders");
     await this.sendNext(read.value.nextPage);
     const persons = read.value.items.filter((person) => matchesPerson(person, filter));
-    const results = await importPersons(this.deps, this.context, persons, filter);
+    const results = await importPersons(this.deps, { ...this.context, roleHolders: holders.value }, persons, filter);
     return { kind: 'counted', counts: countResults(results, this.key), last: read.value.nextPage === undefined };
   }
 
@@ -132,8 +134,10 @@ class PageWorker {
       // The group's own result, recorded above, still counts when the stream ends here.
       return failed.kind === 'counted' ? { ...failed, counts: countResults(results, this.key) } : failed;
     }
+    const holders = await directory.privilegedRoleHolders();
+    if (!holders.ok) return this.failedRead(holders.error, "the tenant's privileged role holders");
     await this.sendNext(read.value.nextPage, { groupId });
-    const members = await importPersons(this.deps, this.context, read.value.items);
+    const members = await importPersons(this.deps, { ...this.context, roleHolders: holders.value }, read.value.items);
     results.push(...members);
     for (const member of members) {
       if (member.directoryId === undefined) continue;

@@ -106,6 +106,8 @@ export interface M365Directory {
   getGroup(id: string): Promise<DirectoryRead<M365Group | undefined>>;
   /** A page of a group's user members (nested groups and devices are left out). */
   listGroupMembers(groupId: string, page?: string): Promise<DirectoryRead<M365Page<M365Person>>>;
+  /** Object ids (lower case) of the users holding a privileged directory role (`privilegedRoleTemplateIds`). */
+  privilegedRoleHolders(): Promise<DirectoryRead<ReadonlySet<string>>>;
 }
 
 /** Opens the directory of a connection (its tenant, its tokens). */

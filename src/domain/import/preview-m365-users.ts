@@ -2,10 +2,12 @@ import type { ConnectionRecord } from '../connections/connection';
 import type { Clock } from '../ports/clock';
 import type { DocumentStore } from '../ports/document-store';
 import { err, ok, type Result } from '../result';
+import { signToken, verifyToken } from '../signing/signing-key';
 import { readFailure, type ImportFailure } from './import-failures';
 import { filterFingerprint, matchesPerson, matchesStatus, type ImportFilter } from './import-filter';
 import { importEmail, resolveImported, resolveStatuses, type ImportStatus, type ResolvedStatus } from './import-status';
 import type { M365Directories, M365Page, M365Person } from './m365-directory';
+import { privilegeOf, type Privilege } from '../provisioning/privileged-accounts';
 
 export interface PreviewQuery extends ImportFilter {
   readonly limit: number;
@@ -28,6 +30,10 @@ export interface PreviewItem {
   readonly userId?: string;
   /** `other_connection`: where that directory user is bound. */
   readonly boundConnectionId?: string;
+  /** Holds a directory role Microsoft labels privileged: imported only when named by id, never disabled, re-passworded or renamed without `allowPrivileged`. */
+  readonly privileged?: true;
+  /** The account this connection was consented with (protected the same way). */
+  readonly consentingAccount?: true;
 }
 
 export interface PreviewPage {
@@ -41,6 +47,8 @@ export interface PreviewDeps {
   readonly clock: Clock;
   readonly directories: M365Directories;
   readonly pages: GraphPageCache;
+  /** The key cursors are signed with: a cursor carries the Graph link the next request follows. */
+  readonly cursorKey: () => Promise<Buffer>;
 }
 
 /**
@@ -63,21 +71,18 @@ interface CursorPayload {
   readonly o: number;
 }
 
-function encodeCursor(connectionId: string, filter: ImportFilter, state: CursorState): string {
-  const payload: CursorPayload = { v: 1, c: connectionId, f: filterFingerprint(filter), p: state.page ?? null, o: state.offset };
-  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+// Signed: the Graph link in a cursor is followed with the connection's token, so a client must not
+// be able to write one (it could steer any query to Graph).
+function encodeCursor(key: Buffer, connectionId: string, filter: ImportFilter, state: CursorState): string {
+  return signToken(key, { v: 1, c: connectionId, f: filterFingerprint(filter), p: state.page ?? null, o: state.offset } satisfies CursorPayload);
 }
 
-function decodeCursor(cursor: string, connectionId: string, filter: ImportFilter): CursorState | undefined {
-  let payload: Partial<CursorPayload>;
-  try {
-    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorPayload>;
-  } catch {
-    return undefined;
-  }
-  if (payload.v !== 1 || payload.c !== connectionId || payload.f !== filterFingerprint(filter)) return undefined;
-  if (!(payload.p === null || typeof payload.p === 'string') || typeof payload.o !== 'number' || !Number.isInteger(payload.o) || payload.o < 0) return undefined;
-  return { page: payload.p ?? undefined, offset: payload.o };
+function decodeCursor(key: Buffer, cursor: string, connectionId: string, filter: ImportFilter): CursorState | undefined {
+  const payload = verifyToken(key, cursor);
+  if (payload === undefined || payload.v !== 1 || payload.c !== connectionId || payload.f !== filterFingerprint(filter)) return undefined;
+  const { p, o } = payload;
+  if (!(p === null || typeof p === 'string') || typeof o !== 'number' || !Number.isInteger(o) || o < 0) return undefined;
+  return { page: p ?? undefined, offset: o };
 }
 
 interface CachedPage {
@@ -134,7 +139,7 @@ export async function readableConnection(store: DocumentStore, connectionId: str
   return ok(connection);
 }
 
-function toItem(person: M365Person, resolved: ResolvedStatus): PreviewItem {
+function toItem(person: M365Person, resolved: ResolvedStatus, privilege: Privilege): PreviewItem {
   const email = importEmail(person);
   const text = (value: string | null | undefined) => (typeof value === 'string' && value !== '' ? value : undefined);
   const mail = text(person.mail);
@@ -150,6 +155,8 @@ function toItem(person: M365Person, resolved: ResolvedStatus): PreviewItem {
   if (surname !== undefined) item.surname = surname;
   if (resolved.userId !== undefined) item.userId = resolved.userId;
   if (resolved.boundConnectionId !== undefined) item.boundConnectionId = resolved.boundConnectionId;
+  if (privilege.privileged) item.privileged = true;
+  if (privilege.consentingAccount) item.consentingAccount = true;
   return item;
 }
 
@@ -163,13 +170,16 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
   const connection = await readableConnection(deps.store, connectionId);
   if (!connection.ok) return connection;
   const filter: ImportFilter = { status: query.status, domain: query.domain, q: query.q, enabled: query.enabled };
+  const key = await deps.cursorKey();
   let state: CursorState = { page: undefined, offset: 0 };
   if (query.cursor !== undefined) {
-    const decoded = decodeCursor(query.cursor, connectionId, filter);
+    const decoded = decodeCursor(key, query.cursor, connectionId, filter);
     if (decoded === undefined) return err({ code: 'invalid_cursor', message: 'query.cursor: not a cursor of this list (cursors belong to one connection and one set of filters)' });
     state = decoded;
   }
   const directory = deps.directories.forConnection(connectionId);
+  const holders = await directory.privilegedRoleHolders();
+  if (!holders.ok) return err(readFailure(holders.error));
   const items: PreviewItem[] = [];
   for (let read = 0; read < maxGraphPagesPerRequest; read += 1) {
     const cacheKey = `${connectionId}\n${String(filter.enabled)}\n${state.page ?? ''}`;
@@ -192,18 +202,18 @@ export async function previewM365Users(deps: PreviewDeps, connectionId: string, 
       const person = page.items[index] as M365Person;
       const resolved = statuses.get(person.id) ?? { status: 'new' };
       if (!matchesStatus(resolved.status, filter)) continue;
-      items.push(toItem(person, resolved));
+      items.push(toItem(person, resolved, privilegeOf(connection.value, holders.value, person.id)));
       if (items.length === query.limit) {
         const next: CursorState | undefined = index + 1 < page.items.length ? { page: state.page, offset: index + 1 } : page.nextPage === undefined ? undefined : { page: page.nextPage, offset: 0 };
         // Only the page the cursor points into is worth keeping: the next one has not been read.
         if (next !== undefined && next.page === state.page) deps.pages.set(cacheKey, page);
         else deps.pages.delete(cacheKey);
-        return ok({ items, ...(next === undefined ? {} : { nextCursor: encodeCursor(connectionId, filter, next) }) });
+        return ok({ items, ...(next === undefined ? {} : { nextCursor: encodeCursor(key, connectionId, filter, next) }) });
       }
     }
     deps.pages.delete(cacheKey);
     if (page.nextPage === undefined) return ok({ items });
     state = { page: page.nextPage, offset: 0 };
   }
-  return ok({ items, nextCursor: encodeCursor(connectionId, filter, state) });
+  return ok({ items, nextCursor: encodeCursor(key, connectionId, filter, state) });
 }

@@ -155,25 +155,33 @@ async function admitUser(deps: BindingDeps, connection: ConnectionRecord, user: 
  * group. Binding again is harmless; a binding in `error` is retried. Sends the nudge and, for a new
  * binding, the employee's notice.
  */
-export async function attachUser(deps: BindingDeps, connection: ConnectionRecord, user: User, source: BindingSource): Promise<Result<UserBindingRecord, BindingRefusal>> {
+/** What the admin says when binding: `allowPrivileged` lets provisioning disable, re-password and rename a privileged account. */
+export interface BindOptions {
+  readonly allowPrivileged?: boolean;
+}
+
+export async function attachUser(deps: BindingDeps, connection: ConnectionRecord, user: User, source: BindingSource, options: BindOptions = {}): Promise<Result<UserBindingRecord, BindingRefusal>> {
   const admitted = await admitUser(deps, connection, user);
   if (!admitted.ok) return admitted;
   const now = deps.clock.now().toISOString();
   let bumped = false;
   let newlyBound = false;
   const stored = await mutateUserBinding(deps.store, connection.id, user.id, (current) => {
+    const allow = options.allowPrivileged === true ? { allowPrivileged: true } : {};
     if (current === undefined) {
       bumped = true;
       newlyBound = true;
-      return newBinding(connection.id, user.id, withSource({ direct: false, groups: [] }, source), now);
+      return { ...newBinding(connection.id, user.id, withSource({ direct: false, groups: [] }, source), now), ...allow };
     }
     const via = withSource(current.via, source);
     newlyBound = !isBound(current.via);
-    // Binding again retries a binding stuck in error.
-    bumped = newlyBound || current.state === 'error';
+    const allowChanged = options.allowPrivileged !== undefined && options.allowPrivileged !== (current.allowPrivileged === true);
+    // Binding again retries a binding stuck in error; a change of allowPrivileged is worth a new run too.
+    bumped = newlyBound || current.state === 'error' || allowChanged;
     if (!bumped && sameVia(via, current.via)) return undefined;
     return {
       ...current,
+      ...(allowChanged ? { allowPrivileged: options.allowPrivileged === true ? true : undefined } : {}),
       via,
       ...(bumped ? { changeSeq: current.changeSeq + 1, state: 'pending' as const, attempts: 0 } : {}),
       updatedAt: now,
@@ -226,12 +234,12 @@ export async function nudgeUser(deps: Pick<BindingDeps, 'store' | 'clock' | 'sen
 }
 
 /** PUT /connections/{id}/users/{userId}. */
-export async function bindUser(deps: BindingDeps, connectionId: string, userId: string): Promise<Result<UserBindingView, BindingRefusal>> {
+export async function bindUser(deps: BindingDeps, connectionId: string, userId: string, options: BindOptions = {}): Promise<Result<UserBindingView, BindingRefusal>> {
   const connection = await readConnection(deps.store, connectionId);
   if (connection === undefined) return err({ code: 'connection_not_found', message: `connection ${connectionId} not found` });
   const user = await readDirectoryUser(deps.store, userId);
   if (user === undefined) return err({ code: 'user_not_found', message: `user ${userId} not found` });
-  const attached = await attachUser(deps, connection, user, { direct: true });
+  const attached = await attachUser(deps, connection, user, { direct: true }, options);
   return attached.ok ? ok(toUserBindingView(attached.value)) : attached;
 }
 

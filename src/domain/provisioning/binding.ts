@@ -94,6 +94,8 @@ export interface UserBindingRecord {
   readonly valuedProperties?: readonly string[];
   /** Graph properties the last run wrote or kept in step (an empty directory value under `keep` is not managed). */
   readonly managedAttributes?: readonly string[];
+  /** The admin allowed disabling, re-passwording and renaming the account although it is privileged. */
+  readonly allowPrivileged?: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -167,6 +169,7 @@ export interface UserBindingView {
   readonly licenses?: readonly ManagedLicense[];
   /** The Microsoft 365 properties provisioning keeps in step for this account (as of its last run). */
   readonly managedAttributes?: readonly string[];
+  readonly allowPrivileged?: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -188,6 +191,7 @@ export function toUserBindingView(record: UserBindingRecord): UserBindingView {
     ...(record.deletedAt === undefined ? {} : { deletedAt: record.deletedAt }),
     ...(record.licenses === undefined || record.licenses.length === 0 ? {} : { licenses: record.licenses }),
     ...(record.managedAttributes === undefined ? {} : { managedAttributes: record.managedAttributes }),
+    ...(record.allowPrivileged === true ? { allowPrivileged: true } : {}),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

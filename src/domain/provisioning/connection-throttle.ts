@@ -79,6 +79,7 @@ export class ConnectionThrottle {
       restore: (id) => note(gateway.restore(id)),
       subscribedSkus: () => note(gateway.subscribedSkus()),
       assignLicenses: (id, add, remove) => note(gateway.assignLicenses(id, add, remove)),
+      privilegedRoleHolders: () => note(gateway.privilegedRoleHolders()),
     };
   }
 }

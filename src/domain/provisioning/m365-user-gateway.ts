@@ -116,6 +116,12 @@ export interface M365UserGateway {
    * `LICENSE_UNAVAILABLE` (no free seat), `USAGE_LOCATION_REQUIRED` (the account has none).
    */
   assignLicenses(id: string, add: readonly AssignedLicense[], remove: readonly string[]): Promise<GatewayResult<void>>;
+  /**
+   * Object ids (lower case) of the tenant's users holding a directory role Microsoft labels
+   * privileged (`privilegedRoleTemplateIds`). Read from the role memberships, a few requests per
+   * tenant, and kept for a few minutes.
+   */
+  privilegedRoleHolders(): Promise<GatewayResult<ReadonlySet<string>>>;
 }
 
 /** Opens the gateway of a connection (its tenant, its tokens). */

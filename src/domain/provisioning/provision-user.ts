@@ -18,6 +18,7 @@ import { respondToFailure } from './failure-response';
 import type { AssignedLicense, GatewayFailure, M365Attributes, SubscribedSku, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
 import type { UserNudge } from './nudges';
 import { deletionDue, revokesSessionsOnDeprovision } from './lifecycle-settings';
+import { graphRefusedPrivileged, isProtected, privilegedRefusal, privilegeOf, riskyChanges, type RiskyChange } from './privileged-accounts';
 import { planLicenses, planRemovals } from './license-plan';
 import { ok } from '../result';
 import { managesLicenses, wantedLicenses } from './wanted-licenses';
@@ -161,6 +162,7 @@ class UserProvisioningRun {
     }
     const account = await this.resolvePendingWrite(read.value);
     if (account.accountEnabled !== false) {
+      await this.protectPrivileged(account, riskyChanges(account, { accountEnabled: false }, false));
       await this.admitDeactivation(account.id);
       const revokeSessions = revokesSessionsOnDeprovision(this.connection.settings);
       await this.write(account, { attributes: { accountEnabled: false }, revokeSessions, events: [deprovisionEvent(['accountEnabled'], revokeSessions)] });
@@ -220,6 +222,7 @@ class UserProvisioningRun {
     }
     if (password !== undefined) events.push({ type: 'user_password_update_provision', version: '', changedAttributes: ['passwordProfile'] });
     if (events.length > 0) {
+      await this.protectPrivileged(account, riskyChanges(account, attributes, password !== undefined));
       // Taking over an account for a suspended user is a link, not one of our accounts going dark.
       if (attributes.accountEnabled === false && !takeover) await this.admitDeactivation(account.id);
       await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), revokeSessions, events });
@@ -231,6 +234,24 @@ class UserProvisioningRun {
       await this.syncLicenses({ ...account, usageLocation }, keep ? await wantedLicenses(this.deps.store, this.connection, this.binding) : []);
     }
     return enabled ? 'provisioned' : 'deprovisioned';
+  }
+
+  /**
+   * Refuses to disable, re-password or rename a privileged account (a privileged role holder, or
+   * the account the connection was consented with) unless its binding says `allowPrivileged`: the
+   * binding shows `PRIVILEGED_ACCOUNT` and nothing is written. The role holders are read only when
+   * a write would do one of these things.
+   */
+  private async protectPrivileged(account: M365User, changes: readonly RiskyChange[]): Promise<void> {
+    if (changes.length === 0 || this.binding.allowPrivileged === true) return;
+    const consenting = privilegeOf(this.connection, new Set(), account.id);
+    let privilege = consenting;
+    if (!consenting.consentingAccount) {
+      const holders = await this.gateway.privilegedRoleHolders();
+      if (!holders.ok) throw await this.failure(holders.error);
+      privilege = privilegeOf(this.connection, holders.value, account.id);
+    }
+    if (isProtected(privilege)) throw await this.permanent(privilegedRefusal(account, privilege, changes, this.connection.id, this.binding.userId));
   }
 
   /**
@@ -281,6 +302,7 @@ class UserProvisioningRun {
       this.note = "the account of the administrator who consented the connection is never deleted; it stays disabled";
       return;
     }
+    await this.protectPrivileged({ id, userPrincipalName: id }, ['delete']);
     await this.admitDeactivation(id);
     const seq = this.binding.writeSeq + 1;
     const pending: PendingWrite = { seq, attributes: {}, password: false, action: 'delete', events: [{ type: 'user_delete_provision', version: `write:${seq}`, changedAttributes: [] }] };
@@ -497,7 +519,12 @@ class UserProvisioningRun {
         attributes: spec.attributes,
         ...(spec.password === undefined ? {} : { passwordProfile: { password: spec.password, forceChangePasswordNextSignIn: false } }),
       });
-      if (!updated.ok) throw await this.failure(updated.error);
+      if (!updated.ok) {
+        // Graph's 403 for an admin's password or sign-in: only a higher-privileged administrator may change those.
+        const changes = riskyChanges(account, spec.attributes, spec.password !== undefined);
+        if (updated.error.kind === 'stop' && !updated.error.reauthorizationRequired && changes.length > 0) throw await this.permanent(graphRefusedPrivileged(account, changes, updated.error.message));
+        throw await this.failure(updated.error);
+      }
     }
     if (spec.manager !== undefined) {
       const set = await this.gateway.setManager(account.id, spec.manager);

@@ -1,7 +1,7 @@
 import type { ConnectionRecord } from '../../../src/domain/connections/connection';
 import { connectionSettingsSchema } from '../../../src/domain/connections/connection';
 import { claimHolder } from '../../../src/domain/connections/connection-claims';
-import { completeConsent, startConsent, type ConsentRefusalCode } from '../../../src/domain/connections/consent';
+import { completeConsent, startConsent, sweepAbandonedConsents, type ConsentRefusalCode } from '../../../src/domain/connections/consent';
 import { createConnection, getConnection } from '../../../src/domain/connections/manage-connections';
 import { deauthorizeConnection } from '../../../src/domain/connections/deauthorize-connection';
 import { expectErr, expectOk, people, startConnectionsHarness, stateOf, type CodeOutcome, type ConnectionsHarness, type Person } from './connections-harness';
@@ -171,6 +171,37 @@ describe('consent', () => {
       h.deps.identity.codes.set('late', { tenantId: 'contoso-tenant-id', objectId: 'contoso-admin', upn: 'admin@contoso.com' });
       expect(expectErr(await completeConsent(h.deps, { code: 'late', state: stateOf(link.consentUrl) })).code).toBe('connection_not_found');
       expect(await claimHolder(h.deps, 'tenant', 'contoso-tenant-id')).toBeUndefined();
+    });
+  });
+
+  describe('leaves no PKCE verifier behind', () => {
+    const pkceSecrets = () => [...h.deps.secrets.values.keys()].filter((name) => name.startsWith('oauth-pkce-'));
+    const nonceOf = (consentUrl: string) => (JSON.parse(Buffer.from(stateOf(consentUrl).split('.')[0]!, 'base64url').toString('utf8')) as { n: string }).n;
+
+    it('when a callback comes after its link expired', async () => {
+      const id = await create();
+      const link = expectOk(await startConsent(h.deps, id));
+      expect(pkceSecrets()).toContain(`oauth-pkce-${nonceOf(link.consentUrl)}`);
+      h.deps.clock.advance(10 * 60 * 1000 + 1);
+      expect(expectErr(await completeConsent(h.deps, { code: 'x', state: stateOf(link.consentUrl) })).code).toBe('state_expired');
+      expect(pkceSecrets()).not.toContain(`oauth-pkce-${nonceOf(link.consentUrl)}`);
+    });
+
+    it('when links are abandoned: the next consent, or the sweep on the reconcile timer, removes the expired ones', async () => {
+      const id = await create();
+      for (let i = 0; i < 3; i += 1) expectOk(await startConsent(h.deps, id));
+      expect(pkceSecrets()).toHaveLength(4);
+      h.deps.clock.advance(10 * 60 * 1000 + 1);
+      const next = expectOk(await startConsent(h.deps, id));
+      expect(pkceSecrets()).toEqual([`oauth-pkce-${nonceOf(next.consentUrl)}`]);
+
+      h.deps.clock.advance(5 * 60 * 1000);
+      expect(await sweepAbandonedConsents(h.deps)).toBe(0);
+      expect(pkceSecrets()).toHaveLength(1);
+      h.deps.clock.advance(5 * 60 * 1000 + 1);
+      expect(await sweepAbandonedConsents(h.deps)).toBe(1);
+      expect(pkceSecrets()).toEqual([]);
+      expect(expectErr(await completeConsent(h.deps, { code: 'x', state: stateOf(next.consentUrl) })).code).toBe('state_expired');
     });
   });
 

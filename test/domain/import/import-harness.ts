@@ -36,8 +36,14 @@ export class FakeM365Directory implements M365Directory {
   readonly groups = new Map<string, M365Group & { members: string[] }>();
   readonly reads: string[] = [];
   readonly failures: DirectoryReadFailure[] = [];
+  /** Accounts holding a privileged directory role (object ids, lower case). */
+  readonly roleHolders = new Set<string>();
 
   constructor(public pageSize = 3) {}
+
+  privilegedRoleHolders(): Promise<DirectoryRead<ReadonlySet<string>>> {
+    return Promise.resolve({ ok: true, value: this.roleHolders });
+  }
 
   addPerson(fields: Partial<M365Person> & { userPrincipalName: string }): M365Person {
     const person: M365Person = { id: objectId(), accountEnabled: true, mail: fields.userPrincipalName, mailNickname: fields.userPrincipalName.split('@')[0] ?? null, ...fields };

@@ -1,10 +1,13 @@
 import { resolveStatuses } from '../../../src/domain/import/import-status';
 import { GraphPageCache, maxGraphPagesPerRequest, previewM365Users, type PreviewItem, type PreviewQuery } from '../../../src/domain/import/preview-m365-users';
 import type { DocumentStore } from '../../../src/domain/ports/document-store';
+import { signToken } from '../../../src/domain/signing/signing-key';
 import { connectionId, ImportHarness } from './import-harness';
 
+const cursorKey = Buffer.alloc(32, 7);
+
 function preview(h: ImportHarness, pages: GraphPageCache, query: Partial<PreviewQuery> = {}) {
-  return previewM365Users({ store: h.store, clock: h.clock, directories: h.deps.directories, pages }, connectionId, { limit: 50, ...query });
+  return previewM365Users({ store: h.store, clock: h.clock, directories: h.deps.directories, pages, cursorKey: async () => cursorKey }, connectionId, { limit: 50, ...query });
 }
 
 async function all(h: ImportHarness, pages: GraphPageCache, query: Partial<PreviewQuery> = {}): Promise<{ items: PreviewItem[]; requests: number }> {
@@ -135,7 +138,7 @@ describe('the import preview', () => {
     await h.drain();
     const [ada] = await h.usersByEmail('ada@contoso.com');
     const counting = countingQueries(h.store);
-    const listed = await previewM365Users({ store: counting.store, clock: h.clock, directories: h.deps.directories, pages: new GraphPageCache(h.clock) }, connectionId, { limit: 50, status: 'imported' });
+    const listed = await previewM365Users({ store: counting.store, clock: h.clock, directories: h.deps.directories, pages: new GraphPageCache(h.clock), cursorKey: async () => cursorKey }, connectionId, { limit: 50, status: 'imported' });
     expect(listed.ok && listed.value.items).toEqual([expect.objectContaining({ id: imported.id, status: 'imported', userId: ada?.id })]);
     // The connection's read, then the bindings of the page's users.
     expect(counting.queries()).toBe(2);
@@ -164,11 +167,34 @@ describe('the import preview', () => {
     const first = await preview(h, pages, { limit: 2 });
     const cursor = first.ok ? (first.value.nextCursor as string) : '';
     expect(await preview(h, pages, { limit: 2, cursor, q: 'u' })).toMatchObject({ ok: false, error: { code: 'invalid_cursor' } });
-    const other = await previewM365Users({ store: h.store, clock: h.clock, directories: h.deps.directories, pages }, 'conn-other', { limit: 2, cursor });
+    const other = await previewM365Users({ store: h.store, clock: h.clock, directories: h.deps.directories, pages, cursorKey: async () => cursorKey }, 'conn-other', { limit: 2, cursor });
     expect(other).toMatchObject({ ok: false, error: { code: 'invalid_cursor' } });
     expect(await preview(h, pages, { cursor: 'not-a-cursor' })).toMatchObject({ ok: false, error: { code: 'invalid_cursor' } });
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(cursor, 'base64url').toString()), p: 'fake://elsewhere#0' })).toString('base64url');
-    expect(await preview(h, pages, { limit: 2, cursor: forged })).toMatchObject({ ok: false, error: { code: 'invalid_cursor' } });
+  });
+
+  it('follows only cursors it signed: a reader cannot steer the Graph query through one', async () => {
+    const h = new ImportHarness();
+    await h.addConnection();
+    h.tenant.pageSize = 2;
+    for (let i = 0; i < 5; i += 1) h.tenant.addPerson({ userPrincipalName: `u${i}@contoso.com` });
+    const pages = new GraphPageCache(h.clock);
+    const first = await preview(h, pages, { limit: 2 });
+    const cursor = first.ok ? (first.value.nextCursor as string) : '';
+    const [payload = '', signature = ''] = cursor.split('.');
+    const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const steered = 'https://graph.microsoft.com/v1.0/users?$select=jobTitle&$filter=startswith(displayName,%27a%27)&$expand=manager&$top=999';
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const readsBefore = h.tenant.reads.length;
+    const forgeries = [
+      `${encode({ ...decoded, p: steered })}.${signature}`,
+      encode({ ...decoded, p: steered }),
+      `${encode(null)}.${signature}`,
+      encode(null),
+      signToken(Buffer.alloc(32, 8), { ...decoded, p: steered }),
+    ];
+    for (const forged of forgeries) expect(await preview(h, pages, { limit: 2, cursor: forged })).toMatchObject({ ok: false, error: { code: 'invalid_cursor' } });
+    expect(h.tenant.reads.length).toBe(readsBefore);
+    expect((await preview(h, pages, { limit: 2, cursor })).ok).toBe(true);
   });
 
   it('refuses a connection that has no consent to read with', async () => {

@@ -187,4 +187,11 @@ export class FakeM365UserGateway implements M365UserGateway {
       return ok(undefined);
     });
   }
+
+  /** Accounts (object ids, lower case) holding a privileged directory role. */
+  readonly roleHolders = new Set<string>();
+
+  privilegedRoleHolders(): Promise<GatewayResult<ReadonlySet<string>>> {
+    return Promise.resolve(ok(this.roleHolders));
+  }
 }

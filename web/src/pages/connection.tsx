@@ -6,7 +6,10 @@ import { Badge, Confirm, ErrorNote, Field, formatTime, InfoNote, Loading, Pager,
 import { href, navigate } from '../router';
 import { startConsent } from './connections';
 
-const exportAttributes: readonly ExportAttribute[] = ['alternateEmail', 'businessPhones', 'mobilePhone', 'address', 'department', 'jobTitle', 'manager', 'location', 'company', 'employeeId', 'employeeType', 'costCenter', 'usageLocation'];
+const exportAttributes = ['alternateEmail', 'businessPhones', 'mobilePhone', 'address', 'department', 'jobTitle', 'manager', 'location', 'company', 'employeeId', 'employeeType', 'costCenter', 'usageLocation'] as const satisfies readonly ExportAttribute[];
+// The build fails here when the API gains an export attribute this form does not offer.
+const everyAttributeOffered: Exclude<ExportAttribute, (typeof exportAttributes)[number]> extends never ? true : never = true;
+void everyAttributeOffered;
 const bindingStates = ['pending', 'provisioned', 'error', 'deprovisioned'] as const;
 
 function plural(n: number, one: string, many: string): string {
@@ -19,6 +22,11 @@ interface SettingsDraft {
   readonly conflictPolicy: 'fail' | 'link';
   readonly deletedAccountPolicy: 'recreate' | 'error';
   readonly usageLocation: string;
+  readonly deprovisionAction: 'disable' | 'disable_then_delete';
+  readonly deleteAfterDays: string;
+  readonly revokeSessionsOnDeprovision: boolean;
+  readonly emptyValues: 'keep' | 'clear';
+  readonly changeNotifications: boolean;
   readonly maxUsers: string;
   readonly maxPercent: string;
   readonly deleteGroupOnUnbind: boolean;
@@ -32,6 +40,11 @@ function draftOf(c: Connection): SettingsDraft {
     conflictPolicy: s.conflictPolicy ?? 'fail',
     deletedAccountPolicy: s.deletedAccountPolicy ?? 'recreate',
     usageLocation: s.usageLocation ?? '',
+    deprovisionAction: s.deprovisionAction ?? 'disable',
+    deleteAfterDays: String(s.deleteAfterDays ?? 30),
+    revokeSessionsOnDeprovision: s.revokeSessionsOnDeprovision ?? true,
+    emptyValues: s.emptyValues ?? 'keep',
+    changeNotifications: s.changeNotifications ?? true,
     maxUsers: String(s.deactivationGuard?.maxUsers ?? 500),
     maxPercent: String(s.deactivationGuard?.maxPercent ?? 10),
     deleteGroupOnUnbind: s.deleteGroupOnUnbind ?? false,
@@ -66,6 +79,27 @@ function planOf(before: SettingsDraft, after: SettingsDraft): { lines: string[];
     const value = after.usageLocation.trim().toUpperCase();
     lines.push(value === '' ? 'Created accounts get no usage location.' : `Created accounts get usage location ${value}.`);
     settings.usageLocation = value === '' ? null : value;
+  }
+  if (after.deprovisionAction !== before.deprovisionAction || (after.deprovisionAction === 'disable_then_delete' && after.deleteAfterDays !== before.deleteAfterDays)) {
+    lines.push(
+      after.deprovisionAction === 'disable'
+        ? 'Deprovisioned accounts are only disabled, never deleted.'
+        : `Deprovisioned accounts are deleted after ${after.deleteAfterDays} days disabled (Microsoft 365 keeps a deleted account restorable for 30 days).`,
+    );
+    settings.deprovisionAction = after.deprovisionAction;
+    if (after.deprovisionAction === 'disable_then_delete') settings.deleteAfterDays = Number(after.deleteAfterDays);
+  }
+  if (after.revokeSessionsOnDeprovision !== before.revokeSessionsOnDeprovision) {
+    lines.push(after.revokeSessionsOnDeprovision ? 'Deprovisioning also signs the account out everywhere.' : 'Deprovisioning no longer signs the account out.');
+    settings.revokeSessionsOnDeprovision = after.revokeSessionsOnDeprovision;
+  }
+  if (after.emptyValues !== before.emptyValues) {
+    lines.push(after.emptyValues === 'clear' ? 'An attribute empty in the directory is blanked in Microsoft 365 for every bound user.' : 'An attribute empty in the directory leaves the Microsoft 365 value as it is.');
+    settings.emptyValues = after.emptyValues;
+  }
+  if (after.changeNotifications !== before.changeNotifications) {
+    lines.push(after.changeNotifications ? 'Changes made in Microsoft 365 are corrected within seconds (change notifications).' : 'Changes made in Microsoft 365 wait for the reconcile timer.');
+    settings.changeNotifications = after.changeNotifications;
   }
   if (after.maxUsers !== before.maxUsers || after.maxPercent !== before.maxPercent) {
     lines.push(`Hold deactivations beyond ${after.maxUsers} users or ${after.maxPercent}% of the bound users in an hour (was ${before.maxUsers} / ${before.maxPercent}%).`);
@@ -127,6 +161,23 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
             <Field label="Usage location" hint="Two-letter country code, e.g. US">
               <input name="usageLocation" maxLength={2} value={draft.usageLocation} onInput={(e) => set({ usageLocation: e.currentTarget.value })} />
             </Field>
+            <Field label="Deprovisioning">
+              <select value={draft.deprovisionAction} onChange={(e) => set({ deprovisionAction: e.currentTarget.value as SettingsDraft['deprovisionAction'] })}>
+                <option value="disable">Disable the account</option>
+                <option value="disable_then_delete">Disable, then delete after a while</option>
+              </select>
+            </Field>
+            {draft.deprovisionAction === 'disable_then_delete' ? (
+              <Field label="Days disabled before deletion">
+                <input name="deleteAfterDays" type="number" min={1} max={3650} required value={draft.deleteAfterDays} onInput={(e) => set({ deleteAfterDays: e.currentTarget.value })} />
+              </Field>
+            ) : null}
+            <Field label="A value empty in the directory">
+              <select value={draft.emptyValues} onChange={(e) => set({ emptyValues: e.currentTarget.value as SettingsDraft['emptyValues'] })}>
+                <option value="keep">Keeps the Microsoft 365 value</option>
+                <option value="clear">Clears the Microsoft 365 value</option>
+              </select>
+            </Field>
             <Field label="Guard: most users deactivated per hour">
               <input name="maxUsers" type="number" min={0} max={1000000} required value={draft.maxUsers} onInput={(e) => set({ maxUsers: e.currentTarget.value })} />
             </Field>
@@ -134,10 +185,20 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
               <input name="maxPercent" type="number" min={0} max={100} step="any" required value={draft.maxPercent} onInput={(e) => set({ maxPercent: e.currentTarget.value })} />
             </Field>
           </div>
-          <label class="check">
-            <input type="checkbox" checked={draft.deleteGroupOnUnbind} onChange={(e) => set({ deleteGroupOnUnbind: e.currentTarget.checked })} />
-            Delete a group's Microsoft 365 group when the group is unbound
-          </label>
+          <div class="checks-column">
+            <label class="check">
+              <input type="checkbox" checked={draft.revokeSessionsOnDeprovision} onChange={(e) => set({ revokeSessionsOnDeprovision: e.currentTarget.checked })} />
+              Sign a deprovisioned account out everywhere
+            </label>
+            <label class="check">
+              <input type="checkbox" checked={draft.changeNotifications} onChange={(e) => set({ changeNotifications: e.currentTarget.checked })} />
+              Correct changes made in Microsoft 365 within seconds (change notifications)
+            </label>
+            <label class="check">
+              <input type="checkbox" checked={draft.deleteGroupOnUnbind} onChange={(e) => set({ deleteGroupOnUnbind: e.currentTarget.checked })} />
+              Delete a group's Microsoft 365 group when the group is unbound
+            </label>
+          </div>
           {canWrite ? (
             <div class="actions">
               <button type="submit" class="primary">
