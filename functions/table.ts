@@ -1,5 +1,6 @@
 import type { FunctionDefinition } from '../src/app/functions/definition';
 import { health } from './http/health';
+import { apiReferenceAssetRoute, apiReferenceRoute } from './http/docs';
 import { deleteDeadLetterRoute, listDeadLettersRoute, resubmitDeadLetterRoute } from './http/dead-letters';
 import { openApi } from './http/openapi';
 import { createKey, deleteKey, listKeys } from './http/keys';
@@ -94,5 +95,7 @@ export const functionTable: readonly FunctionDefinition[] = [
   listDeadLettersRoute,
   resubmitDeadLetterRoute,
   deleteDeadLetterRoute,
+  apiReferenceRoute,
+  apiReferenceAssetRoute,
   consoleRoute,
 ];

@@ -36,7 +36,7 @@ const userBindingSchema = z.object({
   allowPrivileged: z.boolean().optional().meta({ description: 'Provisioning may disable, re-password and rename the account although it is privileged' }),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'UserBinding' });
 
 const bindUserBodySchema = z
   .strictObject({
@@ -54,7 +54,7 @@ const groupBindingSchema = z.object({
   licenses: z.array(z.object({ skuPartNumber: z.string().optional(), skuId: z.string().optional(), disabledPlans: z.array(z.string()).optional() })).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'GroupBinding' });
 
 const m365GroupSchema = z
   .object({

@@ -42,7 +42,7 @@ const connectionSchema = z.object({
   deauthorizedAt: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'Connection' });
 const consentLinkSchema = z.object({
   consentUrl: z.string().meta({ description: 'Open as a Global Administrator; valid once, for 10 minutes' }),
   expiresAt: z.string(),

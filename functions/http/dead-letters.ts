@@ -18,7 +18,7 @@ const deadLetterView = z.object({
   deliveryCount: z.number().int(),
   reason: z.string(),
   deadLetteredAt: z.string().optional(),
-});
+}).meta({ id: 'DeadLetter' });
 
 /** Allow-listed fields; the body was redacted when the message was set aside (or on read, for the broker's). */
 function toView(queue: (typeof queueNames)[number], dead: DeadLetter): z.infer<typeof deadLetterView> {

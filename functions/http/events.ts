@@ -19,7 +19,7 @@ const eventSchema = z.object({
   restored: z.boolean().optional().meta({ description: 'user_create_provision: the account deleted after its grace period was restored with its object id' }),
   sessionsRevoked: z.boolean().optional().meta({ description: "user_deprovision: the account's sign-in sessions were revoked with it" }),
   at: z.string(),
-});
+}).meta({ id: 'Event' });
 
 // Normalised to full ISO instants so they compare with the stored `at` as strings.
 const instant = z.iso.datetime({ offset: true }).or(z.iso.date()).transform((value) => new Date(value).toISOString());

@@ -9,7 +9,7 @@ const healthSchema = z.object({
   status: z.enum(['ok', 'down']),
   checks: z.record(z.string(), checkSchema).optional().meta({ description: 'With an API key only' }),
   connections: z.object({ reauthorizationRequired: z.number().int(), items: z.array(reauthorizationSchema) }).optional().meta({ description: 'With an API key only' }),
-});
+}).meta({ id: 'Health' });
 
 export const health = defineRoute({
   name: 'health',

@@ -26,7 +26,7 @@ const previewItemSchema = z.object({
   boundConnectionId: z.string().optional().meta({ description: 'other_connection: the connection that directory user is bound to' }),
   privileged: z.literal(true).optional().meta({ description: 'Holds a directory role Microsoft labels privileged: imported only when named by id (m365UserIds), never through a filter or group' }),
   consentingAccount: z.literal(true).optional().meta({ description: 'The account this connection was consented with: imported only when named by id' }),
-});
+}).meta({ id: 'M365UserPreview' });
 
 const resultSchema = z.union([
   z.object({ type: z.literal('user'), m365UserId: z.string(), upn: z.string(), outcome: z.enum(importOutcomes), userId: z.string().optional(), linked: z.literal(true).optional(), reason: z.string().optional() }),
@@ -49,7 +49,7 @@ const jobSchema = z.object({
   finishedAt: z.string().optional(),
   results: z.array(resultSchema),
   nextCursor: z.string().optional().meta({ description: 'More results: pass as cursor' }),
-});
+}).meta({ id: 'ImportJob' });
 
 const enabledSchema = z.enum(['true', 'false']).transform((value) => value === 'true');
 

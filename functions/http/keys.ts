@@ -4,7 +4,7 @@ import { createApiKey, deleteApiKey, listApiKeys } from '../../src/domain/keys/a
 import { defineRoute } from '../../src/app/http/route';
 import { cursorSchema, errorResponses, errorSchema, idParamSchema, limitSchema, pageSchema } from '../../src/app/http/common-schemas';
 
-const keyView = z.object({ id: z.string(), name: z.string(), role: z.enum(['admin', 'reader']), createdAt: z.string() });
+const keyView = z.object({ id: z.string(), name: z.string(), role: z.enum(['admin', 'reader']), createdAt: z.string() }).meta({ id: 'ApiKey' });
 
 export const createKey = defineRoute({
   name: 'keys-create',

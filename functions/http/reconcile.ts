@@ -45,7 +45,7 @@ const runReportSchema = z.object({
   groups: countsSchema.optional(),
   heldDeactivations: z.number().int(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
-});
+}).meta({ id: 'ReconcileRun' });
 
 export const reconcileConnectionRoute = defineRoute({
   name: 'reconcile-start',

@@ -1,7 +1,8 @@
 import { RegExpParser } from '@eslint-community/regexpp';
 import { analyse } from 'scslre';
 import { functionTable } from '../../functions/table';
-import { buildOpenApiDocument, type RouteDoc } from '../../src/app/http/openapi-registry';
+import type { RouteDoc } from '../../src/app/http/openapi-registry';
+import { openApiDocumentOf } from '../../functions/http/openapi';
 import { directoryCommandSchema } from '../../src/domain/directory/directory-commands';
 
 /*
@@ -41,7 +42,7 @@ for (const pattern of patternsOf(directoryCommandSchema)) fromSchemas.set(`${pat
 
 // The patterns the published document states, which clients may run too.
 const fromDocument = new Set<string>();
-JSON.stringify(buildOpenApiDocument(docs, { title: 't', version: '1' }), (key, value: unknown) => {
+JSON.stringify(openApiDocumentOf(functionTable), (key, value: unknown) => {
   if (key === 'pattern' && typeof value === 'string') fromDocument.add(value);
   return value;
 });

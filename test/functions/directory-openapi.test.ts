@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { functionTable } from '../../functions/table';
 import { startTestHost, type TestHost } from '../support/test-host';
 
@@ -9,6 +14,7 @@ afterAll(() => host.close());
 
 interface OpenApiDocument {
   openapi: string;
+  components: { schemas: Record<string, unknown> };
   paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: unknown; responses: Record<string, unknown> }>>;
 }
 
@@ -31,12 +37,75 @@ describe('GET /api/openapi.json', () => {
 
   it('describes the user body from the validating schema: strict, with Graph length limits', async () => {
     const document = (await (await fetch(`${host.url}/openapi.json`)).json()) as OpenApiDocument;
-    const body = document.paths['/api/users']?.post?.requestBody as { content: { 'application/json': { schema: { additionalProperties: boolean; required: string[]; properties: Record<string, { maxLength?: number; format?: string }> } } } };
-    const schema = body.content['application/json'].schema;
+    const body = document.paths['/api/users']?.post?.requestBody as { content: { 'application/json': { schema: { $ref: string } } } };
+    expect(body.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/UserCreate' });
+    const schema = document.components.schemas.UserCreate as { additionalProperties: boolean; required: string[]; properties: Record<string, { maxLength?: number; format?: string }> };
     expect(schema.additionalProperties).toBe(false);
     expect(schema.required).toEqual(['email']);
     expect(schema.properties.email?.format).toBe('email');
     expect(schema.properties.firstName?.maxLength).toBe(64);
     expect(schema.properties.employeeId?.maxLength).toBe(16);
+  });
+
+  it('names every response body as a component, referenced with $ref, and shares the entity schemas', async () => {
+    const document = (await (await fetch(`${host.url}/openapi.json`)).json()) as OpenApiDocument;
+    const inline: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const bodies = Object.entries(operation.responses) as [string, { content?: Record<string, { schema?: { $ref?: string } }> } | undefined][];
+        for (const [which, body] of bodies) {
+          for (const media of Object.values(body?.content ?? {})) if (media.schema !== undefined && media.schema.$ref === undefined) inline.push(`${method} ${path} ${which}`);
+        }
+      }
+    }
+    expect(inline).toEqual([]);
+    expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['User', 'Group', 'Connection', 'UserBinding', 'Event', 'Error', 'DeadLetter']));
+    const text = JSON.stringify(document);
+    // The user shape is written once, not once per route that returns a user.
+    expect(text.match(/"employeeType":/g)?.length).toBeLessThanOrEqual(3);
+    expect(text.length).toBeLessThan(120_000);
+  });
+
+  it('gives only patterns an ECMAScript engine takes as they are, without flags', async () => {
+    const text = await (await fetch(`${host.url}/openapi.json`)).text();
+    const patterns = [...new Set([...text.matchAll(/"pattern":"((?:[^"\\]|\\.)*)"/g)].map((match) => JSON.parse(`"${match[1]!}"`) as string))];
+    expect(patterns.length).toBeGreaterThan(0);
+    for (const pattern of patterns) {
+      expect(() => new RegExp(pattern, 'u')).not.toThrow();
+      // A trailing /i (or any flag) is not part of the pattern language: clients would match it literally.
+      expect({ pattern, flagged: /\/[dgimsuvy]+$/.test(pattern) }).toEqual({ pattern, flagged: false });
+    }
+  });
+
+  it('passes an independent OpenAPI linter (Spectral, its OpenAPI rules as .spectral.yaml sets them) without a warning', async () => {
+    const root = path.resolve(__dirname, '../..');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'openapi-lint-'));
+    try {
+      const file = path.join(dir, 'openapi.json');
+      writeFileSync(file, await (await fetch(`${host.url}/openapi.json`)).text());
+      const spectral = require.resolve('@stoplight/spectral-cli/dist/index.js');
+      const run = await promisify(execFile)(process.execPath, [spectral, 'lint', file, '--ruleset', path.join(root, '.spectral.yaml'), '--fail-severity', 'warn'], { cwd: root }).catch((error: { stdout: string; code: number }) => error);
+      expect(run.stdout).toMatch(/No results with a severity of 'warn' or higher found!/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('renders the reference at /api/docs from swagger-ui-dist, same-origin scripts only, on this document', async () => {
+    const page = await fetch(`${host.url}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="(docs\/[^"]+)"/g)].map((match) => match[1]!);
+    expect(assets.sort()).toEqual(['docs/init.js', 'docs/swagger-ui-bundle.js', 'docs/swagger-ui.css']);
+    for (const asset of assets) {
+      const response = await fetch(`${host.url}/${asset}`);
+      expect({ asset, status: response.status }).toEqual({ asset, status: 200 });
+      expect((await response.text()).length).toBeGreaterThan(asset.endsWith('init.js') ? 50 : 10_000);
+    }
+    expect(await (await fetch(`${host.url}/docs/init.js`)).text()).toContain("url: '../openapi.json'");
+    expect((await fetch(`${host.url}/docs/package.json`)).status).toBe(404);
+    expect((await fetch(`${host.url}/docs/..%2Fpackage.json`)).status).toBe(404);
   });
 });

@@ -7,7 +7,7 @@ export const errorSchema = z.object({
     message: z.string(),
     details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   }),
-});
+}).meta({ id: 'Error' });
 
 /** Opaque paging cursor as it travels in a query string. */
 export const cursorSchema = z.string().min(1).max(2048);

@@ -154,6 +154,7 @@ export function defineRoute<PS extends ZodType | undefined = undefined, QS exten
     handler,
     ...(spec.auth === 'none' ? {} : { admit }),
     doc: {
+      name: spec.name,
       method: spec.method,
       route: spec.route,
       summary: spec.summary,

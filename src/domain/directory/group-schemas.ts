@@ -5,10 +5,10 @@ const nameSchema = z.string().trim().min(1).max(256);
 const descriptionSchema = z.string().trim().min(1).max(1024);
 
 /** POST /api/groups and the automation `group.upsert` command. The name is unique regardless of case. */
-export const createGroupSchema = z.strictObject({ name: nameSchema, description: descriptionSchema.optional() });
+export const createGroupSchema = z.strictObject({ name: nameSchema, description: descriptionSchema.optional() }).meta({ id: 'GroupCreate' });
 
 /** PATCH /api/groups/{id}: given fields replace, `description: null` clears it. */
-export const patchGroupSchema = z.strictObject({ name: nameSchema.optional(), description: descriptionSchema.nullable().optional() });
+export const patchGroupSchema = z.strictObject({ name: nameSchema.optional(), description: descriptionSchema.nullable().optional() }).meta({ id: 'GroupPatch' });
 
 export const groupSchema = z.object({
   id: z.string(),
@@ -16,7 +16,7 @@ export const groupSchema = z.object({
   description: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'Group' });
 
 export type CreateGroupInput = z.output<typeof createGroupSchema>;
 export type GroupPatch = z.output<typeof patchGroupSchema>;

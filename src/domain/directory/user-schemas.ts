@@ -50,7 +50,7 @@ export const addressSchema = z.strictObject({
   region: text(128).optional(),
   postalCode: text(40).optional(),
   country: text(128).optional(),
-});
+}).meta({ id: 'Address' });
 
 const idSchema = z.string().min(1).max(128);
 
@@ -87,7 +87,7 @@ export const createUserSchema = z.strictObject({
   username: usernameSchema.optional().meta({ description: "Defaults to the email's local part; 409 if that is taken" }),
   displayName: text(256).optional().meta({ description: 'Defaults to "firstName lastName" (the username when both are absent)' }),
   ...optional<Fields>(optionalProfileFields),
-});
+}).meta({ id: 'UserCreate' });
 
 /** PATCH /api/users/{id}: given fields replace, `null` clears an optional field (or resets displayName to its default). */
 export const patchUserSchema = z.strictObject({
@@ -95,7 +95,7 @@ export const patchUserSchema = z.strictObject({
   username: usernameSchema.optional(),
   displayName: text(256).nullable().optional(),
   ...clearable<Fields>(optionalProfileFields),
-});
+}).meta({ id: 'UserPatch' });
 
 /** A user as the API shows it: an allow-list (no password material, ever). */
 export const userSchema = z.object({
@@ -119,7 +119,7 @@ export const userSchema = z.object({
   state: userStateSchema,
   createdAt: z.string(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'User' });
 
 /** PUT /api/users/{id}/password. The policy (length, not the email or username) is checked by the use case. */
 export const setPasswordSchema = z.strictObject({ password: z.string().min(1).max(256) });
