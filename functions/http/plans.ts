@@ -17,14 +17,14 @@ const plannedAccountSchema = z.object({
   changes: z.array(changeSchema).meta({ description: 'Each attribute the write would set: what the account holds now (from) and what it would hold (to)' }),
   passwordSet: z.literal(true).optional(),
   warnings: z.array(z.enum(planWarnings)),
-});
+}).meta({ id: 'PlannedAccount' });
 
 /** A stored plan without its accounts: what a guarded settings change answers with. */
 export const planSummarySchema = z.object({
   id: z.string().meta({ description: 'The plan id: GET /connections/{id}/plans/{planId}; confirms a settings change as PATCH /connections/{id}?confirmPlan={planId}' }),
   connectionId: z.string(),
   kind: z.enum(['settings', 'bind', 'unbind', 'reconcile']),
-  request: planRequestSchema.meta({ description: 'What was planned' }),
+  request: planRequestSchema.meta({ id: 'PlanRequest', description: 'What was planned' }),
   createdAt: z.string(),
   expiresAt: z.string().meta({ description: `The plan can be read and confirmed for ${planLifetimeSeconds / 60} minutes` }),
   basedOn: z.string().meta({ description: 'The connection as planned against (its updatedAt); a plan of a connection changed since cannot be confirmed' }),
@@ -34,9 +34,14 @@ export const planSummarySchema = z.object({
   totals: z.object({ users: z.number().int(), create: z.number().int(), takeOver: z.number().int(), update: z.number().int(), disable: z.number().int(), passwordSet: z.number().int(), unchanged: z.number().int() }),
   warnings: z.object({ privileged: z.number().int(), blanks_value: z.number().int(), upn_rename: z.number().int() }),
   graphReads: z.object({ userPages: z.number().int(), otherRequests: z.number().int() }),
-});
+}).meta({ id: 'PlanSummary' });
 
-const planSchema = planSummarySchema.extend({ accounts: z.array(plannedAccountSchema).meta({ description: 'Only the accounts something would happen to' }) });
+const planSchema = planSummarySchema
+  .extend({
+    accounts: z.array(plannedAccountSchema).meta({ description: 'Only the accounts something would happen to' }),
+    nextCursor: z.string().optional().meta({ description: 'GET only: the cursor of the next page of accounts' }),
+  })
+  .meta({ id: 'Plan' });
 
 function storedPlanError(failure: StoredPlanFailure): ApiError {
   return failure.code === 'plan_not_found' ? new ApiError('NOT_FOUND', failure.message) : new ApiError('VALIDATION_FAILED', `query.cursor: ${failure.message}`, [{ field: 'query.cursor', message: failure.message }]);
@@ -77,7 +82,7 @@ export const getPlanRoute = defineRoute({
   params: z.strictObject({ id: z.string().min(1).max(128), planId: z.string().min(1).max(128) }),
   query: z.strictObject({ cursor: cursorSchema.optional() }),
   responses: {
-    200: { description: 'The plan and a page of its accounts', schema: planSchema.extend({ nextCursor: z.string().optional() }) },
+    200: { description: 'The plan and a page of its accounts', schema: planSchema },
     404: { description: 'No such plan on this connection, or it expired', schema: errorSchema },
     ...errorResponses,
   },
