@@ -62,12 +62,17 @@ async function usersPageInteractive(page: Page, url: string): Promise<number> {
   return pageTimeWhen(page, usersShown);
 }
 
-/** How long one action takes until `done` holds in the page (ms, the page's clock). */
-async function timed(page: Page, action: () => Promise<void>, done: string): Promise<number> {
-  const started = (await page.evaluate('performance.now()')) as number;
-  await action();
+/**
+ * How long an action takes until `done` holds (ms, the page's clock). The action is a page expression,
+ * run in the page at the instant the clock starts: a Playwright click would add its own actionability
+ * checks and round trips (100-300 ms on a loaded machine) to what is measured.
+ */
+async function timed(page: Page, action: string, done: string): Promise<number> {
+  const started = (await page.evaluate(`(() => { const at = performance.now(); ${action}; return at; })()`)) as number;
   return (await pageTimeWhen(page, done)) - started;
 }
+
+const button = (label: string): string => `[...document.querySelectorAll('button')].find((b) => b.textContent === ${JSON.stringify(label)})`;
 
 /**
  * `npm run bench -- console`: the console's first-load size (gzip), and the users page of a
@@ -116,16 +121,12 @@ export async function run(args: string[]): Promise<void> {
         if (i === settings.runs - 1) {
           const firstRow = "document.querySelector('table tbody tr a')?.textContent";
           const before = (await page.evaluate(firstRow)) as string;
-          const next = await timed(page, () => page.getByRole('button', { name: 'Next' }).click(), `${firstRow} !== ${JSON.stringify(before)} && document.querySelectorAll('table tbody tr').length >= 50`);
+          const next = await timed(page, `${button('Next')}.click()`, `${firstRow} !== ${JSON.stringify(before)} && document.querySelectorAll('table tbody tr').length >= 50`);
           process.stdout.write(`next page: ${next.toFixed(0)} ms\n`);
-          const search = await timed(
-            page,
-            async () => {
-              await page.getByRole('searchbox', { name: 'Search' }).fill(`user${settings.users - 1}@`);
-              await page.getByRole('button', { name: 'Search' }).click();
-            },
-            "document.querySelectorAll('table tbody tr').length === 1",
-          );
+          // The value entered as the input event the form listens to, then the Search button.
+          const box = "document.querySelector('input[type=search]')";
+          await page.evaluate(`(() => { const box = ${box}; box.value = ${JSON.stringify(`user${settings.users - 1}@`)}; box.dispatchEvent(new Event('input', { bubbles: true })); })()`);
+          const search = await timed(page, `${button('Search')}.click()`, "document.querySelectorAll('table tbody tr').length === 1");
           process.stdout.write(`search "user${settings.users - 1}@" (one match among ${settings.users}): ${search.toFixed(0)} ms\n`);
         }
         await page.close();
