@@ -1,6 +1,9 @@
 import { sandboxTenants } from '../../src/adapters/sandbox/seed';
 import { call, type HttpResult } from '../sandbox/sandbox-test-client';
 import type { TestHost } from '../support/test-host';
+import { eventually } from '../support/eventually';
+
+export { eventually };
 
 export const contoso = sandboxTenants.contoso;
 
@@ -68,16 +71,6 @@ export class SandboxClient {
 }
 
 /** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 export async function createUser(host: TestHost, fields: Record<string, unknown>): Promise<Json> {
   const created = await host.api('users', { method: 'POST', json: fields });
   if (created.status !== 201) throw new Error(`creating a user answered ${created.status}: ${await created.text()}`);
