@@ -190,10 +190,18 @@ describe('admin console (Chromium)', () => {
     mark('6');
     await page.goto(`${base}/#/connections`);
     await page.getByRole('link', { name: 'Contoso' }).click();
+    // With it, start writing job titles: the review shows the service's plan, account by account.
+    const archer = ((await (await api('users?q=avery.archer')).json()) as { items: { id: string }[] }).items[0];
+    expect((await api(`users/${archer?.id ?? ''}`, { method: 'PATCH', json: { jobTitle: 'Field Engineer' } })).status).toBe(200);
     await page.getByLabel('Guard: most users deactivated per hour').fill('1');
+    await page.getByRole('checkbox', { name: 'jobTitle' }).check();
     await page.getByRole('button', { name: 'Review changes' }).click();
-    await page.getByRole('dialog').getByText('Hold deactivations beyond 1 users').waitFor();
-    await page.getByRole('dialog').getByRole('button', { name: 'Save' }).click();
+    const review = page.getByRole('dialog');
+    await review.getByText('Hold deactivations beyond 1 users').waitFor();
+    await review.getByText(/^Of \d+ bound users: 1 updated; \d+ unchanged\.$/).waitFor({ timeout: 20_000 });
+    await review.getByRole('region', { name: 'Planned account changes (table)' }).getByRole('row', { name: /avery\.archer@contoso\.com.*update.*jobTitle: .* → Field Engineer/ }).waitFor();
+    await check('connection-plan');
+    await review.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Settings saved.').waitFor();
     for (const email of ['avery.archer@contoso.com', 'avery.irving24@contoso.com']) {
       await openUser(email);
