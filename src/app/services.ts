@@ -8,6 +8,8 @@ import type { Logger } from '../domain/ports/logger';
 import type { SecretStore } from '../domain/ports/secret-store';
 import type { MessageSender } from '../domain/ports/work-queue';
 import type { DeadLetterQueue } from '../domain/ports/dead-letters';
+import { startTelemetry, type Telemetry } from '../adapters/telemetry/telemetry';
+import { ServiceMetrics, type QueueBacklog } from '../adapters/telemetry/service-metrics';
 import type { TokenCredential } from '@azure/identity';
 import type { QueueConsumer } from './host/queue-consumer';
 import { createLogger } from '../adapters/logging/pino-logger';
@@ -28,6 +30,9 @@ export interface Services {
   readonly consumer: QueueConsumer | undefined;
   /** The work queues' dead letters: the embedded queue's, or Service Bus's dead-letter sub-queues plus the poison records. */
   readonly deadLetters: DeadLetterQueue;
+  /** Traces and meters (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set); metrics in Prometheus text for /api/metrics. */
+  readonly telemetry: Telemetry;
+  readonly metrics: ServiceMetrics;
   /** Listeners on directory changes; provisioning registers its own at wiring time. */
   readonly directoryHooks: DirectoryHookRegistry;
   /** Microsoft 365 access for connections: msal-node identity platform, token provider, Graph client factory. */
@@ -71,6 +76,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   let sender: MessageSender;
   let consumer: QueueConsumer | undefined;
   let deadLetters: DeadLetterQueue;
+  let backlog: (() => Promise<readonly QueueBacklog[]>) | undefined;
   if (config.serviceBusNamespace !== undefined) {
     const { createServiceBusMessageSender } = await import('../adapters/servicebus/servicebus-message-sender');
     const { createServiceBusDeadLetters } = await import('../adapters/servicebus/servicebus-dead-letters');
@@ -87,6 +93,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     sender = queue;
     consumer = queue;
     deadLetters = queue;
+    backlog = () => queue.backlog();
   }
   closers.push(() => sender.close());
 
@@ -99,8 +106,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     secrets = createLocalSecretStore({ dir: path.join(config.dataDir, 'secrets'), ...(config.localSecretsKey === undefined ? {} : { keyBase64: config.localSecretsKey }), clock });
   }
 
+  const telemetry = startTelemetry({ serviceName: 'm365-bridge', serviceVersion: '0.1.0', otlpEndpoint: config.otlpEndpoint });
+  closers.push(() => telemetry.shutdown());
+  const metrics = new ServiceMetrics(telemetry.meter, { ...(backlog === undefined ? {} : { backlog }), now: () => clock.now() });
+
   const { createM365Access } = await import('../adapters/graph/m365-access');
-  const m365 = await createM365Access(config, { store, secrets, clock, logger: logger.child({ component: 'm365' }) });
+  const m365 = await createM365Access(config, { store, secrets, clock, logger: logger.child({ component: 'm365' }), metrics });
   closers.push(() => m365.close());
 
   if (db !== undefined) closers.push(() => {
@@ -116,6 +127,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     secrets,
     consumer,
     deadLetters,
+    telemetry,
+    metrics,
     directoryHooks: createDirectoryHooks(logger.child({ component: 'directory-hooks' })),
     m365,
     async close() {

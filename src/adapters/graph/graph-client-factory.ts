@@ -6,6 +6,7 @@ import { GraphAuthMiddleware, type AccessTokenSource } from './graph-auth-middle
 import { SdkGraphClient, type GraphClient } from './graph-client';
 import { carry, GraphRequestError } from './graph-error-translator';
 import { defaultGraphRetryOptions, GraphRetryMiddleware, type GraphRetryOptions } from './graph-retry-middleware';
+import { GraphTelemetryMiddleware, type GraphRequestObserver } from '../telemetry/graph-telemetry-middleware';
 import { NodeHttpsTransport } from './node-https-transport';
 
 export interface GraphClientFactoryDeps {
@@ -17,9 +18,11 @@ export interface GraphClientFactoryDeps {
   readonly httpAgent?: http.Agent;
   readonly retry?: GraphRetryOptions;
   readonly timeoutMs?: number;
+  /** Counts requests and throttled answers per connection. */
+  readonly observer?: GraphRequestObserver;
 }
 
-/** Builds Graph clients on the middleware chain auth -> retry -> transport. */
+/** Builds Graph clients on the middleware chain auth -> retry -> telemetry -> transport. */
 export interface GraphClientFactory {
   /** A client using the connection's delegated tokens (from the TokenProvider). */
   forConnection(connectionId: string): GraphClient;
@@ -31,11 +34,13 @@ const defaultTimeoutMs = 30_000;
 
 export function createGraphClientFactory(deps: GraphClientFactoryDeps): GraphClientFactory {
   const transport = new NodeHttpsTransport({ httpsAgent: deps.httpsAgent, ...(deps.httpAgent === undefined ? {} : { httpAgent: deps.httpAgent }), timeoutMs: deps.timeoutMs ?? defaultTimeoutMs });
-  const build = (token: AccessTokenSource): GraphClient => {
+  const build = (token: AccessTokenSource, connectionId?: string): GraphClient => {
     const auth = new GraphAuthMiddleware(token);
     const retry = new GraphRetryMiddleware(deps.retry ?? defaultGraphRetryOptions);
+    const telemetry = new GraphTelemetryMiddleware(connectionId, deps.observer);
     auth.setNext(retry);
-    retry.setNext(transport);
+    retry.setNext(telemetry);
+    telemetry.setNext(transport);
     return new SdkGraphClient(Client.initWithMiddleware({ middleware: auth, baseUrl: deps.graphBaseUrl, defaultVersion: 'v1.0' }), deps.graphBaseUrl);
   };
   return {
@@ -44,7 +49,7 @@ export function createGraphClientFactory(deps: GraphClientFactoryDeps): GraphCli
         const token = await deps.tokens.getAccessToken(connectionId, { forceRefresh });
         if (token.ok) return token.value;
         throw carry(new GraphRequestError(token.error.code, token.error.message));
-      });
+      }, connectionId);
     },
     withAccessToken(accessToken) {
       return build(async () => accessToken);

@@ -11,6 +11,7 @@ import type { TenantReader } from '../../domain/connections/tenant-reader';
 import type { TokenProvider } from '../../domain/connections/token-provider';
 import { MsalIdentityPlatform, type MsalClientCredential } from '../msal/msal-identity-platform';
 import { managedIdentityAssertion } from '../msal/managed-identity-assertion';
+import type { GraphRequestObserver } from '../telemetry/graph-telemetry-middleware';
 import { createGraphClientFactory, type GraphClientFactory } from './graph-client-factory';
 import { createGraphTenantReader } from './graph-tenant-reader';
 
@@ -28,6 +29,7 @@ export interface M365AccessDeps {
   readonly secrets: SecretStore;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: GraphRequestObserver;
 }
 
 async function msalCredential(config: Config): Promise<MsalClientCredential> {
@@ -65,7 +67,7 @@ export async function createM365Access(config: Config, deps: M365AccessDeps): Pr
     ...(networkClient === undefined ? {} : { networkClient }),
   });
   const tokens = createConnectionTokenProvider({ store: deps.store, clock: deps.clock, logger: deps.logger, identity });
-  const graph = createGraphClientFactory({ graphBaseUrl: config.graphBaseUrl, tokens, httpsAgent });
+  const graph = createGraphClientFactory({ graphBaseUrl: config.graphBaseUrl, tokens, httpsAgent, ...(deps.metrics === undefined ? {} : { observer: deps.metrics }) });
   return {
     identity,
     tokens,

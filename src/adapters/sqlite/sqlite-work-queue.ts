@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Clock } from '../../domain/ports/clock';
 import { systemClock } from '../../domain/ports/clock';
-import { sessionQueues, type MessageSender, type OutgoingMessage, type QueueName } from '../../domain/ports/work-queue';
+import { queueNames, sessionQueues, type MessageSender, type OutgoingMessage, type QueueName } from '../../domain/ports/work-queue';
 import { resubmittedMessageId, type DeadLetter, type DeadLetterQueue } from '../../domain/ports/dead-letters';
 import type { AbandonOutcome, LockedMessage, QueueConsumer, ReceiveOptions } from '../../app/host/queue-consumer';
 import { MessageLockLostError } from '../../app/host/queue-consumer';
@@ -172,6 +172,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
     readonly deadLetters: Statement<[QueueName, number], DeadLetterRow>;
     readonly deadLetter: Statement<[QueueName, number], DeadLetterRow>;
     readonly deleteDeadLetter: Statement<[QueueName, number]>;
+    readonly backlog: Statement<[], { queue: QueueName; depth: number; oldest: number }>;
   };
 
   constructor(
@@ -243,6 +244,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
          FROM queue_dead_letters WHERE queue = ? AND id = ?`,
       ),
       deleteDeadLetter: db.prepare('DELETE FROM queue_dead_letters WHERE queue = ? AND id = ?'),
+      backlog: db.prepare('SELECT queue, COUNT(*) AS depth, MIN(enqueued_at) AS oldest FROM queue_messages GROUP BY queue'),
     };
   }
 
@@ -412,6 +414,15 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
   async deleteDeadLetter(queue: QueueName, id: string): Promise<boolean> {
     const rowId = deadLetterRowId(id);
     return rowId !== undefined && this.statements.deleteDeadLetter.run(queue, rowId).changes > 0;
+  }
+
+  /** Per queue: messages waiting (scheduled and locked ones included) and the oldest one's enqueue time. */
+  async backlog(): Promise<{ queue: QueueName; depth: number; oldestEnqueuedAt: Date | undefined }[]> {
+    const rows = new Map(this.statements.backlog.all().map((row) => [row.queue, row]));
+    return queueNames.map((queue) => {
+      const row = rows.get(queue);
+      return { queue, depth: row?.depth ?? 0, oldestEnqueuedAt: row === undefined ? undefined : new Date(row.oldest) };
+    });
   }
 
   onAvailable(listener: (queue: QueueName) => void): () => void {
