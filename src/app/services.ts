@@ -10,6 +10,9 @@ import type { MessageSender } from '../domain/ports/work-queue';
 import type { DeadLetterQueue } from '../domain/ports/dead-letters';
 import { startTelemetry, type Telemetry } from '../adapters/telemetry/telemetry';
 import { ServiceMetrics, type QueueBacklog } from '../adapters/telemetry/service-metrics';
+import { TracedDocumentStore } from '../adapters/telemetry/traced-document-store';
+import { tracedLogger } from '../adapters/telemetry/traced-logger';
+import { TracedMessageSender } from '../adapters/telemetry/traced-message-sender';
 import type { TokenCredential } from '@azure/identity';
 import type { QueueConsumer } from './host/queue-consumer';
 import { createLogger } from '../adapters/logging/pino-logger';
@@ -45,9 +48,10 @@ export interface ServiceOverrides {
   readonly clock?: Clock;
 }
 
-async function createAzureCredential(): Promise<TokenCredential> {
+/** The app's identity: in Azure the user-assigned managed identity named by AZURE_CLIENT_ID. */
+async function createAzureCredential(config: Config): Promise<TokenCredential> {
   const { DefaultAzureCredential } = await import('@azure/identity');
-  return new DefaultAzureCredential();
+  return new DefaultAzureCredential(config.azureClientId === undefined ? {} : { managedIdentityClientId: config.azureClientId });
 }
 
 /**
@@ -55,9 +59,17 @@ async function createAzureCredential(): Promise<TokenCredential> {
  * endpoints are set (Azure), else the embedded SQLite store and queue and the local secret files.
  */
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
-  const logger = overrides.logger ?? createLogger({ level: config.logLevel });
-  const clock = overrides.clock ?? systemClock;
   const closers: Array<() => Promise<void> | void> = [];
+  // First, so that everything after runs traced; closed last, so the final spans and logs are sent.
+  const telemetry = await startTelemetry({
+    serviceName: 'm365-bridge',
+    otlpEndpoint: config.otlpEndpoint,
+    azureMonitor: config.applicationInsightsConnectionString === undefined ? undefined : { connectionString: config.applicationInsightsConnectionString, credential: await createAzureCredential(config) },
+  });
+  closers.push(() => telemetry.shutdown());
+  const baseLogger = overrides.logger ?? createLogger({ level: config.logLevel });
+  const logger = telemetry.exporting ? tracedLogger(baseLogger, { records: config.applicationInsightsConnectionString !== undefined, level: config.logLevel }) : baseLogger;
+  const clock = overrides.clock ?? systemClock;
   // better-sqlite3 is a native module: loaded only when the embedded store or queue is used, so
   // the Azure configuration (Cosmos DB and Service Bus) never needs a binary built for its Node.
   const needsSqlite = config.cosmosEndpoint === undefined || config.serviceBusNamespace === undefined;
@@ -66,11 +78,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   let store: DocumentStore;
   if (config.cosmosEndpoint !== undefined) {
     const { createCosmosDocumentStore } = await import('../adapters/cosmos/cosmos-document-store');
-    store = await createCosmosDocumentStore({ endpoint: config.cosmosEndpoint, database: config.cosmosDatabase, credential: await createAzureCredential(), clock });
+    store = await createCosmosDocumentStore({ endpoint: config.cosmosEndpoint, database: config.cosmosDatabase, credential: await createAzureCredential(config), clock });
   } else {
     const { SqliteDocumentStore } = await import('../adapters/sqlite/sqlite-document-store');
     store = new SqliteDocumentStore(db!, { clock });
   }
+  if (telemetry.exporting) store = new TracedDocumentStore(store, config.cosmosEndpoint === undefined ? 'sqlite' : 'cosmosdb');
   closers.push(() => store.close());
 
   let sender: MessageSender;
@@ -81,7 +94,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const { createServiceBusMessageSender } = await import('../adapters/servicebus/servicebus-message-sender');
     const { createServiceBusDeadLetters } = await import('../adapters/servicebus/servicebus-dead-letters');
     const { PoisonRecords, brokerAndPoisonDeadLetters } = await import('../domain/dead-letters/poison-records');
-    const credential = await createAzureCredential();
+    const credential = await createAzureCredential(config);
     const serviceBusSender = createServiceBusMessageSender(config.serviceBusNamespace, credential);
     sender = serviceBusSender;
     const broker = createServiceBusDeadLetters(config.serviceBusNamespace, credential, { sender: serviceBusSender, clock });
@@ -95,19 +108,18 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     deadLetters = queue;
     backlog = () => queue.backlog();
   }
+  if (telemetry.exporting) sender = new TracedMessageSender(sender);
   closers.push(() => sender.close());
 
   let secrets: SecretStore;
   if (config.keyVaultUrl !== undefined) {
     const { createKeyVaultSecretStore } = await import('../adapters/keyvault/keyvault-secret-store');
-    secrets = createKeyVaultSecretStore(config.keyVaultUrl, await createAzureCredential());
+    secrets = createKeyVaultSecretStore(config.keyVaultUrl, await createAzureCredential(config));
   } else {
     const { createLocalSecretStore } = await import('../adapters/local-secrets/local-secret-store');
     secrets = createLocalSecretStore({ dir: path.join(config.dataDir, 'secrets'), ...(config.localSecretsKey === undefined ? {} : { keyBase64: config.localSecretsKey }), clock });
   }
 
-  const telemetry = startTelemetry({ serviceName: 'm365-bridge', serviceVersion: '0.1.0', otlpEndpoint: config.otlpEndpoint });
-  closers.push(() => telemetry.shutdown());
   const metrics = new ServiceMetrics(telemetry.meter, { ...(backlog === undefined ? {} : { backlog }), now: () => clock.now() });
 
   const { createM365Access } = await import('../adapters/graph/m365-access');

@@ -11,7 +11,6 @@ import { errorResult, toResponse, type HttpResult } from './http-result';
 import type { ResponseDoc, RouteAuth } from './openapi-registry';
 import { checkDeclaredLength, parseJsonBody } from './json-body';
 import { validate } from './validation';
-import { inSpan } from '../../adapters/telemetry/spans';
 
 type Infer<S> = S extends ZodType ? z.output<S> : undefined;
 
@@ -100,17 +99,6 @@ export function defineRoute<PS extends ZodType | undefined = undefined, QS exten
   spec: RouteSpec<PS, QS, BS>,
 ): HttpFunctionDefinition {
   const handler = async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const traceparent = header(request, 'traceparent');
-    const parent = traceparent === undefined ? undefined : { traceparent, ...(header(request, 'tracestate') === undefined ? {} : { tracestate: header(request, 'tracestate')! }) };
-    return inSpan(`${spec.method} /api/${spec.route}`, 'server', parent, { 'http.request.method': spec.method, 'http.route': `/api/${spec.route}`, 'faas.name': spec.name }, async (setAttributes) => {
-      const response = await handle(request, context);
-      const status = response.status ?? 200;
-      setAttributes({ 'http.response.status_code': status });
-      (await getServices().catch(() => undefined))?.metrics.httpRequest(spec.name, status);
-      return response;
-    });
-  };
-  const handle = async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const correlationId = header(request, 'x-correlation-id')?.slice(0, 128) ?? context.invocationId ?? randomUUID();
     let services: Services;
     try {
