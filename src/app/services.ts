@@ -144,6 +144,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     directoryHooks: createDirectoryHooks(logger.child({ component: 'directory-hooks' })),
     m365,
     async close() {
+      // The last export while the store and queue still answer the gauges' callbacks.
+      await telemetry.flush();
       for (const close of closers.splice(0).reverse()) await close();
     },
   };
