@@ -103,6 +103,7 @@ export function provisioningFor(services: Services): ProvisioningWorkerDeps {
     throttle: new ConnectionThrottle(),
     maxAttempts: services.config.queueMaxDeliveries,
     deactivationGuard: createStoreDeactivationGuard({ store: services.store, clock: services.clock, logger: services.logger.child({ component: 'deactivation-guard' }) }),
+    metrics: services.metrics,
   };
   wired.set(services, deps);
   services.directoryHooks.register(createProvisioningHooks(deps));

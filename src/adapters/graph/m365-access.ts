@@ -12,6 +12,7 @@ import type { TokenProvider } from '../../domain/connections/token-provider';
 import { MsalIdentityPlatform, type MsalClientCredential } from '../msal/msal-identity-platform';
 import { managedIdentityAssertion } from '../msal/managed-identity-assertion';
 import type { GraphRequestObserver } from '../telemetry/graph-telemetry-middleware';
+import type { Metrics } from '../../domain/ports/metrics';
 import { createGraphClientFactory, type GraphClientFactory } from './graph-client-factory';
 import { createGraphTenantReader } from './graph-tenant-reader';
 
@@ -29,7 +30,8 @@ export interface M365AccessDeps {
   readonly secrets: SecretStore;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly metrics?: GraphRequestObserver;
+  /** Counts Graph requests and failed token refreshes. */
+  readonly metrics?: GraphRequestObserver & Metrics;
 }
 
 async function msalCredential(config: Config): Promise<MsalClientCredential> {
@@ -66,7 +68,7 @@ export async function createM365Access(config: Config, deps: M365AccessDeps): Pr
     clock: deps.clock,
     ...(networkClient === undefined ? {} : { networkClient }),
   });
-  const tokens = createConnectionTokenProvider({ store: deps.store, clock: deps.clock, logger: deps.logger, identity });
+  const tokens = createConnectionTokenProvider({ store: deps.store, clock: deps.clock, logger: deps.logger, identity, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) });
   const graph = createGraphClientFactory({ graphBaseUrl: config.graphBaseUrl, tokens, httpsAgent, ...(deps.metrics === undefined ? {} : { observer: deps.metrics }) });
   return {
     identity,
