@@ -1,5 +1,5 @@
 import type { Services } from './services';
-import { connectionsNeedingReauthorization, type ReauthorizationNotice } from '../domain/connections/reauthorization';
+import { connectionsHealth, type ConnectionsHealth } from '../domain/connections/connection-health';
 
 export interface CheckResult {
   readonly status: 'ok' | 'down';
@@ -14,8 +14,11 @@ export interface CheckResult {
 export interface HealthReport {
   readonly status: 'ok' | 'down';
   readonly checks?: Readonly<Record<string, CheckResult>>;
-  /** Connections waiting for a Global Administrator's re-consent: an alert, not an outage (status stays ok). */
-  readonly connections?: { readonly reauthorizationRequired: number; readonly items: readonly ReauthorizationNotice[] };
+  /**
+   * Each connection's last successful Graph call and token refresh. A connection that fails, or
+   * waits for a Global Administrator's re-consent, is an alert, not an outage: status stays ok.
+   */
+  readonly connections?: ConnectionsHealth;
 }
 
 const checkTimeoutMs = 2_000;
@@ -48,6 +51,6 @@ export async function checkHealth(services: Services, options: { details: boolea
   const checks = { store, queue, secrets };
   const down = Object.values(checks).some((check) => check.status === 'down');
   if (!options.details) return { status: down ? 'down' : 'ok' };
-  const waiting = store.status === 'ok' ? await connectionsNeedingReauthorization(services.store).catch(() => undefined) : undefined;
-  return { status: down ? 'down' : 'ok', checks, ...(waiting === undefined ? {} : { connections: { reauthorizationRequired: waiting.count, items: waiting.items } }) };
+  const connections = store.status === 'ok' ? await connectionsHealth(services.store, services.m365.activity).catch(() => undefined) : undefined;
+  return { status: down ? 'down' : 'ok', checks, ...(connections === undefined ? {} : { connections }) };
 }

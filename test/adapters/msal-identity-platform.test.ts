@@ -94,6 +94,22 @@ describe('msal-node identity platform against the sandbox authority', () => {
     expect(secrets.values.get(tokenCacheSecretName('c1'))?.value).toContain(rotated[1]);
   });
 
+  it('tells onRefresh of each token from the authority (consent, refresh) and each failure, not of tokens from a cache', async () => {
+    const outcomes: unknown[] = [];
+    const identity = new MsalIdentityPlatform({ clientId: 'sandbox-client', credential: { clientSecret: 'sandbox-client-secret' }, authorityUrl: sandbox.url, redirectUri, secrets, logger, clock, networkClient: createSandboxNetworkClient(), onRefresh: (connectionId, outcome) => outcomes.push({ connectionId, ...outcome }) });
+    const grant = await consented(identity);
+    const account = { connectionId: 'c1', tenantId: grant.tenantId, homeAccountId: grant.homeAccountId };
+    expect(outcomes).toEqual([{ connectionId: 'c1', ok: true }]);
+    expect((await identity.acquireToken(account)).ok).toBe(true);
+    expect((await identity.acquireToken(account)).ok).toBe(true);
+    expect(outcomes).toHaveLength(1);
+    expect((await identity.acquireToken(account, { forceRefresh: true })).ok).toBe(true);
+    expect(outcomes).toEqual([{ connectionId: 'c1', ok: true }, { connectionId: 'c1', ok: true }]);
+    sandbox.control.revoke(contoso.id, 'revoked');
+    expect((await identity.acquireToken(account, { forceRefresh: true })).ok).toBe(false);
+    expect(outcomes.at(-1)).toEqual({ connectionId: 'c1', ok: false, code: 'AADSTS50173', message: expect.stringContaining('AADSTS50173') });
+  });
+
   it('lets another host use the persisted cache', async () => {
     const grant = await consented(platform());
     const otherHost = platform();

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../bench/support/chromium';
+import { openDatabase } from '../../src/adapters/sqlite/database';
+import { SqliteWorkQueue } from '../../src/adapters/sqlite/sqlite-work-queue';
 import { freePort } from '../../src/app/host/free-port';
 import { repoRoot, startHostProcess, waitFor, type HostProcess } from '../support/host-process';
 
@@ -188,10 +190,18 @@ describe('admin console (Chromium)', () => {
     mark('6');
     await page.goto(`${base}/#/connections`);
     await page.getByRole('link', { name: 'Contoso' }).click();
+    // With it, start writing job titles: the review shows the service's plan, account by account.
+    const archer = ((await (await api('users?q=avery.archer')).json()) as { items: { id: string }[] }).items[0];
+    expect((await api(`users/${archer?.id ?? ''}`, { method: 'PATCH', json: { jobTitle: 'Field Engineer' } })).status).toBe(200);
     await page.getByLabel('Guard: most users deactivated per hour').fill('1');
+    await page.getByRole('checkbox', { name: 'jobTitle' }).check();
     await page.getByRole('button', { name: 'Review changes' }).click();
-    await page.getByRole('dialog').getByText('Hold deactivations beyond 1 users').waitFor();
-    await page.getByRole('dialog').getByRole('button', { name: 'Save' }).click();
+    const review = page.getByRole('dialog');
+    await review.getByText('Hold deactivations beyond 1 users').waitFor();
+    await review.getByText(/^Of \d+ bound users: 1 updated; \d+ unchanged\.$/).waitFor({ timeout: 20_000 });
+    await review.getByRole('region', { name: 'Planned account changes (table)' }).getByRole('row', { name: /avery\.archer@contoso\.com.*update.*jobTitle: .* → Field Engineer/ }).waitFor();
+    await check('connection-plan');
+    await review.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Settings saved.').waitFor();
     for (const email of ['avery.archer@contoso.com', 'avery.irving24@contoso.com']) {
       await openUser(email);
@@ -246,9 +256,52 @@ describe('admin console (Chromium)', () => {
     await page.getByRole('heading', { name: 'Last run' }).waitFor();
     await page.getByRole('cell', { name: 'completed' }).or(page.getByText('completed', { exact: true })).first().waitFor({ timeout: 20_000 });
     await check('reconcile');
+    // Dead letters: two automation commands that can never succeed, sent on the host's own queue (its
+    // database file), are set aside at once with their reason; one is resubmitted, the other deleted.
+    const db = openDatabase(path.join(dataDir, 'm365-bridge.db'));
+    try {
+      await new SqliteWorkQueue(db, { maxDeliveries: 10 }).send('directory-commands', [
+        { messageId: 'hr-feed-17', body: { command: 'user.upsert', user: { email: 'not-an-email', password: 'Clear-Passw0rd!' } } },
+        { messageId: 'hr-feed-18', body: { command: 'unheard-of' } },
+      ]);
+    } finally {
+      db.close();
+    }
     await page.getByRole('link', { name: 'Dead letters', exact: true }).click();
     await page.getByRole('heading', { name: 'Dead letters' }).waitFor();
+    await page.getByLabel('Queue').selectOption('directory-commands');
+    const deadLetters = page.getByRole('region', { name: 'Dead letters of directory-commands (table)' });
+    await until(
+      async () => {
+        await page.getByLabel('Queue').selectOption('provisioning');
+        await page.getByLabel('Queue').selectOption('directory-commands');
+        return deadLetters.getByRole('row').count();
+      },
+      (rows) => rows === 3,
+      10_000,
+      'two dead letters and the header row',
+    );
+    await deadLetters.getByRole('row', { name: /email.*hr-feed-17/ }).waitFor();
+    expect(await page.content()).not.toContain('Clear-Passw0rd!');
     await check('dead-letters');
+    await page.getByRole('button', { name: 'Resubmit hr-feed-17' }).click();
+    await page.getByRole('dialog').getByText(/goes back to the directory-commands queue/).waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Resubmit' }).click();
+    await page.getByText('hr-feed-17 is back on directory-commands').waitFor();
+    await page.getByRole('button', { name: 'Delete hr-feed-18' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete for good' }).click();
+    await page.getByText('hr-feed-18 was deleted.').waitFor();
+    expect(await deadLetters.getByRole('row', { name: /hr-feed-18/ }).count()).toBe(0);
+    // Still malformed, the resubmitted copy is set aside again under its new message id.
+    await until(
+      async () => {
+        await page.reload();
+        return deadLetters.getByRole('row').allInnerTexts();
+      },
+      (rows) => rows.length === 2 && /hr-feed-17~r/.test(rows[1] ?? ''),
+      10_000,
+      'the resubmitted copy to be dead-lettered again',
+    );
     // By keyboard from a fresh load: the first Tab reaches the skip link, Enter moves to the page's heading.
     await page.goto(`${base}/#/users`);
     await page.reload();
@@ -270,6 +323,9 @@ describe('admin console (Chromium)', () => {
     await page.getByRole('heading', { name: /sam/i }).waitFor();
     expect(await page.getByRole('button', { name: /Suspend|Activate|Unbind|Bind to/ }).count()).toBe(0);
     await check('user-read-only');
+    await page.goto(`${base}/#/dead-letters?queue=directory-commands`);
+    await page.getByRole('region', { name: 'Dead letters of directory-commands (table)' }).getByRole('row', { name: /hr-feed-17~r/ }).waitFor();
+    expect(await page.getByRole('button', { name: /Resubmit|Delete/ }).count()).toBe(0);
     expect(cspErrors).toEqual([]);
     mark('done');
   }, 120_000);

@@ -163,6 +163,47 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
     expect((await host.api(`connections/${contosoConnection.id}`, { method: 'DELETE' })).status).toBe(409);
   });
 
+  interface ActivityBody { state: string; lastSuccessAt?: string; lastFailureAt?: string; lastFailure?: { code: string; message: string } }
+  interface HealthBody { status: string; connections: { total: number; reauthorizationRequired: number; failing: number; items: { id: string; status: string; reauthorization?: { code: string }; graph: ActivityBody; tokenRefresh: ActivityBody }[] } }
+
+  /** Health's entry for one connection, once the activity records being written have landed. */
+  async function healthOf(id: string): Promise<{ health: HealthBody; item: HealthBody['connections']['items'][number] }> {
+    await host.services.m365.activity.settled();
+    const health = await json<HealthBody>(await host.api('health'), 200);
+    const item = health.connections.items.find((candidate) => candidate.id === id);
+    if (item === undefined) throw new Error(`health does not list connection ${id}`);
+    return { health, item };
+  }
+
+  it("shows each connection's last successful Graph call and token refresh in health, and a failing call as failing", async () => {
+    const id = contosoConnection.id;
+    const graph = host.services.m365.graph.forConnection(id);
+    await graph.get('/organization');
+    const working = await healthOf(id);
+    expect(working.item).toMatchObject({ status: 'active', graph: { state: 'ok', lastSuccessAt: expect.any(String) }, tokenRefresh: { state: 'ok', lastSuccessAt: expect.any(String) } });
+    // Kept in the store, so every instance of the app reports the same.
+    expect(await host.services.store.get('state', 'connection-activity', `${id}:graph`)).toMatchObject({ data: { connectionId: id, kind: 'graph', lastSuccessAt: working.item.graph.lastSuccessAt } });
+
+    await sandbox('faults', { method: 'POST', body: { rates: { '503': 1 } } });
+    try {
+      await expect(graph.get('/organization')).rejects.toMatchObject({ code: 'transient' });
+    } finally {
+      await sandbox('faults', { method: 'POST', body: { rates: { '503': 0 } } });
+    }
+    const failing = await healthOf(id);
+    expect(failing.health.status).toBe('ok');
+    expect(failing.health.connections.failing).toBe(1);
+    expect(failing.item.graph).toMatchObject({ state: 'failing', lastSuccessAt: working.item.graph.lastSuccessAt, lastFailure: { code: 'http_503' } });
+    expect(failing.item.tokenRefresh.state).toBe('ok');
+
+    await graph.get('/organization');
+    const recovered = await healthOf(id);
+    expect(recovered.item.graph.state).toBe('ok');
+    expect(recovered.health.connections.failing).toBe(0);
+    // Without a key, nothing of this shows.
+    expect(await (await fetch(`${host.url}/health`)).json()).toEqual({ status: 'ok' });
+  });
+
   it('turns the connection reauthorization_required when its grant is revoked, shows it in health, and re-consent restores it', async () => {
     const id = contosoConnection.id;
     const graph = host.services.m365.graph.forConnection(id);
@@ -176,9 +217,10 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
 
     const waiting = await getConnection(id);
     expect(waiting).toMatchObject({ status: 'reauthorization_required', reauthorization: { code: 'AADSTS50173', reason: expect.stringContaining('revoked') } });
-    const health = await json<{ status: string; connections: { reauthorizationRequired: number; items: { id: string; code: string }[] } }>(await host.api('health'), 200);
+    const { health, item } = await healthOf(id);
     expect(health.status).toBe('ok');
-    expect(health.connections).toMatchObject({ reauthorizationRequired: 1, items: [{ id, code: 'AADSTS50173' }] });
+    expect(health.connections).toMatchObject({ reauthorizationRequired: 1, failing: 1 });
+    expect(item).toMatchObject({ status: 'reauthorization_required', reauthorization: { code: 'AADSTS50173' }, tokenRefresh: { state: 'failing', lastFailure: { code: 'AADSTS50173' } } });
     const errors = host.logText().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.level === 'error');
     expect(errors).toContainEqual(expect.objectContaining({ connectionId: id, code: 'AADSTS50173', msg: expect.stringContaining('re-authorization') }));
 
@@ -192,7 +234,9 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
     expect(restored.status).toBe('active');
     expect(restored.reauthorization).toBeUndefined();
     expect(await graph.get<{ value: { id: string }[] }>('/organization')).toMatchObject({ value: [{ id: contoso.id }] });
-    expect((await json<{ connections: { reauthorizationRequired: number } }>(await host.api('health'), 200)).connections.reauthorizationRequired).toBe(0);
+    const after = await healthOf(id);
+    expect(after.health.connections.reauthorizationRequired).toBe(0);
+    expect(after.item).toMatchObject({ status: 'active', tokenRefresh: { state: 'ok' }, graph: { state: 'ok' } });
   });
 
   it('de-authorizes without a single Graph write, reporting the bindings it removed', async () => {

@@ -1,4 +1,5 @@
 import { startTestHost, type TestHost } from '../support/test-host';
+import { eventually } from '../support/eventually';
 
 type DeadLetterView = { id: string; queue: string; messageId: string; body: unknown; reason: string; deliveryCount: number };
 
@@ -16,15 +17,6 @@ async function list(queue: string, key?: string): Promise<DeadLetterView[]> {
   return ((await response.json()) as { items: DeadLetterView[] }).items;
 }
 
-async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('dead letters API', () => {
   it('lists a message dead-lettered on purpose, without the secret it carried, for a reader key', async () => {

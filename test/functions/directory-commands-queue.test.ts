@@ -1,4 +1,5 @@
 import { startTestHost, type TestHost } from '../support/test-host';
+import { eventually } from '../support/eventually';
 
 let host: TestHost;
 beforeAll(async () => {
@@ -6,15 +7,6 @@ beforeAll(async () => {
 });
 afterAll(() => host.close());
 
-async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('directory-commands queue', () => {
   it('applies a user.upsert and a group membership by natural keys', async () => {

@@ -1,6 +1,9 @@
 import { sandboxTenants } from '../../src/adapters/sandbox/seed';
 import { call, type HttpResult } from '../sandbox/sandbox-test-client';
 import type { TestHost } from '../support/test-host';
+import { eventually } from '../support/eventually';
+
+export { eventually };
 
 export const contoso = sandboxTenants.contoso;
 
@@ -67,17 +70,6 @@ export class SandboxClient {
   async setFaults(faults: Record<string, unknown>): Promise<void> {
     const answer = await this.control('faults', { method: 'POST', body: faults });
     if (answer.status !== 200) throw new Error(`setting faults answered ${answer.status}: ${answer.text}`);
-  }
-}
-
-/** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -47,7 +47,7 @@ function Page({ session }: { session: Session }): JSX.Element {
     case 'held':
       return <HeldPage canWrite={canWrite} query={route.query} />;
     case 'dead-letters':
-      return <DeadLettersPage />;
+      return <DeadLettersPage canWrite={canWrite} query={route.query} />;
     default:
       return (
         <>

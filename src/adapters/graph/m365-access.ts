@@ -5,6 +5,7 @@ import type { Clock } from '../../domain/ports/clock';
 import type { DocumentStore } from '../../domain/ports/document-store';
 import type { Logger } from '../../domain/ports/logger';
 import type { SecretStore } from '../../domain/ports/secret-store';
+import { createConnectionActivity, type ConnectionActivity } from '../../domain/connections/connection-activity';
 import { createConnectionTokenProvider } from '../../domain/connections/connection-token-provider';
 import type { IdentityPlatform } from '../../domain/connections/identity-platform';
 import type { TenantReader } from '../../domain/connections/tenant-reader';
@@ -22,7 +23,10 @@ export interface M365Access {
   readonly tokens: TokenProvider;
   readonly graph: GraphClientFactory;
   readonly tenants: TenantReader;
-  close(): void;
+  /** Each connection's last successful Graph call and token refresh, and their last failures. */
+  readonly activity: ConnectionActivity;
+  /** Waits for activity records being written (the store closes after this), then releases the agent. */
+  close(): Promise<void>;
 }
 
 export interface M365AccessDeps {
@@ -58,6 +62,7 @@ export async function createM365Access(config: Config, deps: M365AccessDeps): Pr
     ownAgent = new https.Agent({ keepAlive: true });
     httpsAgent = ownAgent;
   }
+  const activity = createConnectionActivity({ store: deps.store, clock: deps.clock, logger: deps.logger });
   const identity = new MsalIdentityPlatform({
     clientId: config.m365ClientId,
     credential: await msalCredential(config),
@@ -66,15 +71,20 @@ export async function createM365Access(config: Config, deps: M365AccessDeps): Pr
     secrets: deps.secrets,
     logger: deps.logger,
     clock: deps.clock,
+    onRefresh: (connectionId, outcome) => activity.record(connectionId, 'tokenRefresh', outcome),
     ...(networkClient === undefined ? {} : { networkClient }),
   });
   const tokens = createConnectionTokenProvider({ store: deps.store, clock: deps.clock, logger: deps.logger, identity, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) });
-  const graph = createGraphClientFactory({ graphBaseUrl: config.graphBaseUrl, tokens, httpsAgent, ...(deps.metrics === undefined ? {} : { observer: deps.metrics }) });
+  const graph = createGraphClientFactory({ graphBaseUrl: config.graphBaseUrl, tokens, httpsAgent, activity: activity.record, ...(deps.metrics === undefined ? {} : { observer: deps.metrics }) });
   return {
     identity,
     tokens,
     graph,
     tenants: createGraphTenantReader(graph),
-    close: () => ownAgent?.destroy(),
+    activity,
+    async close() {
+      await activity.settled();
+      ownAgent?.destroy();
+    },
   };
 }

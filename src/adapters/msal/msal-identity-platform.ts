@@ -3,6 +3,7 @@ import type { Clock } from '../../domain/ports/clock';
 import type { Logger } from '../../domain/ports/logger';
 import type { SecretStore } from '../../domain/ports/secret-store';
 import { err, ok, type Result } from '../../domain/result';
+import type { ActivityOutcome } from '../../domain/connections/connection-activity';
 import type { AuthorityFailure, ConnectionAccount, ConsentGrant, IdentityPlatform, PkcePair, TokenSourceFailure } from '../../domain/connections/identity-platform';
 import { delegatedGraphScopes, graphResourceScopes } from './delegated-scopes';
 import { SecretStoreCachePlugin, tokenCacheSecretName } from './secret-store-cache-plugin';
@@ -25,6 +26,8 @@ export interface MsalIdentityPlatformOptions {
   /** A network client for an authority Node's default trust store cannot verify (the sandbox only). */
   readonly networkClient?: INetworkModule;
   readonly clock: Clock;
+  /** Told of every token from the authority (a refresh or a persisted consent; not tokens served from a cache) and of every failure to get one. */
+  readonly onRefresh?: (connectionId: string, outcome: ActivityOutcome) => void;
 }
 
 // Like msal-node, renew an access token this long before it expires.
@@ -163,6 +166,8 @@ export class MsalIdentityPlatform implements IdentityPlatform {
         await secrets.set(name, mergeCaches(await secrets.get(name), serialized));
         this.apps.get(connectionId)?.plugin.reload();
         this.current.delete(connectionId);
+        // A consent is the freshest grant there is: it ends a failing refresh streak.
+        this.options.onRefresh?.(connectionId, { ok: true });
       },
     });
   }
@@ -186,13 +191,16 @@ export class MsalIdentityPlatform implements IdentityPlatform {
         const result = await app.acquireTokenSilent({ account: cached, scopes: [...graphResourceScopes], forceRefresh: options.forceRefresh === true });
         const expiresAtMs = result.expiresOn?.getTime() ?? nowMs;
         this.current.set(account.connectionId, { homeAccountId: account.homeAccountId, token: result.accessToken, renewAtMs: expiresAtMs - renewalMarginMs });
+        if (!result.fromCache) this.options.onRefresh?.(account.connectionId, { ok: true });
         return ok(result.accessToken);
       } catch (error) {
         failure = classifyTokenError(error);
-        if (failure.kind === 'transient') return err(failure);
+        if (failure.kind === 'transient') break;
       }
     }
-    return err(failure ?? { kind: 'transient', message: 'no token' });
+    const final = failure ?? { kind: 'transient', message: 'no token' };
+    this.options.onRefresh?.(account.connectionId, { ok: false, code: final.kind === 'transient' ? 'transient' : final.code, message: final.message });
+    return err(final);
   }
 
   async forget(connectionId: string): Promise<void> {

@@ -32,29 +32,3 @@ export async function markReauthorizationRequired(deps: ReauthorizationDeps, con
   }
   throw new Error(`connection ${connectionId} kept changing while marking it reauthorization_required`);
 }
-
-/** What health reports about a connection that needs re-consent. */
-export interface ReauthorizationNotice {
-  readonly id: string;
-  readonly name: string;
-  readonly tenantId?: string;
-  readonly code: string;
-  readonly since: string;
-}
-
-/** Connections waiting for re-consent (at most `limit`, oldest failure first) and how many there are. */
-export async function connectionsNeedingReauthorization(store: DocumentStore, limit = 20): Promise<{ readonly count: number; readonly items: ReauthorizationNotice[] }> {
-  const where = [{ field: 'status', op: 'eq', value: 'reauthorization_required' }] as const;
-  const [count, page] = await Promise.all([
-    store.count('connections', { where }),
-    store.query<ConnectionRecord>('connections', { where, orderBy: { field: 'updatedAt', direction: 'asc' }, limit }),
-  ]);
-  const items = page.items.map(({ data }) => ({
-    id: data.id,
-    name: data.name,
-    ...(data.tenantId === undefined ? {} : { tenantId: data.tenantId }),
-    code: data.reauthorization?.code ?? 'unknown',
-    since: data.reauthorization?.at ?? data.updatedAt,
-  }));
-  return { count, items };
-}

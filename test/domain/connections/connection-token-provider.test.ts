@@ -1,7 +1,7 @@
 import type { ConnectionRecord } from '../../../src/domain/connections/connection';
 import { connectionSettingsSchema } from '../../../src/domain/connections/connection';
 import { createConnectionTokenProvider } from '../../../src/domain/connections/connection-token-provider';
-import { connectionsNeedingReauthorization } from '../../../src/domain/connections/reauthorization';
+import { connectionsHealth } from '../../../src/domain/connections/connection-health';
 import type { TokenProvider } from '../../../src/domain/connections/token-provider';
 import { err, ok } from '../../../src/domain/result';
 import { startConnectionsHarness, type ConnectionsHarness } from './connections-harness';
@@ -72,7 +72,7 @@ describe('connection token provider', () => {
     expect(await tokens.getAccessToken('c1')).toEqual(err({ code: 'reauthorization_required', reason: code, message: expect.stringContaining(code) }));
     expect(await record('c1')).toMatchObject({ status: 'reauthorization_required', reauthorization: { code, reason: `${code}: the grant is gone`, at: h.deps.clock.now().toISOString() } });
     expect(h.deps.logger.lines.filter((l) => l.level === 'error')).toEqual([expect.objectContaining({ fields: expect.objectContaining({ connectionId: 'c1', code }) })]);
-    expect(await connectionsNeedingReauthorization(h.store)).toEqual({ count: 1, items: [{ id: 'c1', name: 'c1', tenantId: 'tenant-1', code, since: h.deps.clock.now().toISOString() }] });
+    expect(await connectionsHealth(h.store, { read: async () => new Map() })).toMatchObject({ reauthorizationRequired: 1, items: [{ id: 'c1', name: 'c1', tenantId: 'tenant-1', status: 'reauthorization_required', reauthorization: { code, since: h.deps.clock.now().toISOString() } }] });
 
     // Work keeps waiting without asking the authority again, and without logging again.
     const asked = h.deps.identity.tokenRequests.length;

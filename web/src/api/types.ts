@@ -20,3 +20,7 @@ export type ProvisioningEvent = Answer<'/api/events'>['items'][number];
 export type ReconcileStatus = Answer<'/api/connections/{id}/reconcile'>;
 export type HeldDeactivations = Answer<'/api/connections/{id}/deactivations'>;
 export type ExportAttribute = NonNullable<ConnectionSettings['exportAttributes']>[number];
+export type DeadLetter = Answer<'/api/dead-letters'>['items'][number];
+export type QueueName = DeadLetter['queue'];
+export type Plan = Answer<'/api/connections/{id}/plan', 'post'>;
+export type PlanWarning = keyof Plan['warnings'];

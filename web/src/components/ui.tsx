@@ -91,6 +91,10 @@ const badgeTone: Readonly<Record<string, string>> = {
   reauthorization_required: 'bad',
   error: 'bad',
   failed: 'bad',
+  create: 'info',
+  update: 'info',
+  take_over: 'warn',
+  disable: 'bad',
 };
 
 /** A state as a labelled badge; the text carries the meaning, the colour only repeats it. */
@@ -128,8 +132,10 @@ export function Pager({ label, page, nextCursor, onNext, onPrevious }: { label: 
 }
 
 /** A modal confirmation (the browser's own dialog element: focus stays inside, Escape cancels). */
-export function Confirm({ title, children, confirmLabel, danger, onConfirm, onCancel, busy, error }: {
+export function Confirm({ title, children, confirmLabel, danger, wide, onConfirm, onCancel, busy, error }: {
   title: string;
+  /** Room for a table (a plan). */
+  wide?: boolean;
   children: ComponentChildren;
   confirmLabel: string;
   danger?: boolean;
@@ -145,7 +151,7 @@ export function Confirm({ title, children, confirmLabel, danger, onConfirm, onCa
     return () => dialog?.close();
   }, []);
   return (
-    <dialog ref={ref} class="dialog" aria-labelledby="confirm-title" onCancel={(event) => { event.preventDefault(); onCancel(); }}>
+    <dialog ref={ref} class={wide === true ? 'dialog dialog-wide' : 'dialog'} aria-labelledby="confirm-title" onCancel={(event) => { event.preventDefault(); onCancel(); }}>
       <h2 id="confirm-title">{title}</h2>
       <div class="dialog-body">{children}</div>
       <ErrorNote message={error} />

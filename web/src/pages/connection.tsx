@@ -1,8 +1,9 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
-import type { BindingCounts, Connection, ConnectionSettings, ExportAttribute } from '../api/types';
-import { Badge, Confirm, ErrorNote, Field, formatTime, InfoNote, Loading, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
+import type { BindingCounts, Connection, ConnectionSettings, ExportAttribute, Plan } from '../api/types';
+import { PlanView } from '../components/plan';
+import { Badge, Confirm, ErrorNote, Field, formatTime, InfoNote, Loading, messageOf, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
 import { href, navigate } from '../router';
 import { startConsent } from './connections';
 
@@ -113,15 +114,31 @@ function planOf(before: SettingsDraft, after: SettingsDraft): { lines: string[];
   return { lines, body };
 }
 
+/** The server's plan of a settings change, while it is asked for and once it answers. */
+type PlanState = { readonly state: 'planning' } | { readonly state: 'ready'; readonly plan: Plan } | { readonly state: 'failed'; readonly message: string } | { readonly state: 'none'; readonly why: string };
+
 function SettingsForm({ connection, canWrite, onSaved }: { connection: Connection; canWrite: boolean; onSaved: () => void }): JSX.Element {
   const saved = draftOf(connection);
   const [draft, setDraft] = useState<SettingsDraft>(saved);
   const [review, setReview] = useState<ReturnType<typeof planOf> | undefined>(undefined);
+  const [plan, setPlan] = useState<PlanState>({ state: 'planning' });
   const action = useAction();
   const set = (patch: Partial<SettingsDraft>): void => setDraft((d) => ({ ...d, ...patch }));
   const submit = (event: Event): void => {
     event.preventDefault();
-    setReview(planOf(saved, draft));
+    const next = planOf(saved, draft);
+    setReview(next);
+    const settings = next.body.settings;
+    if (settings === undefined) setPlan({ state: 'none', why: 'No account in Microsoft 365 changes.' });
+    else if (connection.status !== 'active' && connection.status !== 'sync_paused') setPlan({ state: 'none', why: 'The connection is not authorized: nothing is written to Microsoft 365 until it is.' });
+    else {
+      setPlan({ state: 'planning' });
+      // The service plans the change against the tenant as it is now, account by account, writing nothing.
+      ok(api.POST('/api/connections/{id}/plan', { params: { path: { id: connection.id } }, body: { settings } as never })).then(
+        (answer) => setPlan({ state: 'ready', plan: answer }),
+        (error: unknown) => setPlan({ state: 'failed', message: messageOf(error) }),
+      );
+    }
   };
   return (
     <section aria-labelledby="settings">
@@ -212,7 +229,8 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
         <Confirm
           title="Save these changes?"
           confirmLabel="Save"
-          busy={action.busy}
+          wide
+          busy={action.busy || plan.state === 'planning'}
           error={action.error}
           onCancel={() => {
             setReview(undefined);
@@ -226,7 +244,18 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
             })
           }
         >
+          <h3>Settings</h3>
           {review.lines.length === 0 ? <p>Nothing changes.</p> : <ul>{review.lines.map((line) => <li key={line}>{line}</li>)}</ul>}
+          <h3>Accounts in Microsoft 365</h3>
+          {plan.state === 'planning' ? (
+            <p class="muted" role="status">Planning against the tenant…</p>
+          ) : plan.state === 'ready' ? (
+            <PlanView plan={plan.plan} />
+          ) : plan.state === 'failed' ? (
+            <p class="note note-warn" role="alert">The service could not plan this change: {plan.message} Saving still applies it; each account is then changed as its binding next runs.</p>
+          ) : (
+            <p>{plan.why}</p>
+          )}
         </Confirm>
       )}
     </section>

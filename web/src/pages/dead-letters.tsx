@@ -1,13 +1,132 @@
 import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, ok } from '../api/client';
+import type { DeadLetter, QueueName } from '../api/types';
+import { Confirm, ErrorNote, Field, formatTime, InfoNote, Loading, Table, useAction, useLoad } from '../components/ui';
+import { replaceQuery } from '../router';
 
-export function DeadLettersPage(): JSX.Element {
+/** Every work queue, with what travels on it (the README's queue table, in the words an admin reads). */
+const queues: Readonly<Record<QueueName, string>> = {
+  provisioning: 'provisioning: user writes to Microsoft 365',
+  'directory-commands': 'directory-commands: automation commands',
+  imports: 'imports: import job chunks',
+  'group-sync': 'group-sync: security group writes',
+  reconcile: 'reconcile: reconcile runs',
+  notices: 'notices: binding notices by email',
+  subscriptions: 'subscriptions: change notification subscriptions',
+};
+
+const isQueue = (value: string | null): value is QueueName => value !== null && Object.hasOwn(queues, value);
+
+/** The API lists up to 500 dead letters of a queue; the console asks for more in steps of this. */
+const step = 50;
+const most = 500;
+
+export function DeadLettersPage({ canWrite, query }: { canWrite: boolean; query: URLSearchParams }): JSX.Element {
+  const asked = query.get('queue');
+  const queue: QueueName = isQueue(asked) ? asked : 'provisioning';
+  const [limit, setLimit] = useState(step);
+  const [tick, setTick] = useState(0);
+  const list = useLoad(() => ok(api.GET('/api/dead-letters', { params: { query: { queue, limit } } })), [queue, limit, tick]);
+  const [asking, setAsking] = useState<{ what: 'resubmit' | 'delete'; dead: DeadLetter } | undefined>(undefined);
+  const [done, setDone] = useState<string | undefined>(undefined);
+  const action = useAction();
+  const items = list.data?.items ?? [];
   return (
     <>
       <h1 tabIndex={-1}>Dead letters</h1>
-      <p class="note note-info">
-        The admin API does not list dead-lettered messages yet, so the console cannot show them. Until it does, a binding whose work was dead-lettered shows its last error on the user's
-        page and in the connection's bindings (state error).
+      <p>
+        Work set aside because it could not be done: after its last attempt, or at once when it can never succeed. Each shows why. Resubmit sends it back to its queue (after fixing the cause);
+        delete drops it for good. Secrets in a message are redacted before it is kept.
       </p>
+      <div class="inline-form">
+        <Field label="Queue">
+          <select
+            value={queue}
+            onChange={(e) => {
+              setLimit(step);
+              setDone(undefined);
+              replaceQuery({ queue: e.currentTarget.value });
+            }}
+          >
+            {Object.entries(queues).map(([name, label]) => (
+              <option key={name} value={name}>{label}</option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      {done === undefined ? null : <InfoNote>{done}</InfoNote>}
+      <ErrorNote message={list.error} />
+      {list.data === undefined ? (
+        list.loading ? <Loading what="dead letters" /> : null
+      ) : (
+        <>
+          <Table caption={`Dead letters of ${queue}`} head={canWrite ? ['Set aside', 'Reason', 'Message', 'Deliveries', 'Body', 'Actions'] : ['Set aside', 'Reason', 'Message', 'Deliveries', 'Body']} empty={items.length === 0 ? `No dead letters in ${queue}.` : undefined}>
+            {items.map((dead) => (
+              <tr key={dead.id}>
+                <td>{formatTime(dead.deadLetteredAt ?? dead.enqueuedAt)}</td>
+                <td>{dead.reason}</td>
+                <td class="mono">
+                  {dead.messageId}
+                  {dead.sessionId === undefined ? null : <span class="muted"> (session {dead.sessionId})</span>}
+                </td>
+                <td>{dead.deliveryCount}</td>
+                <td>
+                  <details>
+                    <summary>Show</summary>
+                    <pre class="mono body">{JSON.stringify(dead.body, null, 2)}</pre>
+                  </details>
+                </td>
+                {canWrite ? (
+                  <td class="row-actions">
+                    <button type="button" class="small" aria-label={`Resubmit ${dead.messageId}`} onClick={() => { action.clear(); setAsking({ what: 'resubmit', dead }); }}>Resubmit</button>
+                    <button type="button" class="small" aria-label={`Delete ${dead.messageId}`} onClick={() => { action.clear(); setAsking({ what: 'delete', dead }); }}>Delete</button>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </Table>
+          <p class="muted" aria-live="polite">
+            {items.length < limit ? `${items.length} ${items.length === 1 ? 'dead letter' : 'dead letters'}.` : `The first ${items.length} are shown.`}
+          </p>
+          {items.length === limit && limit < most ? (
+            <button type="button" onClick={() => setLimit(Math.min(most, limit + step))}>Show {Math.min(step, most - limit)} more</button>
+          ) : items.length === most ? (
+            <InfoNote>The service lists at most {most} dead letters of a queue; resubmit or delete some to see the others.</InfoNote>
+          ) : null}
+        </>
+      )}
+      {asking === undefined ? null : (
+        <Confirm
+          title={asking.what === 'resubmit' ? 'Resubmit this message?' : 'Delete this dead letter?'}
+          confirmLabel={asking.what === 'resubmit' ? 'Resubmit' : 'Delete for good'}
+          danger={asking.what === 'delete'}
+          busy={action.busy}
+          error={action.error}
+          onCancel={() => setAsking(undefined)}
+          onConfirm={() =>
+            void action.run(async () => {
+              const path = { queue, id: asking.dead.id };
+              if (asking.what === 'resubmit') {
+                await ok(api.POST('/api/dead-letters/{queue}/{id}/resubmit', { params: { path } }));
+                setDone(`${asking.dead.messageId} is back on ${queue}. If its cause is still there, it comes back here under a new message id.`);
+              } else {
+                await ok(api.DELETE('/api/dead-letters/{queue}/{id}', { params: { path } }));
+                setDone(`${asking.dead.messageId} was deleted.`);
+              }
+              setAsking(undefined);
+              setTick((n) => n + 1);
+            })
+          }
+        >
+          <p>
+            {asking.what === 'resubmit'
+              ? `Message ${asking.dead.messageId} goes back to the ${queue} queue under a new message id and is handled again.`
+              : `Message ${asking.dead.messageId} is removed from the ${queue} dead letters and will not be handled.`}
+          </p>
+          <p>Reason it was set aside: {asking.dead.reason}</p>
+        </Confirm>
+      )}
     </>
   );
 }
