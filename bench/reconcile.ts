@@ -1,5 +1,3 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,16 +6,14 @@ import { loadConfig } from '../src/app/config';
 import { startLocalHost, type LocalHost } from '../src/app/host/local-host';
 import { reconcileFor } from '../src/app/reconcile-services';
 import { createLogger } from '../src/adapters/logging/pino-logger';
-import { startSandbox } from '../src/adapters/sandbox/sandbox-server';
 import { sandboxCall, type Json } from './support/sandbox-call';
 import { sandboxTenants } from '../src/adapters/sandbox/seed';
-import type { UserRecord } from '../src/domain/directory/user-records';
-import type { UserBindingRecord } from '../src/domain/provisioning/binding';
-import { bindingClaimKey } from '../src/domain/provisioning/binding';
 import { mapConcurrently } from '../src/domain/reconcile/map-concurrently';
 import { minimumLeaseMs, startReconcile, type RunReport } from '../src/domain/reconcile/reconcile-connection';
 import { parseBenchArgs } from './support/bench-args';
+import { seedBindings, seedContosoUsers, seededAccounts, type Account } from './support/bound-accounts';
 import { connectContoso } from './support/connect';
+import { serveSandbox, startSandboxProcess, type ChildCommands } from './support/sandbox-process';
 
 /**
  * `npm run bench -- reconcile [--tenant-users N] [--bound N] [--drift-percent P]`: a sandbox tenant
@@ -45,129 +41,17 @@ function parseArgs(args: readonly string[]): Settings {
 
 // ---- the sandbox, in a child process -----------------------------------------------------------
 
-/** A seeded account to bind, as the tenant holds it. */
-interface Account {
-  readonly id: string;
-  readonly userPrincipalName: string;
-  readonly givenName: string;
-  readonly surname: string;
-  readonly displayName: string;
-}
-
-type ChildRequest = { readonly seq: number; readonly op: 'accounts'; readonly every: number; readonly count: number } | { readonly seq: number; readonly op: 'drift'; readonly ids: readonly string[] };
-
-async function serveSandbox(tenantUsers: number): Promise<void> {
-  const sandbox = await startSandbox({});
-  sandbox.control.seedUsers(contoso.id, tenantUsers);
-  const token = () => sandbox.control.issueToken(contoso.id, contoso.adminUpn).access_token;
-  process.on('message', (message: ChildRequest) => {
-    void (async () => {
-      if (message.op === 'accounts') {
-        // Every n-th generated account, so the bound ones are spread over the whole tenant.
-        const accounts: Account[] = [];
-        let seen = 0;
-        let next: string | undefined = `${sandbox.url}/v1.0/users?$select=id,userPrincipalName,givenName,surname,displayName&$top=999`;
-        while (next !== undefined && accounts.length < message.count) {
-          const page = await sandboxCall(next, { token: token() });
-          for (const account of page.body.value as Account[]) {
-            if (!account.userPrincipalName.startsWith('sandbox.user')) continue;
-            if (seen % message.every === 0 && accounts.length < message.count) accounts.push(account);
-            seen += 1;
-          }
-          next = page.body['@odata.nextLink'] as string | undefined;
-        }
-        process.send?.({ seq: message.seq, accounts });
-        return;
-      }
-      const access = token();
-      await mapConcurrently(message.ids, 16, async (id) => {
-        const patched = await sandboxCall(`${sandbox.url}/v1.0/users/${id}`, { method: 'PATCH', body: { displayName: `Drifted ${id.slice(0, 8)}` }, token: access });
-        if (patched.status !== 204) throw new Error(`drifting ${id} answered ${patched.status}`);
-      });
-      process.send?.({ seq: message.seq });
-    })();
-  });
-  process.send?.({ url: sandbox.url });
-  process.on('disconnect', () => void sandbox.close().then(() => process.exit(0)));
-}
-
-interface SandboxProcess {
-  readonly url: string;
-  accounts(every: number, count: number): Promise<Account[]>;
-  drift(ids: readonly string[]): Promise<void>;
-  stop(): void;
-}
-
-function startSandboxProcess(tenantUsers: number): Promise<SandboxProcess> {
-  const child: ChildProcess = fork(path.join(__dirname, 'run.js'), ['reconcile', '--sandbox-child', String(tenantUsers)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const waiting = new Map<number, (answer: Json) => void>();
-  let seq = 0;
-  const ask = (request: Omit<Extract<ChildRequest, { op: 'accounts' }>, 'seq'> | Omit<Extract<ChildRequest, { op: 'drift' }>, 'seq'>): Promise<Json> =>
-    new Promise((done) => {
-      seq += 1;
-      waiting.set(seq, done);
-      child.send({ ...request, seq });
+const childCommands: ChildCommands = {
+  seed: (sandbox, payload: Json) => seedContosoUsers(sandbox, payload as { count: number }),
+  accounts: (sandbox, payload: Json) => seededAccounts(sandbox, payload as { every: number; count: number }),
+  drift: async (sandbox, payload: Json) => {
+    const access = sandbox.control.issueToken(contoso.id, contoso.adminUpn).access_token;
+    await mapConcurrently(payload.ids as string[], 16, async (id) => {
+      const patched = await sandboxCall(`${sandbox.url}/v1.0/users/${id}`, { method: 'PATCH', body: { displayName: `Drifted ${id.slice(0, 8)}` }, token: access });
+      if (patched.status !== 204) throw new Error(`drifting ${id} answered ${patched.status}`);
     });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the sandbox process exited with ${code ?? 'a signal'}`)));
-    child.on('message', (message: Json) => {
-      if (typeof message.url === 'string') {
-        resolve({
-          url: message.url as string,
-          accounts: async (every, count) => (await ask({ op: 'accounts', every, count })).accounts as Account[],
-          drift: async (ids) => void (await ask({ op: 'drift', ids })),
-          stop: () => child.disconnect(),
-        });
-        return;
-      }
-      waiting.get(message.seq as number)?.(message);
-      waiting.delete(message.seq as number);
-    });
-  });
-}
-
-// ---- set-up --------------------------------------------------------------------------------------
-
-/** Directory users in step with their accounts, bound and provisioned, written straight into the store. */
-async function seedBindings(host: LocalHost, connectionId: string, accounts: readonly Account[]): Promise<void> {
-  const { store } = host.services;
-  const now = new Date().toISOString();
-  await mapConcurrently(accounts, 32, async (account) => {
-    const userId = randomUUID();
-    const user: UserRecord = {
-      id: userId,
-      email: account.userPrincipalName,
-      username: account.userPrincipalName.slice(0, account.userPrincipalName.indexOf('@')),
-      firstName: account.givenName,
-      lastName: account.surname,
-      displayName: account.displayName,
-      state: 'active',
-      createdAt: now,
-      updatedAt: now,
-    };
-    const binding: UserBindingRecord = {
-      kind: 'user',
-      connectionId,
-      userId,
-      incarnation: randomUUID(),
-      state: 'provisioned',
-      via: { direct: true, groups: [] },
-      changeSeq: 1,
-      handledChangeSeq: 1,
-      m365UserId: account.id,
-      attempts: 0,
-      lastSyncedAt: now,
-      linkCount: 1,
-      writeSeq: 0,
-      passwordPending: false,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await store.upsert('users', userId, userId, user);
-    await store.upsert('bindings', connectionId, userId, binding);
-    await store.upsert('uniques', bindingClaimKey(userId), bindingClaimKey(userId), { userId, connectionId, claimedAt: now });
-  });
-}
+  },
+};
 
 // ---- measuring -----------------------------------------------------------------------------------
 
@@ -213,12 +97,13 @@ const isDelta = (r: ServedRequest): boolean => r.path.startsWith('/v1.0/users/de
 
 export async function run(args: string[]): Promise<void> {
   if (args[0] === '--sandbox-child') {
-    await serveSandbox(Number(args[1]));
+    await serveSandbox(Number(args[1]), childCommands);
     return;
   }
   const settings = parseArgs(args);
   const setupStarted = performance.now();
-  const sandbox = await startSandboxProcess(settings.tenantUsers);
+  const sandbox = await startSandboxProcess('reconcile', 1);
+  await sandbox.command('seed', { count: settings.tenantUsers });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'm365-bridge-bench-reconcile-'));
   let host: LocalHost | undefined;
   try {
@@ -226,7 +111,7 @@ export async function run(args: string[]): Promise<void> {
     host = await startLocalHost(config, { sandbox: false, timers: false, logger: createLogger({ level: 'error' }) });
     const connectionId = await connectContoso(host.url, adminKey);
     const every = Math.max(1, Math.floor(settings.tenantUsers / settings.bound));
-    const accounts = await sandbox.accounts(every, settings.bound);
+    const accounts = await sandbox.command<Account[]>('accounts', { every, count: settings.bound });
     await seedBindings(host, connectionId, accounts);
     process.stdout.write(`set-up: ${settings.tenantUsers} tenant users, ${accounts.length} bound (every ${every}th), in ${seconds(performance.now() - setupStarted)}\n`);
 
@@ -243,7 +128,7 @@ export async function run(args: string[]): Promise<void> {
     );
 
     const drifting = accounts.filter((_, i) => i % Math.round(100 / settings.driftPercent) === 0).map((a) => a.id);
-    await sandbox.drift(drifting);
+    await sandbox.command('drift', { ids: drifting });
     const eventsBefore = await countEvents(host, connectionId);
     seq = await lastRequestSeq(sandbox.url);
     const driftStarted = performance.now();

@@ -9,7 +9,7 @@ import { activateUserRoute, createUserRoute, deleteUserRoute, getUserRoute, list
 import { addGroupMemberRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsOfUserRoute, listGroupsRoute, removeGroupMemberRoute, updateGroupRoute } from './http/groups';
 import { directoryCommands } from './queue/directory-commands';
 import { getImportRoute, previewM365UsersRoute, startImportRoute } from './http/imports';
-import { planChangeRoute } from './http/plans';
+import { getPlanRoute, planChangeRoute } from './http/plans';
 import { importWorker } from './queue/import-worker';
 import { createConnectionRoute, deauthorizeConnectionRoute, deleteConnectionRoute, getConnectionRoute, listConnectionsRoute, startConsentRoute, updateConnectionRoute } from './http/connections';
 import { oauthCallbackRoute } from './http/oauth-callback';
@@ -85,6 +85,7 @@ export const functionTable: readonly FunctionDefinition[] = [
   groupSyncWorker,
   previewM365UsersRoute,
   planChangeRoute,
+  getPlanRoute,
   startImportRoute,
   getImportRoute,
   importWorker,

@@ -10,6 +10,10 @@ import { startConsent } from '../../src/domain/connections/consent';
 import { deauthorizeConnection } from '../../src/domain/connections/deauthorize-connection';
 import { createConnection, deleteConnection, getConnection, listConnections, updateConnection } from '../../src/domain/connections/manage-connections';
 import type { Services } from '../../src/app/services';
+import { importsFor } from '../../src/app/import-services';
+import { planApiError } from '../../src/domain/plans/plan-changes';
+import { guardSettingsChange, releasePlannedWrites, type SettingsGuardFailure } from '../../src/domain/plans/settings-guard';
+import { planSummarySchema } from './plans';
 
 const tags = ['connections'];
 
@@ -107,26 +111,57 @@ export const getConnectionRoute = defineRoute({
   handler: async ({ params, services }) => ({ status: 200, body: valueOr(await getConnection(services, params.id)) }),
 });
 
+function settingsGuardError(failure: SettingsGuardFailure): ApiError {
+  switch (failure.code) {
+    case 'plan_not_found':
+    case 'plan_mismatch':
+    case 'plan_stale':
+      return new ApiError('CONFLICT', failure.message, [{ field: 'query.confirmPlan', message: failure.message }]);
+    default:
+      return planApiError(failure);
+  }
+}
+
 export const updateConnectionRoute = defineRoute({
   name: 'connections-update',
   method: 'PATCH',
   route: 'connections/{id}',
   auth: 'admin',
-  summary: 'Edit name, domains (verified in the tenant and claimed) and settings',
+  summary:
+    'Edit name, domains (verified in the tenant and claimed) and settings. A settings change that would write to more existing accounts than the connection\'s changeGuard allows is not applied: it answers 409 with its stored plan, and applies when sent again with ?confirmPlan={plan id}',
   tags,
   params: idParamSchema,
+  query: z.strictObject({
+    confirmPlan: z.uuid().optional().meta({ description: 'The id of the plan a 409 answered with (or of POST /connections/{id}/plan for these settings): applies the change and makes exactly the planned writes now' }),
+  }),
   body: z
     .strictObject({ name: z.string().trim().min(1).max(200).optional(), domains: domainListSchema.optional(), settings: connectionSettingsPatchSchema.optional() })
     .refine((patch) => patch.name !== undefined || patch.domains !== undefined || patch.settings !== undefined, 'name, domains or settings is required'),
   responses: {
     200: { description: 'The connection', schema: connectionSchema },
     ...notFound,
-    ...conflict,
-    422: { description: 'A domain is not verified or managed in the tenant, or cannot be checked now', schema: errorSchema },
-    503: { description: 'Microsoft 365 could not be reached to check the domains', schema: errorSchema },
+    409: {
+      description:
+        'A domain is claimed elsewhere; or the settings change is beyond the mass-change guard (error.code CONFLICT with `plan`: nothing changed, confirm with ?confirmPlan={plan.id}); or the plan to confirm is unknown, expired, of another change, or older than the connection',
+      schema: errorSchema.extend({ plan: planSummarySchema.optional() }),
+    },
+    422: { description: 'A domain is not verified or managed in the tenant, or cannot be checked now; or Microsoft 365 refused a read the plan needs', schema: errorSchema },
+    503: { description: 'Microsoft 365 could not be reached to check the domains or plan the change', schema: errorSchema },
     ...errorResponses,
   },
-  handler: async ({ params, body, services }) => ({ status: 200, body: valueOr(await updateConnection(connectionDeps(services), params.id, body)) }),
+  handler: async ({ params, query, body, services }) => {
+    const guardDeps = { ...importsFor(services).worker, sender: services.sender, logger: services.logger };
+    const judged = await guardSettingsChange(guardDeps, params.id, body.settings, query.confirmPlan);
+    if (!judged.ok) throw settingsGuardError(judged.error);
+    if (judged.value.kind === 'held') {
+      const { plan } = judged.value;
+      const message = `the settings change would write to ${plan.guard.changing} existing accounts, more than the connection's changeGuard allows (${plan.guard.limit}); nothing was changed. Review plan ${plan.id} and send the same change with ?confirmPlan=${plan.id} to apply it`;
+      return { status: 409, body: { error: { code: 'CONFLICT', message }, plan } };
+    }
+    const updated = valueOr(await updateConnection(connectionDeps(services), params.id, body));
+    if (judged.value.kind === 'confirmed') await releasePlannedWrites(guardDeps, params.id, judged.value.plan.accounts);
+    return { status: 200, body: updated };
+  },
 });
 
 export const deleteConnectionRoute = defineRoute({

@@ -1,9 +1,12 @@
 import { z } from 'zod';
-import { errorResponses, errorSchema } from '../../src/app/http/common-schemas';
+import { cursorSchema, errorResponses, errorSchema } from '../../src/app/http/common-schemas';
 import { defineRoute } from '../../src/app/http/route';
 import { importsFor } from '../../src/app/import-services';
+import { ApiError } from '../../src/domain/errors';
 import { planActions, planApiError, planChange, planRequestSchema, planWarnings } from '../../src/domain/plans/plan-changes';
+import { planLifetimeSeconds, planPageSize, readPlan, storePlan, type StoredPlanFailure } from '../../src/domain/plans/stored-plans';
 
+const tags = ['plans'];
 const changeSchema = z.object({ attribute: z.string(), from: z.unknown(), to: z.unknown() });
 const plannedAccountSchema = z.object({
   userId: z.string(),
@@ -14,28 +17,47 @@ const plannedAccountSchema = z.object({
   changes: z.array(changeSchema).meta({ description: 'Each attribute the write would set: what the account holds now (from) and what it would hold (to)' }),
   passwordSet: z.literal(true).optional(),
   warnings: z.array(z.enum(planWarnings)),
-});
-const planSchema = z.object({
+}).meta({ id: 'PlannedAccount' });
+
+/** A stored plan without its accounts: what a guarded settings change answers with. */
+export const planSummarySchema = z.object({
+  id: z.string().meta({ description: 'The plan id: GET /connections/{id}/plans/{planId}; confirms a settings change as PATCH /connections/{id}?confirmPlan={planId}' }),
   connectionId: z.string(),
   kind: z.enum(['settings', 'bind', 'unbind', 'reconcile']),
+  request: planRequestSchema.meta({ id: 'PlanRequest', description: 'What was planned' }),
   createdAt: z.string(),
+  expiresAt: z.string().meta({ description: `The plan can be read and confirmed for ${planLifetimeSeconds / 60} minutes` }),
+  basedOn: z.string().meta({ description: 'The connection as planned against (its updatedAt); a plan of a connection changed since cannot be confirmed' }),
+  guard: z
+    .object({ changing: z.number().int(), limit: z.number().int(), exceeded: z.boolean() })
+    .meta({ description: 'Accounts the change would write to (creates aside) against the connection\'s changeGuard limit; beyond it a settings change waits for the plan to be confirmed' }),
   totals: z.object({ users: z.number().int(), create: z.number().int(), takeOver: z.number().int(), update: z.number().int(), disable: z.number().int(), passwordSet: z.number().int(), unchanged: z.number().int() }),
   warnings: z.object({ privileged: z.number().int(), blanks_value: z.number().int(), upn_rename: z.number().int() }),
   graphReads: z.object({ userPages: z.number().int(), otherRequests: z.number().int() }),
-  accounts: z.array(plannedAccountSchema).meta({ description: 'Only the accounts something would happen to' }),
-});
+}).meta({ id: 'PlanSummary' });
+
+const planSchema = planSummarySchema
+  .extend({
+    accounts: z.array(plannedAccountSchema).meta({ description: 'Only the accounts something would happen to' }),
+    nextCursor: z.string().optional().meta({ description: 'GET only: the cursor of the next page of accounts' }),
+  })
+  .meta({ id: 'Plan' });
+
+function storedPlanError(failure: StoredPlanFailure): ApiError {
+  return failure.code === 'plan_not_found' ? new ApiError('NOT_FOUND', failure.message) : new ApiError('VALIDATION_FAILED', `query.cursor: ${failure.message}`, [{ field: 'query.cursor', message: failure.message }]);
+}
 
 export const planChangeRoute = defineRoute({
   name: 'plans-create',
   method: 'POST',
   route: 'connections/{id}/plan',
   auth: 'admin',
-  summary: 'Plan a settings change, a bind, an unbind or a reconcile without making it: what each account would get, with totals and warnings; no Graph write',
-  tags: ['plans'],
+  summary: 'Plan a settings change, a bind, an unbind or a reconcile without making it: what each account would get, with totals and warnings; no Graph write. The plan is stored for an hour under its id',
+  tags,
   params: z.strictObject({ id: z.string().min(1).max(128) }),
   body: planRequestSchema,
   responses: {
-    200: { description: 'The plan', schema: planSchema },
+    200: { description: 'The plan, with every account something would happen to', schema: planSchema },
     404: { description: 'No such connection, user or group', schema: errorSchema },
     409: { description: 'The connection is not authorized', schema: errorSchema },
     422: { description: 'Microsoft 365 refused a read', schema: errorSchema },
@@ -45,6 +67,28 @@ export const planChangeRoute = defineRoute({
   handler: async ({ params, body, services }) => {
     const plan = await planChange({ ...importsFor(services).worker }, params.id, body);
     if (!plan.ok) throw planApiError(plan.error);
+    const stored = await storePlan(services, body, plan.value);
+    return { status: 200, body: { ...stored, accounts: plan.value.accounts }, headers: { location: `/api/connections/${params.id}/plans/${stored.id}` } };
+  },
+});
+
+export const getPlanRoute = defineRoute({
+  name: 'plans-get',
+  method: 'GET',
+  route: 'connections/{id}/plans/{planId}',
+  auth: 'reader',
+  summary: `A stored plan, with a page of ${planPageSize} of its accounts (follow nextCursor for the rest); plans expire an hour after they are made`,
+  tags,
+  params: z.strictObject({ id: z.string().min(1).max(128), planId: z.string().min(1).max(128) }),
+  query: z.strictObject({ cursor: cursorSchema.optional() }),
+  responses: {
+    200: { description: 'The plan and a page of its accounts', schema: planSchema },
+    404: { description: 'No such plan on this connection, or it expired', schema: errorSchema },
+    ...errorResponses,
+  },
+  handler: async ({ params, query, services }) => {
+    const plan = await readPlan(services, params.id, params.planId, query.cursor);
+    if (!plan.ok) throw storedPlanError(plan.error);
     return { status: 200, body: plan.value };
   },
 });

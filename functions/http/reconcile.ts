@@ -5,6 +5,7 @@ import { reconcileFor } from '../../src/app/reconcile-services';
 import { connectionStatuses } from '../../src/domain/connections/connection-state';
 import { ApiError } from '../../src/domain/errors';
 import { InvalidCursorError } from '../../src/domain/ports/document-store';
+import { guardedChanges } from '../../src/domain/reconcile/deactivation-guard';
 import { cancelDeactivations, confirmDeactivations, listHeldDeactivations, type HeldDeactivationsFailure } from '../../src/domain/reconcile/held-deactivations';
 import { reconcileStatus, requestReconcile, type ReconcileRefusal } from '../../src/domain/reconcile/reconcile-connection';
 import type { Result } from '../../src/domain/result';
@@ -84,14 +85,27 @@ export const listHeldDeactivationsRoute = defineRoute({
   method: 'GET',
   route: 'connections/{id}/deactivations',
   auth: 'reader',
-  summary: 'Deactivations the mass-deactivation guard holds for an admin, oldest first',
+  summary: 'Changes the mass-change guard holds for an admin, oldest first: deactivations and deletes beyond deactivationGuard, attribute writes and renames beyond changeGuard',
   tags,
   params,
   query: z.strictObject({ limit: limitSchema, cursor: cursorSchema.optional() }),
   responses: {
     200: {
       description: 'Held deactivations',
-      schema: z.object({ status: z.enum(connectionStatuses), count: z.number().int(), items: z.array(z.object({ userId: z.string(), m365UserId: z.string(), heldAt: z.string() })), nextCursor: z.string().optional() }),
+      schema: z.object({
+        status: z.enum(connectionStatuses),
+        count: z.number().int(),
+        items: z.array(
+          z.object({
+            userId: z.string(),
+            m365UserId: z.string(),
+            heldAt: z.string(),
+            change: z.enum(guardedChanges).meta({ description: 'deactivate and delete count against deactivationGuard; update (attributes, password) and rename (userPrincipalName) against changeGuard' }),
+            attributes: z.array(z.string()).meta({ description: 'The attributes the held write sets (names only)' }),
+          }),
+        ),
+        nextCursor: z.string().optional(),
+      }),
     },
     ...notFound,
     ...errorResponses,
@@ -113,7 +127,7 @@ export const confirmDeactivationsRoute = defineRoute({
   method: 'POST',
   route: 'connections/{id}/deactivations/confirm',
   auth: 'admin',
-  summary: 'Release the held deactivations: the worker disables those accounts, and the connection is active again',
+  summary: 'Release the held changes: the worker makes exactly the held writes (disables, deletes, attribute writes), and the connection is active again',
   tags,
   params,
   responses: { 200: { description: 'Released', schema: z.object({ status: z.enum(connectionStatuses), released: z.number().int() }) }, ...notFound, ...decided, ...errorResponses },
@@ -125,7 +139,7 @@ export const cancelDeactivationsRoute = defineRoute({
   method: 'POST',
   route: 'connections/{id}/deactivations/cancel',
   auth: 'admin',
-  summary: 'Drop the held deactivations: those accounts stay enabled, their bindings show error DEACTIVATION_CANCELLED, and the connection is active again',
+  summary: 'Drop the held changes: those accounts stay as they are, their bindings show error DEACTIVATION_CANCELLED or CHANGE_CANCELLED, and the connection is active again',
   tags,
   params,
   responses: { 200: { description: 'Cancelled', schema: z.object({ status: z.enum(connectionStatuses), cancelled: z.number().int() }) }, ...notFound, ...decided, ...errorResponses },

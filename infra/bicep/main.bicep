@@ -71,6 +71,7 @@ var containers = [
   'events'
   'jobs'
   'leases'
+  'plans'
   'state'
 ]
 

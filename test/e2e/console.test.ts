@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../bench/support/chromium';
 import { openDatabase } from '../../src/adapters/sqlite/database';
+import { sandboxSignInPassword } from '../../src/adapters/sandbox/seed';
 import { SqliteWorkQueue } from '../../src/adapters/sqlite/sqlite-work-queue';
 import { freePort } from '../../src/app/host/free-port';
 import { repoRoot, startHostProcess, waitFor, type HostProcess } from '../support/host-process';
@@ -137,6 +138,7 @@ describe('admin console (Chromium)', () => {
     await page.waitForURL(/^https:\/\/127\.0\.0\.1:\d+\//);
     mark('2 consent page');
     await page.getByLabel('Sign in as').fill('admin@contoso.com');
+    await page.getByLabel('Password').fill(sandboxSignInPassword);
     await page.screenshot({ path: path.join(artifacts, 'consent.png'), fullPage: true });
     await page.getByRole('button', { name: 'Accept' }).click();
     await page.getByRole('heading', { name: 'Microsoft 365 connected' }).waitFor();

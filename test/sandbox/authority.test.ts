@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ConfidentialClientApplication, InteractionRequiredAuthError, type AccountInfo } from '@azure/msal-node';
 import { createSandboxNetworkClient } from '../../src/adapters/sandbox/sandbox-trust';
 import { startSandbox, type SandboxHandle } from '../../src/adapters/sandbox/sandbox-server';
+import { sandboxSignInAccounts, sandboxSignInPassword } from '../../src/adapters/sandbox/seed';
 import { call, contoso, manualClock } from './sandbox-test-client';
 
 // Sources:
@@ -109,8 +110,20 @@ describe('authorization code flow with PKCE', () => {
     const cancelled = await call(`${sandbox.url}/organizations/oauth2/v2.0/authorize`, { form: { ...form, sandbox_decision: 'cancel' } });
     const location = new URL(String(cancelled.headers.location));
     expect(location.searchParams.get('error')).toBe('access_denied');
-    const accepted = await call(`${sandbox.url}/organizations/oauth2/v2.0/authorize`, { form: { ...form, sandbox_decision: 'accept', sandbox_upn: 'admin@fabrikam.com' } });
+    const accepted = await call(`${sandbox.url}/organizations/oauth2/v2.0/authorize`, { form: { ...form, sandbox_decision: 'accept', sandbox_upn: 'admin@fabrikam.com', sandbox_password: sandboxSignInPassword } });
     expect(new URL(String(accepted.headers.location)).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('lists the accounts it accepts on its sign-in page, says they are not secrets, and refuses a wrong password', async () => {
+    const page = await call(authorizeUrl({ state: 's' }));
+    for (const account of sandboxSignInAccounts) expect(page.text).toContain(`<td>${account.upn}</td><td><code>${account.password}</code>`);
+    expect(page.text).toMatch(/not real and these are not secrets/);
+    const form = Object.fromEntries(new URLSearchParams(authorizeUrl({ state: 's' }).split('?')[1]));
+    for (const password of [undefined, 'guess']) {
+      const refused = await call(`${sandbox.url}/organizations/oauth2/v2.0/authorize`, { form: { ...form, sandbox_decision: 'accept', sandbox_upn: contoso.adminUpn, ...(password === undefined ? {} : { sandbox_password: password }) } });
+      expect(refused.status).toBe(400);
+      expect(refused.text).toContain('AADSTS50126');
+    }
   });
 
   it('refuses an unknown user on the sign-in page', async () => {

@@ -5,6 +5,7 @@ import { escapeHtml, htmlReply, jsonReply, redirectReply, type SandboxReply, typ
 import type { SandboxSigningKey } from './sandbox-jwt';
 import { base64url } from './sandbox-jwt';
 import type { TenantDirectory, UserRecord } from './tenant-directory';
+import { sandboxSignInAccounts, sandboxSignInPassword, sandboxTenants } from './seed';
 
 /** The one confidential client the sandbox knows (config defaults M365_CLIENT_ID/SECRET). */
 export const sandboxClient = {
@@ -315,6 +316,10 @@ export class SandboxAuthority {
     }
     if (upn === undefined || upn === null || upn === '') return this.consentPage(tenantSegment, params);
 
+    // The sign-in form asks for the password; the automation shortcut (sandbox_auto_consent) signs in without one.
+    if (!autoConsent && params.get('sandbox_password') !== sandboxSignInPassword) {
+      return this.errorPage(50126, 'Error validating credentials due to invalid username or password.');
+    }
     const domain = upn.slice(upn.lastIndexOf('@') + 1);
     const tenant = this.state.tenantOfDomain(domain);
     const user = tenant?.findUser(upn);
@@ -363,6 +368,9 @@ export class SandboxAuthority {
     const scopes = (params.get('scope') ?? '').split(/\s+/).filter((s) => s !== '').map((s) => `<li>${escapeHtml(s)}</li>`).join('');
     const hint = params.get('login_hint') ?? '';
     const action = `${this.baseUrl}/${encodeURIComponent(tenantSegment)}/oauth2/v2.0/authorize`;
+    const accounts = sandboxSignInAccounts
+      .map((a) => `<tr><td>${escapeHtml(sandboxTenants[a.tenant].displayName)}</td><td>${escapeHtml(a.upn)}</td><td><code>${escapeHtml(a.password)}</code>${a.note === undefined ? '' : ` (${escapeHtml(a.note)})`}</td></tr>`)
+      .join('\n');
     return htmlReply(
       200,
       `<!doctype html><html><head><meta charset="utf-8"><title>Permissions requested - sandbox tenant</title></head><body>
@@ -370,10 +378,16 @@ export class SandboxAuthority {
 <p><strong>${escapeHtml(sandboxClient.displayName)}</strong> would like to:</p><ul>${scopes}</ul>
 <form method="POST" action="${escapeHtml(action)}">
 ${hidden}
-<label>Sign in as <input name="sandbox_upn" type="email" value="${escapeHtml(hint)}" required/></label>
+<label>Sign in as <input name="sandbox_upn" type="email" value="${escapeHtml(hint)}" autocomplete="username" required/></label>
+<label>Password <input name="sandbox_password" type="password" autocomplete="current-password" required/></label>
 <button name="sandbox_decision" value="accept" type="submit">Accept</button>
 <button name="sandbox_decision" value="cancel" type="submit" formnovalidate>Cancel</button>
-</form></body></html>`,
+</form>
+<h2>Sandbox accounts</h2>
+<p>This is the sandbox, a simulator of Microsoft Entra ID on this computer. Its accounts are not real and these are not secrets. A Global Administrator of each tenant:</p>
+<table><thead><tr><th>Tenant</th><th>Account</th><th>Password</th></tr></thead><tbody>
+${accounts}
+</tbody></table></body></html>`,
     );
   }
 

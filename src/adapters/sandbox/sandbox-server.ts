@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import https from 'node:https';
+import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../domain/ports/clock';
@@ -35,6 +37,8 @@ export interface SandboxHandle {
   readonly port: number;
   /** The control API in process (same operations as /_sandbox over HTTP). */
   readonly control: SandboxControl;
+  /** `<dataDir>/sandbox-cert.pem`, the certificate it serves, for clients to trust (`curl --cacert`, NODE_EXTRA_CA_CERTS); undefined without a data directory. */
+  readonly certificateFile: string | undefined;
   close(): Promise<void>;
 }
 
@@ -70,6 +74,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   if (!(timeScale > 0)) throw new TypeError('timeScale must be a positive number');
   const host = options.host ?? '127.0.0.1';
   const store = options.dataDir === undefined ? memoryOnlyStore : openSqliteSandboxStore(options.dataDir);
+  // Public by design (see loopback-tls.ts), so world-readable: any local client may need to trust it.
+  const certificateFile = options.dataDir === undefined ? undefined : path.join(options.dataDir, 'sandbox-cert.pem');
+  if (certificateFile !== undefined) writeFileSync(certificateFile, loopbackCertificatePem, { mode: 0o644 });
   const state = new SandboxState(store, clock);
   const key = SandboxSigningKey.loadOrCreate(state.meta('signingKey'), (serialized) => state.saveMeta('signingKey', serialized));
   const log = new RequestLog();
@@ -135,6 +142,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     url,
     port,
     control,
+    certificateFile,
     close: async () => {
       subscriptions.close();
       await new Promise<void>((resolve) => {

@@ -98,6 +98,27 @@ export const sandboxTenants = {
 
 export type SandboxTenantName = keyof typeof sandboxTenants;
 
+/**
+ * The password every account signs in with on the sandbox's sign-in page. A simulator's, shown on
+ * purpose (on that page and by `npm start`): the sandbox serves loopback only and holds no real account.
+ */
+export const sandboxSignInPassword = 'Sandbox-Passw0rd!';
+
+/** An account that can consent on the sandbox's sign-in page: a seeded Global Administrator. */
+export interface SandboxSignInAccount {
+  readonly tenant: SandboxTenantName;
+  readonly upn: string;
+  readonly password: string;
+  /** What consent with it shows, when that is not a connected tenant. */
+  readonly note?: string;
+}
+
+export const sandboxSignInAccounts: readonly SandboxSignInAccount[] = [
+  { tenant: 'contoso', upn: sandboxTenants.contoso.adminUpn, password: sandboxSignInPassword },
+  { tenant: 'fabrikam', upn: sandboxTenants.fabrikam.adminUpn, password: sandboxSignInPassword },
+  { tenant: 'northwind', upn: sandboxTenants.northwind.adminUpn, password: sandboxSignInPassword, note: 'GoDaddy-operated: consent is refused on purpose' },
+];
+
 /** A stable GUID derived from a name, so seeded object ids survive resets and restarts. */
 export function stableGuid(...parts: string[]): string {
   const bytes = createHash('sha1').update(parts.join('\u0000')).digest().subarray(0, 16);

@@ -57,6 +57,8 @@ const purgeIntervalMs = 60_000;
 const purgeBatch = 1000;
 /** Query shapes are few in practice; the bound only guards against a caller generating SQL without end. */
 const maxCachedStatements = 500;
+/** FTS5's trigram tokenizer indexes runs of three characters: a shorter needle cannot use it. */
+const trigram = 3;
 /** A JavaScript function so case folding matches Cosmos DB's LOWER beyond ASCII (SQLite's lower() is ASCII-only). */
 const lowerFunction = 'document_store_lower';
 
@@ -74,6 +76,7 @@ export class SqliteDocumentStore implements DocumentStore {
   private readonly clock: Clock;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly sortIndexes = new Set<string>();
+  private readonly textIndexes = new Set<string>();
   private lastPurgeMs = Number.NEGATIVE_INFINITY;
 
   private readonly getStatement: Database.Statement;
@@ -252,8 +255,48 @@ export class SqliteDocumentStore implements DocumentStore {
   private filter(container: ContainerName, spec: Pick<QuerySpec, 'pk' | 'where'>, sql: SqlText): string[] {
     const where = [`container = '${container}'`, `(expires_at IS NULL OR expires_at > ${sql.bind(this.nowMs())})`];
     if (spec.pk !== undefined) where.push(`pk = ${sql.bind(spec.pk)}`);
-    for (const condition of spec.where ?? []) where.push(conditionSql(condition, sql));
+    for (const condition of spec.where ?? []) {
+      const textIndex = condition.op === 'contains' && [...condition.value].length >= trigram ? this.ensureTextIndex(container, condition.fields) : undefined;
+      where.push(conditionSql(condition, sql, textIndex));
+    }
     return where;
+  }
+
+  /**
+   * A `contains` would otherwise read and case-fold every document of the container. Each set of
+   * fields searched gets a trigram full-text index (FTS5) the first time it is searched: filled from
+   * the documents there, then kept in step by triggers on the documents table (built-in functions
+   * only, so every connection's writes keep it, the work queue's included). Its rowids are the
+   * documents' (the table has no INTEGER PRIMARY KEY, and nothing here runs VACUUM, which could
+   * renumber them).
+   */
+  private ensureTextIndex(container: ContainerName, fields: readonly string[]): string {
+    const name = `documents_text:${container}:${fields.join(',')}`;
+    if (this.textIndexes.has(name)) return name;
+    const values = (row: 'new' | 'documents') =>
+      fields.map((field) => {
+        const path = jsonPath(fieldSegments(field));
+        const data = row === 'new' ? 'new.data' : 'data';
+        return `CASE json_type(${data}, ${path}) WHEN 'text' THEN json_extract(${data}, ${path}) END`;
+      });
+    const columns = fields.map((_, i) => `c${i}`).join(', ');
+    const table = `"${name}"`;
+    const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+    if (!exists) {
+      this.db.transaction(() => {
+        // case_sensitive 0 folds case beyond ASCII, as the exact match behind it does.
+        this.db.exec(`CREATE VIRTUAL TABLE ${table} USING fts5(${columns}, tokenize = 'trigram case_sensitive 0')`);
+        const when = `WHEN new.container = '${container}'`;
+        const insert = `INSERT INTO ${table} (rowid, ${columns}) VALUES (new.rowid, ${values('new').join(', ')});`;
+        const remove = `DELETE FROM ${table} WHERE rowid = old.rowid;`;
+        this.db.exec(`CREATE TRIGGER "${name}:insert" AFTER INSERT ON documents ${when} BEGIN ${insert} END`);
+        this.db.exec(`CREATE TRIGGER "${name}:update" AFTER UPDATE ON documents ${when} BEGIN ${remove} ${insert} END`);
+        this.db.exec(`CREATE TRIGGER "${name}:delete" AFTER DELETE ON documents WHEN old.container = '${container}' BEGIN ${remove} END`);
+        this.db.exec(`INSERT INTO ${table} (rowid, ${columns}) SELECT rowid, ${values('documents').join(', ')} FROM documents WHERE container = '${container}'`);
+      })();
+    }
+    this.textIndexes.add(name);
+    return name;
   }
 
   /**
@@ -295,14 +338,22 @@ function jsonPath(segments: readonly string[]): string {
   return `'$.${segments.join('.')}'`;
 }
 
-function conditionSql(condition: Condition, sql: SqlText): string {
+/**
+ * `textIndex`: the trigram index of the condition's fields, which narrows the documents to those
+ * holding every trigram of the needle; the exact match then decides. It is probed as a set (`+rowid`
+ * keeps SQLite from driving the query by it), so a needle that many documents hold still reads them
+ * in page order and stops at the page's end.
+ */
+function conditionSql(condition: Condition, sql: SqlText, textIndex?: string): string {
   if (condition.op === 'contains') {
+    // Parameters are positional: bound in the order they appear in the text.
+    const narrowed = textIndex === undefined ? '' : `+rowid IN (SELECT rowid FROM "${textIndex}" WHERE "${textIndex}" MATCH ${sql.bind(`"${condition.value.replace(/"/g, '""')}"`)}) AND `;
     const needle = condition.value.toLowerCase();
     const terms = condition.fields.map((field) => {
       const path = jsonPath(fieldSegments(field));
       return `(json_type(data, ${path}) = 'text' AND instr(${lowerFunction}(json_extract(data, ${path})), ${sql.bind(needle)}) > 0)`;
     });
-    return `(${terms.join(' OR ')})`;
+    return `(${narrowed}(${terms.join(' OR ')}))`;
   }
   const path = jsonPath(fieldSegments(condition.field));
   const type = `json_type(data, ${path})`;

@@ -13,6 +13,8 @@ export interface LocalHost {
   readonly url: string;
   /** The sandbox tenant's base URL when M365_MODE=sandbox. */
   readonly sandboxUrl: string | undefined;
+  /** The sandbox's certificate as a PEM file under DATA_DIR, for clients that must trust it. */
+  readonly sandboxCertificateFile: string | undefined;
   readonly services: Services;
   /** An admin key created on this first start, shown once; undefined otherwise. */
   readonly bootstrapKey: string | undefined;
@@ -31,7 +33,7 @@ export interface LocalHostOptions extends ServiceOverrides {
 
 /** Starts everything `npm start` runs, in this process: sandbox (in sandbox mode), services, HTTP, queue pump, timers. */
 export async function startLocalHost(config: Config, options: LocalHostOptions = {}): Promise<LocalHost> {
-  let sandbox: { url: string; close(): Promise<void> } | undefined;
+  let sandbox: { url: string; certificateFile: string | undefined; close(): Promise<void> } | undefined;
   let effective = config;
   if (config.m365Mode === 'sandbox' && options.sandbox !== false) {
     const { startSandbox } = await import('../../adapters/sandbox/sandbox-server');
@@ -70,6 +72,7 @@ export async function startLocalHost(config: Config, options: LocalHostOptions =
   return {
     url: server.url,
     sandboxUrl: sandbox?.url,
+    sandboxCertificateFile: sandbox?.certificateFile,
     services,
     bootstrapKey,
     async stop(graceMs = config.shutdownGraceMs) {

@@ -1,6 +1,30 @@
+import { sandboxSignInAccounts } from '../../adapters/sandbox/seed';
 import { ConfigError, loadConfig, type Config } from '../config';
-import { startLocalHost } from './local-host';
+import { startLocalHost, type LocalHost } from './local-host';
 import { heapLimitMb } from './node-heap';
+
+/** What a newcomer needs after `npm start`: where everything is, how to sign in, and the first admin key. */
+function startBanner(host: LocalHost): string {
+  const site = host.url.replace(/\/api$/, '');
+  const lines = [
+    `m365-bridge listening on ${host.url}; V8 heap limit ${heapLimitMb()} MB`,
+    `  API            ${host.url}`,
+    `  Console        ${site}/`,
+    `  API reference  ${host.url}/docs`,
+  ];
+  if (host.sandboxUrl !== undefined) {
+    lines.push(
+      `  Sandbox tenant ${host.sandboxUrl} (a simulator of Entra ID and Graph; self-signed certificate${host.sandboxCertificateFile === undefined ? '' : `: ${host.sandboxCertificateFile}`})`,
+      '  Sandbox sign-in accounts (simulated, not secrets), for the consent page:',
+      ...sandboxSignInAccounts.map((a) => `    ${a.upn.padEnd(26)} password ${a.password}${a.note === undefined ? '' : `  (${a.note})`}`),
+    );
+  }
+  if (host.bootstrapKey !== undefined) {
+    // Printed once, straight to the terminal: the logger would (rightly) redact it.
+    lines.push('', 'First start: created an admin API key. It is shown only this once:', '', `  ${host.bootstrapKey}`, '', 'Send it as the x-api-key header, or sign in to the console with it.');
+  }
+  return `${lines.join('\n')}\n\n`;
+}
 
 /**
  * `npm start`: serves the function table's HTTP functions on PORT under /api, pumps the embedded
@@ -19,11 +43,7 @@ async function main(): Promise<void> {
   }
 
   const host = await startLocalHost(config);
-  if (host.bootstrapKey !== undefined) {
-    // Printed once, straight to the terminal: the logger would (rightly) redact it.
-    process.stdout.write(`\nFirst start: created an admin API key. It is shown only this once:\n\n  ${host.bootstrapKey}\n\nSend it as the x-api-key header.\n\n`);
-  }
-  process.stdout.write(`m365-bridge listening on ${host.url}${host.sandboxUrl === undefined ? '' : ` (sandbox tenant on ${host.sandboxUrl})`}; V8 heap limit ${heapLimitMb()} MB\n`);
+  process.stdout.write(startBanner(host));
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

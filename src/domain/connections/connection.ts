@@ -41,6 +41,15 @@ const deactivationGuardSchema = z.strictObject({
   maxPercent: z.number().min(0).max(100),
 });
 
+/** The mass-change guard's threshold for writes to existing accounts (attributes, renames, passwords). */
+const changeGuardSchema = z.strictObject({
+  /** More accounts than this changed at once wait for an admin (a settings change answers with a plan to confirm). */
+  maxUsers: z.number().int().min(0).max(1_000_000),
+  /** ...or more than this share (0-100) of the connection's bound users. */
+  maxPercent: z.number().min(0).max(100),
+});
+export const defaultChangeGuard = { maxUsers: 500, maxPercent: 10 } as const;
+
 /** Connection settings with their defaults (every field optional on input). */
 export const connectionSettingsSchema = z.strictObject({
   exportAttributes: z
@@ -63,6 +72,7 @@ export const connectionSettingsSchema = z.strictObject({
   /** ISO 3166-1 alpha-2 code given to created accounts (licences need one). */
   usageLocation: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code such as "US"').optional(),
   deactivationGuard: deactivationGuardSchema.default({ maxUsers: 500, maxPercent: 10 }),
+  changeGuard: changeGuardSchema.default(defaultChangeGuard),
   /** Unbinding a group deletes its Microsoft 365 group too; absent or false leaves it (with its members). */
   deleteGroupOnUnbind: z.boolean().optional(),
   /**
@@ -87,6 +97,7 @@ export const connectionSettingsPatchSchema = z.strictObject({
   removeLicensesOnDeprovision: z.boolean().optional(),
   usageLocation: connectionSettingsSchema.shape.usageLocation.unwrap().nullable().optional(),
   deactivationGuard: deactivationGuardSchema.optional(),
+  changeGuard: changeGuardSchema.optional(),
   deleteGroupOnUnbind: z.boolean().optional(),
   emptyValues: z.enum(['keep', 'clear']).optional(),
   changeNotifications: z.boolean().optional(),
@@ -213,6 +224,8 @@ export function applySettingsPatch(current: ConnectionSettings, patch: Connectio
     licenses: patch.licenses ?? current.licenses ?? [],
     removeLicensesOnDeprovision: patch.removeLicensesOnDeprovision ?? current.removeLicensesOnDeprovision ?? false,
     deactivationGuard: patch.deactivationGuard ?? current.deactivationGuard,
+    // Connections stored before the mass-change guard existed have none yet.
+    changeGuard: patch.changeGuard ?? current.changeGuard ?? defaultChangeGuard,
     emptyValues: patch.emptyValues ?? current.emptyValues,
     ...(deleteGroupOnUnbind === undefined ? {} : { deleteGroupOnUnbind }),
     ...(changeNotifications === undefined ? {} : { changeNotifications }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { applySettingsPatch, connectionSettingsPatchSchema, type ConnectionRecord, type ConnectionSettings } from '../connections/connection';
+import { applySettingsPatch, connectionSettingsPatchSchema, defaultChangeGuard, type ConnectionRecord, type ConnectionSettings } from '../connections/connection';
 import type { DirectoryDeps } from '../directory/directory-deps';
 import { listGroupMemberIds } from '../directory/group-memberships';
 import { toUser, type UserRecord } from '../directory/user-records';
@@ -13,6 +13,8 @@ import { desiredAttributes, differingAttributes, type ExportAttributeRule } from
 import { isBound, type UserBindingRecord } from '../provisioning/binding';
 import type { M365Attributes, M365User } from '../provisioning/m365-user-gateway';
 import { isProtected, privilegeOf } from '../provisioning/privileged-accounts';
+import { guardLimit } from '../reconcile/deactivation-guard';
+import { countActiveBindings } from '../reconcile/store-deactivation-guard';
 import { err, ok, type Result } from '../result';
 
 const idSchema = z.string().min(1).max(128);
@@ -68,10 +70,21 @@ export interface PlanTotals {
   readonly unchanged: number;
 }
 
+/** What the mass-change guard makes of a plan: accounts it would write to (creates aside) against the connection's limit. */
+export interface PlanGuard {
+  readonly changing: number;
+  readonly limit: number;
+  /** The change is beyond the guard: a settings change needs the plan's id as confirmation. */
+  readonly exceeded: boolean;
+}
+
 export interface PlanView {
   readonly connectionId: string;
   readonly kind: 'settings' | 'bind' | 'unbind' | 'reconcile';
   readonly createdAt: string;
+  /** The connection as planned against (its `updatedAt`): a plan of a connection changed since is stale. */
+  readonly basedOn: string;
+  readonly guard: PlanGuard;
   readonly totals: PlanTotals;
   /** How many planned accounts carry each warning. */
   readonly warnings: Readonly<Record<PlanWarning, number>>;
@@ -255,10 +268,15 @@ export async function planChange(deps: PlanDeps, connectionId: string, request: 
   }
   const count = (action: PlanAction) => planned.filter((p) => p.action === action).length;
   const warned = (warning: PlanWarning) => planned.filter((p) => p.warnings.includes(warning)).length;
+  const changing = planned.length - count('create');
+  // The connection's guard as it is now: a settings change cannot loosen the guard that judges it.
+  const limit = guardLimit(connection.settings.changeGuard ?? defaultChangeGuard, await countActiveBindings(deps.store, connectionId));
   return ok({
     connectionId,
     kind: 'settings' in request ? 'settings' : 'bind' in request ? 'bind' : 'unbind' in request ? 'unbind' : 'reconcile',
     createdAt: deps.clock.now().toISOString(),
+    basedOn: connection.updatedAt,
+    guard: { changing, limit, exceeded: changing > limit },
     totals: { users: subjects.value.length, create: count('create'), takeOver: count('take_over'), update: count('update'), disable: count('disable'), passwordSet: planned.filter((p) => p.passwordSet === true).length, unchanged },
     warnings: { privileged: warned('privileged'), blanks_value: warned('blanks_value'), upn_rename: warned('upn_rename') },
     graphReads: { userPages, otherRequests: 2 },

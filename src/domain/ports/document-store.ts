@@ -16,6 +16,7 @@ export const containerNames = [
   'events', // pk = connection id (or `directory`), newest-first queries
   'jobs', // pk = job id (import jobs and their results)
   'leases', // pk = lease name (reconcile leases, with expiry)
+  'plans', // pk = connection id, id = plan id or `${planId}:${page}` (stored plans of changes, with expiry)
   'state', // pk = purpose (short-lived records: OAuth state, outbox, dedupe marks), usually with TTL
 ] as const;
 

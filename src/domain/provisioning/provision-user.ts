@@ -7,7 +7,7 @@ import type { DocumentStore, StoredDocument } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
 import type { SecretStore } from '../ports/secret-store';
 import type { MessageSender } from '../ports/work-queue';
-import type { DeactivationGuard } from '../reconcile/deactivation-guard';
+import { writeDigest, type DeactivationGuard, type GuardedChange } from '../reconcile/deactivation-guard';
 import { desiredAttributes, differingAttributes, holdsAttributes, managedProperties, valuedProperties, type ExportAttributeRule } from './attribute-mapping';
 import { isBound, pendingPasswordSecretName, type BindingError, type BindingState, type PendingEvent, type PendingWrite, type UserBindingRecord } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
@@ -16,7 +16,7 @@ import type { ConnectionThrottle } from './connection-throttle';
 import { generateInitialPassword } from './initial-password';
 import { respondToFailure } from './failure-response';
 import type { AssignedLicense, GatewayFailure, M365Attributes, SubscribedSku, M365User, M365UserGateway, M365UserGateways, M365UserProperty } from './m365-user-gateway';
-import type { UserNudge } from './nudges';
+import type { NudgeReason, UserNudge } from './nudges';
 import { deletionDue, revokesSessionsOnDeprovision } from './lifecycle-settings';
 import { graphRefusedPrivileged, isProtected, privilegedRefusal, privilegeOf, riskyChanges, type RiskyChange } from './privileged-accounts';
 import { planLicenses, planRemovals } from './license-plan';
@@ -36,7 +36,7 @@ export interface ProvisionUserDeps {
   readonly throttle: ConnectionThrottle;
   /** Failed attempts after which the binding shows `error` and the nudge is dead-lettered. */
   readonly maxAttempts: number;
-  /** Asked before an account is disabled (the mass-deactivation guard); absent, deactivations are never held. */
+  /** Asked before an account is disabled, deleted or written to (the mass-change guard); absent, nothing is ever held. */
   readonly deactivationGuard?: DeactivationGuard;
   /** Counts recorded events and failed attempts; absent, nothing is counted. */
   readonly metrics?: Metrics;
@@ -54,6 +54,8 @@ export type ProvisionOutcome =
   | { readonly kind: 'gave_up'; readonly error: BindingError };
 
 const notActiveWaitMs = { firstMs: 5_000, maxMs: 60_000 };
+/** Nudges sent many at once (a group bind, a reconcile, change notifications): their writes wait for the burst to be counted. */
+const fanOutReasons: ReadonlySet<NudgeReason> = new Set(['bind', 'group_membership', 'reconcile', 'notification']);
 const retryBackoff = { firstMs: 500, maxMs: 120_000 };
 
 /** The Graph write of one step: attributes to PATCH, a password to set, a manager reference to change. */
@@ -166,7 +168,7 @@ class UserProvisioningRun {
     const account = await this.resolvePendingWrite(read.value);
     if (account.accountEnabled !== false) {
       await this.protectPrivileged(account, riskyChanges(account, { accountEnabled: false }, false));
-      await this.admitDeactivation(account.id);
+      await this.admitChange(account.id, 'deactivate', { accountEnabled: false }, false);
       const revokeSessions = revokesSessionsOnDeprovision(this.connection.settings);
       await this.write(account, { attributes: { accountEnabled: false }, revokeSessions, events: [deprovisionEvent(['accountEnabled'], revokeSessions)] });
     }
@@ -227,7 +229,8 @@ class UserProvisioningRun {
     if (events.length > 0) {
       await this.protectPrivileged(account, riskyChanges(account, attributes, password !== undefined));
       // Taking over an account for a suspended user is a link, not one of our accounts going dark.
-      if (attributes.accountEnabled === false && !takeover) await this.admitDeactivation(account.id);
+      if (attributes.accountEnabled === false && !takeover) await this.admitChange(account.id, 'deactivate', attributes, password !== undefined);
+      else if (changed.length > 0 || password !== undefined) await this.admitChange(account.id, 'userPrincipalName' in attributes ? 'rename' : 'update', attributes, password !== undefined, manager !== undefined);
       await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), revokeSessions, events });
     }
     if (managesLicenses(this.connection, this.binding)) {
@@ -258,21 +261,32 @@ class UserProvisioningRun {
   }
 
   /**
-   * Asks the mass-deactivation guard before disabling an account. A deactivation that must wait for
-   * its burst to settle is rescheduled; a held one ends the run without writing, the binding
-   * `pending` until an admin confirms (the guard nudges it again) or cancels it.
+   * Asks the mass-change guard before disabling, deleting or writing to an existing account. A
+   * change that must wait for its burst to settle is rescheduled; a held one ends the run without
+   * writing, the binding `pending` until an admin confirms (the guard nudges it again) or cancels it.
    */
-  private async admitDeactivation(m365UserId: string): Promise<void> {
+  private async admitChange(m365UserId: string, change: GuardedChange, attributes: M365Attributes, passwordSet: boolean, managerSet = false): Promise<void> {
     const guard = this.deps.deactivationGuard;
     if (guard === undefined) return;
-    const verdict = await guard.admit({ connectionId: this.connection.id, userId: this.binding.userId, incarnation: this.binding.incarnation, changeSeq: this.startChangeSeq, m365UserId });
+    const names = [...Object.keys(attributes), ...(passwordSet ? ['passwordProfile'] : []), ...(managerSet ? ['manager'] : [])];
+    const verdict = await guard.admit({
+      connectionId: this.connection.id,
+      userId: this.binding.userId,
+      incarnation: this.binding.incarnation,
+      changeSeq: this.startChangeSeq,
+      m365UserId,
+      change,
+      attributes: names,
+      digest: writeDigest(attributes, passwordSet),
+      burst: fanOutReasons.has(this.nudge.reason),
+    });
     switch (verdict.kind) {
       case 'proceed':
         return;
       case 'wait':
-        throw new RunStop({ kind: 'wait', untilMs: verdict.untilMs, detail: 'deactivation waits for its burst to be counted' });
+        throw new RunStop({ kind: 'wait', untilMs: verdict.untilMs, detail: `${change} waits for its burst to be counted` });
       case 'held':
-        this.log.warn('deactivation held by the mass-deactivation guard until an admin confirms or cancels it', { m365UserId });
+        this.log.warn(`${change} held by the mass-change guard until an admin confirms or cancels it`, { m365UserId, attributes: names });
         await this.finish('pending');
         throw new RunStop({ kind: 'done', detail: 'deactivation held' });
     }
@@ -306,7 +320,7 @@ class UserProvisioningRun {
       return;
     }
     await this.protectPrivileged({ id, userPrincipalName: id }, ['delete']);
-    await this.admitDeactivation(id);
+    await this.admitChange(id, 'delete', {}, false);
     const seq = this.binding.writeSeq + 1;
     const pending: PendingWrite = { seq, attributes: {}, password: false, action: 'delete', events: [{ type: 'user_delete_provision', version: `write:${seq}`, changedAttributes: [] }] };
     this.binding = { ...this.binding, pendingWrite: pending };

@@ -4,7 +4,7 @@ import type { Condition } from '../ports/document-store';
 import { mutateUserBinding } from '../provisioning/binding-records';
 import { err, ok, type Result } from '../result';
 import { bumpUnchanged, sendAll, type NudgeDeps } from './binding-nudges';
-import { cancelledDeactivationCode } from './deactivation-guard';
+import { cancelledChangeCode, cancelledDeactivationCode, isDeactivation, type GuardedChange } from './deactivation-guard';
 import { guardPartition, heldId, releasedTtlSeconds, resetWindow, setHold, type GuardDeps, type HeldDeactivationRecord } from './store-deactivation-guard';
 
 export type HeldDeactivationsDeps = GuardDeps & NudgeDeps;
@@ -14,11 +14,15 @@ export type HeldDeactivationsFailure =
   /** Nothing is held and the connection is not paused: there is nothing to confirm or cancel. */
   | { readonly code: 'nothing_held'; readonly message: string };
 
-/** A held deactivation as the API shows it. */
+/** A held change as the API shows it. */
 export interface HeldDeactivationView {
   readonly userId: string;
   readonly m365UserId: string;
   readonly heldAt: string;
+  /** What was held: a deactivation, a delete, an attribute write or a rename. */
+  readonly change: GuardedChange;
+  /** The attributes a held write sets (names only). */
+  readonly attributes: readonly string[];
 }
 
 export interface HeldDeactivationsPage {
@@ -44,7 +48,7 @@ function notFound(connectionId: string): HeldDeactivationsFailure {
   return { code: 'connection_not_found', message: `connection ${connectionId} not found` };
 }
 
-/** GET /connections/{id}/deactivations: what the guard holds, oldest first. */
+/** GET /connections/{id}/deactivations: what the guard holds (deactivations, deletes, writes), oldest first. */
 export async function listHeldDeactivations(deps: GuardDeps, connectionId: string, query: { readonly limit: number; readonly cursor?: string }): Promise<Result<HeldDeactivationsPage, HeldDeactivationsFailure>> {
   const connection = await readConnection(deps, connectionId);
   if (connection === undefined) return err(notFound(connectionId));
@@ -56,7 +60,7 @@ export async function listHeldDeactivations(deps: GuardDeps, connectionId: strin
   return ok({
     status: connection.status,
     count,
-    items: page.items.map(({ data }) => ({ userId: data.userId, m365UserId: data.m365UserId, heldAt: data.heldAt })),
+    items: page.items.map(({ data }) => ({ userId: data.userId, m365UserId: data.m365UserId, heldAt: data.heldAt, change: data.change ?? 'deactivate', attributes: data.attributes ?? ['accountEnabled'] })),
     ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
   });
 }
@@ -95,8 +99,8 @@ async function decideAll(deps: HeldDeactivationsDeps, connectionId: string, sett
 }
 
 /**
- * POST /connections/{id}/deactivations/confirm: every held deactivation is released and its user
- * nudged, so the worker writes it; the connection is `active` again.
+ * POST /connections/{id}/deactivations/confirm: every held change is released and its user
+ * nudged, so the worker writes it (a write only as it was held); the connection is `active` again.
  */
 export async function confirmDeactivations(deps: HeldDeactivationsDeps, connectionId: string): Promise<Result<{ status: ConnectionStatus; released: number }, HeldDeactivationsFailure>> {
   const done = await decideAll(deps, connectionId, async (batch) => {
@@ -115,23 +119,22 @@ export async function confirmDeactivations(deps: HeldDeactivationsDeps, connecti
 }
 
 /**
- * POST /connections/{id}/deactivations/cancel: every held deactivation is dropped; its binding
- * shows `error` with code DEACTIVATION_CANCELLED (the account stays enabled) until the user
- * changes again. The connection is `active` again.
+ * POST /connections/{id}/deactivations/cancel: every held change is dropped; its binding shows
+ * `error` with code DEACTIVATION_CANCELLED (the account stays enabled) or CHANGE_CANCELLED (the
+ * account keeps its values) until the user changes again. The connection is `active` again.
  */
 export async function cancelDeactivations(deps: HeldDeactivationsDeps, connectionId: string): Promise<Result<{ status: ConnectionStatus; cancelled: number }, HeldDeactivationsFailure>> {
   const done = await decideAll(deps, connectionId, async (batch) => {
     let cancelled = 0;
     const at = deps.clock.now().toISOString();
     for (const { record, etag } of batch) {
+      const deactivation = isDeactivation(record.change ?? 'deactivate');
+      const lastError = deactivation
+        ? { code: cancelledDeactivationCode, message: 'An admin cancelled this deactivation, which the mass-deactivation guard held; the Microsoft 365 account stays enabled until the user changes again.', at }
+        : { code: cancelledChangeCode, message: `An admin cancelled this write (${(record.attributes ?? []).join(', ')}), which the mass-change guard held; the Microsoft 365 account keeps its values until the user changes again.`, at };
       await mutateUserBinding(deps.store, connectionId, record.userId, (current) => {
         if (current === undefined || current.incarnation !== record.incarnation || current.changeSeq !== record.changeSeq) return undefined;
-        return {
-          ...current,
-          state: 'error',
-          lastError: { code: cancelledDeactivationCode, message: 'An admin cancelled this deactivation, which the mass-deactivation guard held; the Microsoft 365 account stays enabled until the user changes again.', at },
-          updatedAt: at,
-        };
+        return { ...current, state: 'error', lastError, updatedAt: at };
       });
       const deleted = await deps.store.delete('state', guardPartition(connectionId), heldId(record.userId), { ifMatch: etag });
       if (deleted.ok) cancelled += 1;

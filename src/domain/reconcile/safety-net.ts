@@ -2,7 +2,7 @@ import { backoffDelayMs } from '../backoff';
 import type { Condition } from '../ports/document-store';
 import type { UserBindingRecord } from '../provisioning/binding';
 import { bumpUnchanged, hasOutstandingWork, outstandingNudge, sendAll } from './binding-nudges';
-import { cancelledDeactivationCode } from './deactivation-guard';
+import { isCancelledChange } from './deactivation-guard';
 import { readReconcileRecord, reconcilePartition, retryId, stuckCheckId, writeReconcileRecord, type RetryRecord, type StuckCheckRecord } from './reconcile-records';
 import type { ReconcileDeps, ReconcileRun } from './reconcile-deps';
 
@@ -25,7 +25,7 @@ export interface SafetyNetReport {
   readonly retried: number;
   /** Bindings in `error` still waiting out their backoff. */
   readonly backingOff: number;
-  /** Bindings whose deactivation an admin cancelled: left alone until the user changes. */
+  /** Bindings whose held deactivation or write an admin cancelled: left alone until the user changes. */
   readonly cancelled: number;
 }
 
@@ -54,7 +54,7 @@ export async function runSafetyNet(deps: ReconcileDeps, run: ReconcileRun): Prom
       if (hasOutstandingWork(binding)) {
         if (binding.updatedAt < cutoff) stuck.push(binding);
       } else if (binding.state === 'error') {
-        if (binding.lastError?.code === cancelledDeactivationCode) counts.cancelled += 1;
+        if (isCancelledChange(binding.lastError?.code)) counts.cancelled += 1;
         else failed.push(binding);
       }
     }

@@ -3,7 +3,8 @@ import { transition, type ConnectionStatus } from '../connections/connection-sta
 import type { Clock } from '../ports/clock';
 import type { DocumentStore } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
-import { deactivationLimit, minimumShareLimit, type DeactivationGuard, type DeactivationRequest, type DeactivationVerdict } from './deactivation-guard';
+import { defaultChangeGuard } from '../connections/connection';
+import { guardLimit, isDeactivation, minimumShareLimit, type DeactivationGuard, type DeactivationRequest, type DeactivationVerdict, type GuardedChange } from './deactivation-guard';
 
 export interface GuardDeps {
   readonly store: DocumentStore;
@@ -16,14 +17,22 @@ export function guardPartition(connectionId: string): string {
   return `deactivation-guard:${connectionId}`;
 }
 
-/** One requested deactivation, counted in the rolling hour (id `intent:<user>:<incarnation>:<changeSeq>`). */
+/**
+ * One requested change, counted in the rolling hour: a deactivation or delete (kind `intent`, id
+ * `intent:<user>:<incarnation>:<changeSeq>`), or a write to an account (kind `write_intent`, id
+ * `write:<user>:<incarnation>:<changeSeq>`).
+ */
 interface IntentRecord {
-  readonly kind: 'intent';
+  readonly kind: 'intent' | 'write_intent';
   readonly userId: string;
   readonly at: string;
 }
 
-/** A deactivation held for an admin (id `held:<userId>`); `released` once confirmed, until the worker writes it. */
+/**
+ * A change held for an admin (id `held:<userId>`); `released` once confirmed, until the worker
+ * writes it. Records written before writes were guarded have no `change`: they are deactivations.
+ * A released record with a `digest` lets through only that write (a confirmed plan's).
+ */
 export interface HeldDeactivationRecord {
   readonly kind: 'held';
   readonly userId: string;
@@ -32,6 +41,9 @@ export interface HeldDeactivationRecord {
   readonly m365UserId: string;
   readonly heldAt: string;
   readonly released: boolean;
+  readonly change?: GuardedChange;
+  readonly attributes?: readonly string[];
+  readonly digest?: string;
 }
 
 /** Deactivations before `resetAt` no longer count (id `window`): an admin decided on them. */
@@ -56,10 +68,12 @@ const intentTtlSeconds = 2 * 3600;
 export const releasedTtlSeconds = 24 * 3600;
 
 /**
- * The mass-deactivation guard on the document store. Each requested deactivation is recorded and
- * counted over the last hour; while the count stays within the connection's limit it passes (after
- * `burstSettleMs`); beyond it, the deactivation is held, and the connection goes `sync_paused` with
- * the number held. While paused every deactivation is held; everything else carries on.
+ * The mass-change guard on the document store. Each requested deactivation (or delete) and each
+ * write to an existing account is recorded and counted over the last hour, deactivations against
+ * `deactivationGuard`, writes against `changeGuard`; while the count stays within the connection's
+ * limit it passes (deactivations, and writes of a fan-out, after `burstSettleMs`); beyond it, the
+ * change is held, and the connection goes `sync_paused` with the number held. While paused every
+ * deactivation is held; writes carry on while their own count allows.
  */
 export function createStoreDeactivationGuard(deps: GuardDeps): DeactivationGuard {
   return {
@@ -84,11 +98,11 @@ async function admitOnce(deps: GuardDeps, request: DeactivationRequest): Promise
   // The worker stops for a missing connection before it gets here.
   if (connection === undefined) return { kind: 'proceed' };
   const held = await deps.store.get<HeldDeactivationRecord>('state', pk, heldId(request.userId));
-  if (held !== undefined && held.data.released && held.data.incarnation === request.incarnation) {
+  if (held !== undefined && held.data.released && held.data.incarnation === request.incarnation && (held.data.digest === undefined || held.data.digest === request.digest)) {
     await deps.store.delete('state', pk, heldId(request.userId), { ifMatch: held.etag });
     return { kind: 'proceed' };
   }
-  if (connection.status === 'sync_paused') {
+  if (connection.status === 'sync_paused' && isDeactivation(request.change)) {
     await hold(deps, request);
     const status = await setHold(deps, request.connectionId, 'update');
     if (status === 'sync_paused') return { kind: 'held' };
@@ -108,31 +122,38 @@ async function countAndDecide(deps: GuardDeps, request: DeactivationRequest, con
   const windowStart = new Date(Math.max(now.getTime() - windowMs, window === undefined ? 0 : Date.parse(window.data.resetAt))).toISOString();
   // Requested before the window: counted back then, or an admin decided on its burst since.
   if (intent.at < windowStart) return { kind: 'proceed' };
-  const guard = connection.settings.deactivationGuard;
-  const count = await deps.store.count('state', { pk, where: [{ field: 'kind', op: 'eq', value: 'intent' }, { field: 'at', op: 'ge', value: windowStart }] });
+  const deactivation = isDeactivation(request.change);
+  const guard = deactivation ? connection.settings.deactivationGuard : (connection.settings.changeGuard ?? defaultChangeGuard);
+  const count = await deps.store.count('state', { pk, where: [{ field: 'kind', op: 'eq', value: intent.kind }, { field: 'at', op: 'ge', value: windowStart }] });
   if (count > Math.min(guard.maxUsers, minimumShareLimit)) {
-    const active = await deps.store.count('bindings', { pk: request.connectionId, where: [{ field: 'kind', op: 'eq', value: 'user' }, { field: 'state', op: 'in', values: ['pending', 'provisioned', 'error'] }] });
+    const active = await countActiveBindings(deps.store, request.connectionId);
     // The share is of the users bound before this hour's deactivations, which no longer count as active.
-    const limit = deactivationLimit(guard, active + count);
+    const limit = guardLimit(guard, deactivation ? active + count : active);
     if (count > limit) {
       await hold(deps, request);
       const status = await setHold(deps, request.connectionId, 'pause');
-      deps.logger.warn('deactivation held: more deactivations within an hour than the connection allows', { connectionId: request.connectionId, userId: request.userId, requested: count, limit, status });
+      deps.logger.warn(`${request.change} held: more ${deactivation ? 'deactivations' : 'account writes'} within an hour than the connection allows`, { connectionId: request.connectionId, userId: request.userId, requested: count, limit, status });
       return { kind: 'held' };
     }
   }
   const settledAtMs = Date.parse(intent.at) + burstSettleMs;
-  if (now.getTime() < settledAtMs) return { kind: 'wait', untilMs: settledAtMs };
+  if ((deactivation || request.burst) && now.getTime() < settledAtMs) return { kind: 'wait', untilMs: settledAtMs };
   // A hold of this user left from a pause the connection no longer has (it lost its authorization meanwhile) is over.
   await deps.store.delete('state', pk, heldId(request.userId));
   return { kind: 'proceed' };
 }
 
+/** Bindings of a connection whose users are bound (the denominator of the guards' share rule). */
+export function countActiveBindings(store: DocumentStore, connectionId: string): Promise<number> {
+  return store.count('bindings', { pk: connectionId, where: [{ field: 'kind', op: 'eq', value: 'user' }, { field: 'state', op: 'in', values: ['pending', 'provisioned', 'error'] }] });
+}
+
 /** The request's intent, recorded on its first ask (a redelivered nudge finds it recorded). */
 async function recordIntent(deps: GuardDeps, request: DeactivationRequest): Promise<IntentRecord> {
   const pk = guardPartition(request.connectionId);
-  const id = `intent:${request.userId}:${request.incarnation}:${request.changeSeq}`;
-  const mine: IntentRecord = { kind: 'intent', userId: request.userId, at: deps.clock.now().toISOString() };
+  const deactivation = isDeactivation(request.change);
+  const id = `${deactivation ? 'intent' : 'write'}:${request.userId}:${request.incarnation}:${request.changeSeq}`;
+  const mine: IntentRecord = { kind: deactivation ? 'intent' : 'write_intent', userId: request.userId, at: deps.clock.now().toISOString() };
   const created = await deps.store.create<IntentRecord>('state', pk, id, mine, { ttlSeconds: intentTtlSeconds });
   if (created.ok) return mine;
   return (await deps.store.get<IntentRecord>('state', pk, id))?.data ?? mine;
@@ -147,8 +168,34 @@ async function hold(deps: GuardDeps, request: DeactivationRequest): Promise<void
     m365UserId: request.m365UserId,
     heldAt: deps.clock.now().toISOString(),
     released: false,
+    change: request.change,
+    attributes: request.attributes,
+    digest: request.digest,
   };
   await deps.store.upsert('state', guardPartition(request.connectionId), heldId(request.userId), record);
+}
+
+/** A write an admin confirmed before it was asked for (a plan), for one bound user. */
+export interface PreReleasedWrite {
+  readonly userId: string;
+  readonly incarnation: string;
+  readonly changeSeq: number;
+  readonly m365UserId: string;
+  readonly change: GuardedChange;
+  readonly attributes: readonly string[];
+  readonly digest: string;
+}
+
+/**
+ * Records confirmed writes as released holds: the worker's write for that user passes the guard
+ * once, without being counted, if it is exactly this write (same digest).
+ */
+export async function preRelease(deps: GuardDeps, connectionId: string, writes: readonly PreReleasedWrite[]): Promise<void> {
+  const at = deps.clock.now().toISOString();
+  for (const write of writes) {
+    const record: HeldDeactivationRecord = { kind: 'held', heldAt: at, released: true, ...write };
+    await deps.store.upsert('state', guardPartition(connectionId), heldId(write.userId), record, { ttlSeconds: releasedTtlSeconds });
+  }
 }
 
 /** Held deactivations of a connection not yet released. */
@@ -195,7 +242,7 @@ export async function setHold(deps: GuardDeps, connectionId: string, change: 'pa
     }
     const replaced = await deps.store.replace<ConnectionRecord>('connections', connectionId, connectionId, next, { ifMatch: doc.etag });
     if (replaced.ok) {
-      if (status !== current.status) deps.logger.warn(`connection ${status === 'sync_paused' ? 'paused: deactivations wait for an admin' : 'resumed'}`, { connectionId, status, held: next.deactivationHold?.count ?? 0 });
+      if (status !== current.status) deps.logger.warn(`connection ${status === 'sync_paused' ? 'paused: held changes wait for an admin' : 'resumed'}`, { connectionId, status, held: next.deactivationHold?.count ?? 0 });
       return status;
     }
     if (replaced.error === 'not_found') return undefined;

@@ -53,7 +53,7 @@ describe('provisioning worker', () => {
     });
 
     it('reads with $select of the managed properties only', async () => {
-      await h.setConnection(testConnectionId, { settings: { exportAttributes: ['jobTitle'], conflictPolicy: 'fail', deletedAccountPolicy: 'recreate', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, emptyValues: 'keep' } });
+      await h.setConnection(testConnectionId, { settings: { exportAttributes: ['jobTitle'], conflictPolicy: 'fail', deletedAccountPolicy: 'recreate', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, changeGuard: { maxUsers: 500, maxPercent: 10 }, emptyValues: 'keep' } });
       await boundAndProvisioned(h);
       const lookup = h.gateway.calls.find((c) => c.op === 'findByUpn');
       expect(lookup?.select).toEqual(expect.arrayContaining(['id', 'userPrincipalName', 'givenName', 'surname', 'displayName', 'accountEnabled', 'jobTitle']));
@@ -105,7 +105,7 @@ describe('provisioning worker', () => {
 
   describe('keeping the account in step', () => {
     beforeEach(async () => {
-      await h.setConnection(testConnectionId, { settings: { exportAttributes: ['jobTitle', 'department'], conflictPolicy: 'fail', deletedAccountPolicy: 'recreate', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, emptyValues: 'keep' } });
+      await h.setConnection(testConnectionId, { settings: { exportAttributes: ['jobTitle', 'department'], conflictPolicy: 'fail', deletedAccountPolicy: 'recreate', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, changeGuard: { maxUsers: 500, maxPercent: 10 }, emptyValues: 'keep' } });
     });
 
     it('PATCHes only the changed attribute and records one update event with its name, not its value', async () => {
@@ -192,7 +192,7 @@ describe('provisioning worker', () => {
     });
 
     it('sets the manager reference when the manager is bound to the same connection, and skips it with a note otherwise', async () => {
-      await h.setConnection(testConnectionId, { settings: { exportAttributes: ['manager'], conflictPolicy: 'fail', deletedAccountPolicy: 'recreate', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, emptyValues: 'keep' } });
+      await h.setConnection(testConnectionId, { settings: { exportAttributes: ['manager'], conflictPolicy: 'fail', deletedAccountPolicy: 'recreate', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, changeGuard: { maxUsers: 500, maxPercent: 10 }, emptyValues: 'keep' } });
       const boss = await h.addUser();
       const { user, m365UserId } = await boundAndProvisioned(h, { managerId: boss.id });
       expect(h.gateway.calls.some((c) => c.op === 'setManager')).toBe(false);
@@ -256,7 +256,7 @@ describe('provisioning worker', () => {
     });
 
     it('marks the binding error under the "error" policy', async () => {
-      await h.setConnection(testConnectionId, { settings: { exportAttributes: [], conflictPolicy: 'fail', deletedAccountPolicy: 'error', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, emptyValues: 'keep' } });
+      await h.setConnection(testConnectionId, { settings: { exportAttributes: [], conflictPolicy: 'fail', deletedAccountPolicy: 'error', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, changeGuard: { maxUsers: 500, maxPercent: 10 }, emptyValues: 'keep' } });
       const { user, m365UserId } = await boundAndProvisioned(h);
       h.gateway.accounts.delete(m365UserId);
       await h.changeUser(user.id, { firstName: 'Again' });
@@ -414,7 +414,7 @@ describe('provisioning worker', () => {
     });
 
     it('records the event of a PATCH whose answer was lost once, without writing again', async () => {
-      await h.setConnection(testConnectionId, { settings: { exportAttributes: ['jobTitle'], conflictPolicy: 'fail', deletedAccountPolicy: 'recreate', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, emptyValues: 'keep' } });
+      await h.setConnection(testConnectionId, { settings: { exportAttributes: ['jobTitle'], conflictPolicy: 'fail', deletedAccountPolicy: 'recreate', deprovisionAction: 'disable', deleteAfterDays: 30, licenses: [], removeLicensesOnDeprovision: false, revokeSessionsOnDeprovision: true, deactivationGuard: { maxUsers: 50, maxPercent: 10 }, changeGuard: { maxUsers: 500, maxPercent: 10 }, emptyValues: 'keep' } });
       const { user } = await boundAndProvisioned(h);
       h.gateway.failNext('update', transient503, { afterApplying: true });
       await h.changeUser(user.id, { jobTitle: 'CTO' });

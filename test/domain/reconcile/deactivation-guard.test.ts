@@ -1,5 +1,5 @@
 import type { ConnectionRecord } from '../../../src/domain/connections/connection';
-import { cancelledDeactivationCode, deactivationLimit } from '../../../src/domain/reconcile/deactivation-guard';
+import { cancelledChangeCode, cancelledDeactivationCode, guardLimit } from '../../../src/domain/reconcile/deactivation-guard';
 import { cancelDeactivations, confirmDeactivations, listHeldDeactivations } from '../../../src/domain/reconcile/held-deactivations';
 import { testConnectionId } from '../provisioning/provisioning-harness';
 import { ReconcileHarness } from './reconcile-harness';
@@ -25,11 +25,11 @@ describe('mass-deactivation guard', () => {
   }
 
   it('allows the smaller of maxUsers and maxPercent of the active bindings, the share never below 10', () => {
-    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 10_000)).toBe(500);
-    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 2_000)).toBe(200);
-    expect(deactivationLimit({ maxUsers: 500, maxPercent: 10 }, 30)).toBe(10);
-    expect(deactivationLimit({ maxUsers: 2, maxPercent: 10 }, 30)).toBe(2);
-    expect(deactivationLimit({ maxUsers: 0, maxPercent: 10 }, 30)).toBe(0);
+    expect(guardLimit({ maxUsers: 500, maxPercent: 10 }, 10_000)).toBe(500);
+    expect(guardLimit({ maxUsers: 500, maxPercent: 10 }, 2_000)).toBe(200);
+    expect(guardLimit({ maxUsers: 500, maxPercent: 10 }, 30)).toBe(10);
+    expect(guardLimit({ maxUsers: 2, maxPercent: 10 }, 30)).toBe(2);
+    expect(guardLimit({ maxUsers: 0, maxPercent: 10 }, 30)).toBe(0);
   });
 
   it('lets deactivations within the limit through once their burst has been counted', async () => {
@@ -141,5 +141,47 @@ describe('mass-deactivation guard', () => {
 
     for (const { m365UserId } of users) expect(enabled(m365UserId)).toBe(true);
     expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 3 } });
+  });
+
+  describe('writes to accounts beyond changeGuard', () => {
+    let users: { user: { id: string; email: string }; m365UserId: string }[];
+    const surname = (m365UserId: string) => h.gateway.accounts.get(m365UserId)?.surname;
+
+    beforeEach(async () => {
+      h = new ReconcileHarness();
+      await h.addConnection({ settings: { changeGuard: { maxUsers: 2, maxPercent: 10 } } });
+      users = await provisionedUsers(5);
+      for (const { user } of users) await h.changeUser(user.id, { lastName: 'Renamed' });
+      await h.drain();
+    });
+
+    it('writes up to the limit, holds the rest with what they would set, and pauses the connection', async () => {
+      expect(users.filter(({ m365UserId }) => surname(m365UserId) === 'Renamed')).toHaveLength(2);
+      expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 3 } });
+      const held = await listHeldDeactivations(h.reconcile, testConnectionId, { limit: 10 });
+      expect(held.ok && held.value.items.map((i) => ({ change: i.change, attributes: i.attributes }))).toEqual(Array(3).fill({ change: 'update', attributes: ['surname'] }));
+    });
+
+    it('cancelling keeps the accounts as they are and marks the bindings CHANGE_CANCELLED', async () => {
+      expect(await cancelDeactivations(heldDeps(), testConnectionId)).toEqual({ ok: true, value: { status: 'active', cancelled: 3 } });
+      await h.drain();
+      const kept = users.filter(({ m365UserId }) => surname(m365UserId) !== 'Renamed');
+      expect(kept).toHaveLength(3);
+      for (const { user } of kept) expect(await h.bindingDoc(user.id)).toMatchObject({ state: 'error', lastError: { code: cancelledChangeCode } });
+    });
+
+    it('confirming lets through a held write only as it was held: a user changed since is counted again', async () => {
+      const held = users.filter(({ m365UserId }) => surname(m365UserId) !== 'Renamed');
+      const changed = held[0] as (typeof held)[number];
+      await h.setConnection(testConnectionId, { settings: { ...(await connection()).settings, changeGuard: { maxUsers: 0, maxPercent: 0 } } });
+      expect(await confirmDeactivations(heldDeps(), testConnectionId)).toMatchObject({ ok: true, value: { released: 3 } });
+      await h.changeUser(changed.user.id, { lastName: 'Changed again' });
+      await h.drain();
+      for (const { m365UserId } of held.slice(1)) expect(surname(m365UserId)).toBe('Renamed');
+      // Its new write is not the one confirmed: with a guard of 0 it is held again.
+      expect(surname(changed.m365UserId)).not.toBe('Changed again');
+      expect(surname(changed.m365UserId)).not.toBe('Renamed');
+      expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 1 } });
+    });
   });
 });

@@ -104,16 +104,18 @@ export function Badge({ value }: { value: string }): JSX.Element {
 
 /**
  * Server-side paging over opaque cursors: the API gives the next page's cursor, the console keeps the
- * cursors it came through so it can go back.
+ * cursors it came through so it can go back. A new `resetKey` (other filters) starts at the first page
+ * in the same render, so no request goes out with the old filters' cursor.
  */
 export function usePager(resetKey: string): { cursor: string | undefined; page: number; next: (cursor: string) => void; previous: () => void } {
-  const [stack, setStack] = useState<(string | undefined)[]>([undefined]);
-  useEffect(() => setStack([undefined]), [resetKey]);
+  const [state, setState] = useState<{ key: string; stack: (string | undefined)[] }>({ key: resetKey, stack: [undefined] });
+  const current = (s: typeof state): (string | undefined)[] => (s.key === resetKey ? s.stack : [undefined]);
+  const stack = current(state);
   return {
     cursor: stack[stack.length - 1],
     page: stack.length,
-    next: (cursor) => setStack((s) => [...s, cursor]),
-    previous: () => setStack((s) => (s.length > 1 ? s.slice(0, -1) : s)),
+    next: (cursor) => setState((s) => ({ key: resetKey, stack: [...current(s), cursor] })),
+    previous: () => setState((s) => ({ key: resetKey, stack: current(s).length > 1 ? current(s).slice(0, -1) : current(s) })),
   };
 }
 
