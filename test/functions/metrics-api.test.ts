@@ -85,6 +85,7 @@ describe('GET /api/metrics (Prometheus text from the OpenTelemetry meters)', () 
       expect(samples(families, 'm365bridge_queue_depth', { queue })).toHaveLength(1);
       expect(samples(families, 'm365bridge_queue_oldest_message_age', { queue })).toHaveLength(1);
     }
-    expect(total(families, 'm365bridge_queue_depth', { queue: 'provisioning' })).toBe(0);
+    // The run nudged the drifted account: the gauge shows the queue until the worker has corrected it.
+    await eventually(async () => (total(await scrape(), 'm365bridge_queue_depth', { queue: 'provisioning' }) === 0 ? true : undefined), 10_000, 'the provisioning queue to drain');
   }, 60_000);
 });
