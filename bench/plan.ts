@@ -34,6 +34,8 @@ interface ServedRequest {
   readonly method: string;
   readonly path: string;
   readonly write: boolean;
+  /** Served inside a `$batch` round trip (logged besides the batch itself). */
+  readonly batched?: boolean;
 }
 
 const megabytes = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
@@ -77,12 +79,15 @@ export async function run(args: string[]): Promise<void> {
     if (answer.status !== 200) throw new Error(`the plan answered ${answer.status}: ${JSON.stringify(plan)}`);
 
     const served = (await sandboxCall(`${sandbox.url}/_sandbox/requests?since=${since}`)).body.value as ServedRequest[];
-    const listPages = served.filter((r) => r.method === 'GET' && /^\/v1\.0\/users(\?|$)/.test(r.path)).length;
+    const roundTrips = served.filter((r) => r.batched !== true);
+    const isListPage = (r: ServedRequest): boolean => r.method === 'GET' && /^\/v1\.0\/users(\?|$)/.test(r.path);
+    const listPages = roundTrips.filter(isListPage).length;
+    const others = roundTrips.filter((r) => !isListPage(r)).map((r) => `${r.method} ${r.path.split('?')[0] as string}`);
     const writes = served.filter((r) => r.write).length;
     const ok = listPages <= 101 && ms <= 10_000 && peakRss <= 300 * 1024 * 1024 && writes === 0;
     process.stdout.write(
       `plan of a settings change over ${accounts.length} bound accounts: ${plan.totals.update as number} updates, ${plan.totals.unchanged as number} unchanged; ` +
-        `${served.length} Graph requests (${listPages} user list pages, ${served.length - listPages} others: ${[...new Set(served.filter((r) => !/^\/v1\.0\/users(\?|$)/.test(r.path)).map((r) => `${r.method} ${r.path.split('?')[0] as string}`))].join(', ')}), ${writes} writes; ` +
+        `${roundTrips.length} Graph round trips (${listPages} user list pages; ${others.join(', ')} carrying ${served.length - roundTrips.length} requests), ${writes} writes; ` +
         `${seconds(ms)}; RSS ${megabytes(rssBefore)} before, peak ${megabytes(peakRss)} ` +
         `(targets: <= 101 list pages, <= 10 s, <= 300 MB)${ok ? '' : '  << MISSED'}\n`,
     );

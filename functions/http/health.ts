@@ -12,7 +12,7 @@ const activitySchema = z
     lastFailureAt: z.string().optional(),
     lastFailure: z.object({ code: z.string(), message: z.string() }).optional(),
   })
-  .meta({ id: 'ConnectionActivity', description: 'Recorded by the service as it works (each instance writes at most once a minute per connection unless the state changes); health itself calls neither Graph nor the authority' });
+  .meta({ id: 'ConnectionActivity', description: 'Recorded by the service as it works (each instance writes each record at most once a minute, so it lags by a minute at most); health itself calls neither Graph nor the authority' });
 const connectionHealthSchema = z
   .object({
     id: z.string(),

@@ -168,7 +168,7 @@ describe('connections over HTTP, against the in-process sandbox tenant', () => {
 
   /** Health's entry for one connection, once the activity records being written have landed. */
   async function healthOf(id: string): Promise<{ health: HealthBody; item: HealthBody['connections']['items'][number] }> {
-    await host.services.m365.activity.settled();
+    await host.services.m365.activity.flush();
     const health = await json<HealthBody>(await host.api('health'), 200);
     const item = health.connections.items.find((candidate) => candidate.id === id);
     if (item === undefined) throw new Error(`health does not list connection ${id}`);

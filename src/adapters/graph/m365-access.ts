@@ -25,7 +25,7 @@ export interface M365Access {
   readonly tenants: TenantReader;
   /** Each connection's last successful Graph call and token refresh, and their last failures. */
   readonly activity: ConnectionActivity;
-  /** Waits for activity records being written (the store closes after this), then releases the agent. */
+  /** Writes the activity records still waiting for their slot (the store closes after this), then releases the agent. */
   close(): Promise<void>;
 }
 
@@ -83,7 +83,7 @@ export async function createM365Access(config: Config, deps: M365AccessDeps): Pr
     tenants: createGraphTenantReader(graph),
     activity,
     async close() {
-      await activity.settled();
+      await activity.flush();
       ownAgent?.destroy();
     },
   };

@@ -47,11 +47,19 @@ export function mergeActivity(record: ActivityRecord, at: string, outcome: Activ
   return { ...record, lastFailureAt: at, lastFailure: { code: outcome.code, message: outcome.message.slice(0, maxMessageLength) } };
 }
 
+/** Folds everything `from` records into `into` (see {@link mergeActivity}). */
+function mergeRecords(into: ActivityRecord, from: ActivityRecord): ActivityRecord {
+  let merged = into;
+  if (from.lastSuccessAt !== undefined) merged = mergeActivity(merged, from.lastSuccessAt, { ok: true });
+  if (from.lastFailureAt !== undefined && from.lastFailure !== undefined) merged = mergeActivity(merged, from.lastFailureAt, { ok: false, ...from.lastFailure });
+  return merged;
+}
+
 export interface ConnectionActivityDeps {
   readonly store: DocumentStore;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** An unchanged state is written at most this often per connection and kind (default one minute). */
+  /** Each record is written at most this often per instance (default one minute). */
   readonly minWriteIntervalMs?: number;
 }
 
@@ -59,27 +67,34 @@ export interface ConnectionActivity {
   readonly record: ActivityRecorder;
   /** The persisted records of these connections, by connection id and kind. */
   read(connectionIds: readonly string[]): Promise<ReadonlyMap<string, Readonly<Partial<Record<ActivityKind, ActivityRecord>>>>>;
-  /** Resolves when every write started so far has finished (tests, shutdown). */
-  settled(): Promise<void>;
+  /** Writes what waits for its next write slot now, and resolves when every write has finished (shutdown, tests). */
+  flush(): Promise<void>;
+}
+
+/** Per record: when it was last written, what happened since, and the write in flight. */
+interface Slot {
+  lastWriteMs: number | undefined;
+  pending: ActivityRecord | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  writing: Promise<void>;
 }
 
 /**
  * The last successful Graph call and token refresh per connection, for health. Every Graph call
- * reports here, so writes are cheap by design: an instance writes a connection's record when its
- * state changes (ok <-> failing) and otherwise at most once per `minWriteIntervalMs`. The record is
- * kept in the store, not in memory, because under Azure Functions each instance sees only its
- * own calls; timestamps are merged on write (read, fold, replace with the etag).
+ * reports here, so writes are bounded by design: an instance writes a record at once when it has
+ * not written it for `minWriteIntervalMs`, and otherwise folds the outcomes into one write at the end
+ * of that interval, so health lags by at most the interval. The record is kept in the store, not in
+ * memory, because under Azure Functions each instance sees only its own calls; timestamps are
+ * merged on write (read, fold, replace with the etag), so instances never undo each other.
  */
 export function createConnectionActivity(deps: ConnectionActivityDeps): ConnectionActivity {
   const minWriteIntervalMs = deps.minWriteIntervalMs ?? 60_000;
-  const written = new Map<string, { readonly atMs: number; readonly ok: boolean }>();
-  const queues = new Map<string, Promise<void>>();
+  const slots = new Map<string, Slot>();
 
-  const write = async (connectionId: string, kind: ActivityKind, at: string, outcome: ActivityOutcome): Promise<void> => {
-    const id = activityDocumentId(connectionId, kind);
+  const persist = async (id: string, pending: ActivityRecord): Promise<void> => {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const doc: StoredDocument<ActivityRecord> | undefined = await deps.store.get<ActivityRecord>('state', activityPartition, id);
-      const next = mergeActivity(doc?.data ?? { connectionId, kind }, at, outcome);
+      const next = doc === undefined ? pending : mergeRecords(doc.data, pending);
       if (doc !== undefined && next === doc.data) return;
       const saved = doc === undefined
         ? await deps.store.create('state', activityPartition, id, next, { ttlSeconds: activityTtlSeconds })
@@ -89,24 +104,42 @@ export function createConnectionActivity(deps: ConnectionActivityDeps): Connecti
     throw new Error(`the activity record ${id} kept changing`);
   };
 
-  const record: ActivityRecorder = (connectionId, kind, outcome) => {
-    const key = activityDocumentId(connectionId, kind);
-    const now = deps.clock.now();
-    const last = written.get(key);
-    if (last !== undefined && last.ok === outcome.ok && now.getTime() - last.atMs < minWriteIntervalMs) return;
-    written.set(key, { atMs: now.getTime(), ok: outcome.ok });
-    // One write at a time per record, in the order the outcomes happened.
-    const queued = (queues.get(key) ?? Promise.resolve())
-      .then(() => write(connectionId, kind, now.toISOString(), outcome))
+  const writeNow = (id: string, slot: Slot): void => {
+    const pending = slot.pending;
+    if (pending === undefined) return;
+    slot.pending = undefined;
+    slot.lastWriteMs = deps.clock.now().getTime();
+    slot.writing = slot.writing
+      .then(() => persist(id, pending))
       .catch((error: unknown) => {
-        // Written again at the next outcome rather than a minute later.
-        written.delete(key);
-        deps.logger.warn('could not record connection activity', { connectionId, kind, error: error instanceof Error ? error.message : String(error) });
+        // Kept for the next write, which the next outcome makes at once.
+        slot.pending = slot.pending === undefined ? pending : mergeRecords(slot.pending, pending);
+        slot.lastWriteMs = undefined;
+        deps.logger.warn('could not record connection activity', { connectionId: pending.connectionId, kind: pending.kind, error: error instanceof Error ? error.message : String(error) });
       });
-    queues.set(key, queued);
-    void queued.finally(() => {
-      if (queues.get(key) === queued) queues.delete(key);
-    });
+  };
+
+  const record: ActivityRecorder = (connectionId, kind, outcome) => {
+    const id = activityDocumentId(connectionId, kind);
+    let slot = slots.get(id);
+    if (slot === undefined) {
+      slot = { lastWriteMs: undefined, pending: undefined, timer: undefined, writing: Promise.resolve() };
+      slots.set(id, slot);
+    }
+    const now = deps.clock.now();
+    slot.pending = mergeActivity(slot.pending ?? { connectionId, kind }, now.toISOString(), outcome);
+    if (slot.timer !== undefined) return;
+    const waitMs = slot.lastWriteMs === undefined ? 0 : slot.lastWriteMs + minWriteIntervalMs - now.getTime();
+    if (waitMs <= 0) {
+      writeNow(id, slot);
+      return;
+    }
+    const waiting = slot;
+    waiting.timer = setTimeout(() => {
+      waiting.timer = undefined;
+      writeNow(id, waiting);
+    }, waitMs);
+    waiting.timer.unref?.();
   };
 
   return {
@@ -118,8 +151,13 @@ export function createConnectionActivity(deps: ConnectionActivityDeps): Connecti
       for (const { data } of docs) byConnection.set(data.connectionId, { ...byConnection.get(data.connectionId), [data.kind]: data });
       return byConnection;
     },
-    async settled() {
-      await Promise.all([...queues.values()]);
+    async flush() {
+      for (const [id, slot] of slots) {
+        clearTimeout(slot.timer);
+        slot.timer = undefined;
+        writeNow(id, slot);
+      }
+      await Promise.all([...slots.values()].map((slot) => slot.writing));
     },
   };
 }

@@ -54,8 +54,12 @@ export type ProvisionOutcome =
   | { readonly kind: 'gave_up'; readonly error: BindingError };
 
 const notActiveWaitMs = { firstMs: 5_000, maxMs: 60_000 };
-/** Nudges sent many at once (a group bind, a reconcile, change notifications): their writes wait for the burst to be counted. */
-const fanOutReasons: ReadonlySet<NudgeReason> = new Set(['bind', 'group_membership', 'reconcile', 'notification']);
+/**
+ * Nudges sent many at once (a group bind, a reconcile run): their writes wait for the burst to be
+ * counted. Corrections from change notifications arrive one by one and are meant to land in
+ * seconds: they are counted without waiting.
+ */
+const fanOutReasons: ReadonlySet<NudgeReason> = new Set(['bind', 'group_membership', 'reconcile']);
 const retryBackoff = { firstMs: 500, maxMs: 120_000 };
 
 /** The Graph write of one step: attributes to PATCH, a password to set, a manager reference to change. */

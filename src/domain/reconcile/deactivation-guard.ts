@@ -28,7 +28,7 @@ export interface DeactivationRequest {
   /** `writeDigest` of the write: a write confirmed in advance (a plan) passes only if it is this one. */
   readonly digest: string;
   /**
-   * The write comes from a fan-out (a bind, a reconcile, a change notification): it waits until its
+   * The write comes from a fan-out (a bind, a reconcile run): it waits until its
    * burst has shown its size before it passes. Deactivations always wait.
    */
   readonly burst: boolean;
