@@ -3,6 +3,8 @@ import { redact } from '../src/adapters/logging/redact';
 import { PoisonMessageError } from '../src/domain/errors';
 import { PoisonRecords } from '../src/domain/dead-letters/poison-records';
 import type { QueueFunctionDefinition } from '../src/app/functions/definition';
+import { tracedHttpHandler, tracedQueueHandler, tracedTimerHandler } from '../src/app/functions/traced';
+import type { TraceContext } from '../src/domain/ports/work-queue';
 import { getServices } from '../src/app/services';
 import { configProblem } from '../src/app/config';
 import { configRefusal } from '../src/app/http/config-refusal';
@@ -14,6 +16,16 @@ interface ServiceBusTriggerMetadata {
   readonly sessionId?: string;
   readonly deliveryCount?: number;
   readonly enqueuedTimeUtc?: string;
+  /** The sender's application properties: `traceparent`/`tracestate` or `Diagnostic-Id` carry its trace. */
+  readonly applicationProperties?: Readonly<Record<string, unknown>>;
+}
+
+/** The trace context a Service Bus message carries in its application properties, if any. */
+function sentTraceContext(properties: Readonly<Record<string, unknown>> | undefined): TraceContext | undefined {
+  const traceparent = properties?.['traceparent'] ?? properties?.['Diagnostic-Id'];
+  if (typeof traceparent !== 'string') return undefined;
+  const tracestate = properties?.['tracestate'];
+  return { traceparent, ...(typeof tracestate === 'string' ? { tracestate } : {}) };
 }
 
 /**
@@ -22,17 +34,20 @@ interface ServiceBusTriggerMetadata {
  * record in the store with its reason, since the Node worker cannot dead-letter explicitly.
  */
 function serviceBusHandler(definition: QueueFunctionDefinition) {
+  const handler = afterServices(tracedQueueHandler(definition));
   return async (body: unknown, context: InvocationContext): Promise<void> => {
     const meta = context.triggerMetadata as ServiceBusTriggerMetadata | undefined;
+    const traceContext = sentTraceContext(meta?.applicationProperties);
     const message = {
       messageId: meta?.messageId ?? context.invocationId,
       ...(meta?.sessionId === undefined ? {} : { sessionId: meta.sessionId }),
       deliveryCount: meta?.deliveryCount ?? 1,
       enqueuedAt: meta?.enqueuedTimeUtc === undefined ? new Date() : new Date(meta.enqueuedTimeUtc),
       body,
+      ...(traceContext === undefined ? {} : { traceContext }),
     };
     try {
-      await definition.handler(message, context);
+      await handler(message, context);
     } catch (error) {
       if (!(error instanceof PoisonMessageError)) throw error;
       const services = await getServices();
@@ -55,6 +70,17 @@ if (problem !== undefined) {
   console.error(`m365-bridge cannot start: ${problem.message}. HTTP functions answer 503 and queue and timer functions are not registered until the setting is fixed.`);
 }
 
+/**
+ * Services (and with them telemetry) start on the first invocation; waiting for them before the
+ * span starts puts that first invocation in the trace too. A failure is the handler's to report.
+ */
+function afterServices<A extends unknown[], R>(handler: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    await getServices().catch(() => undefined);
+    return handler(...args);
+  };
+}
+
 for (const definition of functionTable) {
   if (problem !== undefined) {
     if (definition.kind === 'http') app.http(definition.name, { route: definition.route, methods: [...definition.methods], authLevel: 'anonymous', handler: configRefusal(problem) });
@@ -63,7 +89,7 @@ for (const definition of functionTable) {
   switch (definition.kind) {
     case 'http':
       // host.json sets no route prefix, so the console can be served at the root; the API keeps /api.
-      app.http(definition.name, { route: definition.site === true ? definition.route : `api/${definition.route}`, methods: [...definition.methods], authLevel: 'anonymous', handler: definition.handler });
+      app.http(definition.name, { route: definition.site === true ? definition.route : `api/${definition.route}`, methods: [...definition.methods], authLevel: 'anonymous', handler: afterServices(tracedHttpHandler(definition)) });
       break;
     case 'queue':
       app.serviceBusQueue(definition.name, {
@@ -73,8 +99,10 @@ for (const definition of functionTable) {
         handler: serviceBusHandler(definition),
       });
       break;
-    case 'timer':
-      app.timer(definition.name, { schedule: definition.scheduleSetting === undefined ? definition.schedule : `%${definition.scheduleSetting}%`, handler: (_timer, context) => definition.handler(context) });
+    case 'timer': {
+      const tracedTimer = tracedTimerHandler(definition);
+      app.timer(definition.name, { schedule: definition.scheduleSetting === undefined ? definition.schedule : `%${definition.scheduleSetting}%`, handler: afterServices((_timer: unknown, context: InvocationContext) => tracedTimer(context)) });
       break;
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { FunctionDefinition } from '../src/app/functions/definition';
 import { health } from './http/health';
+import { metricsRoute } from './http/metrics';
 import { apiReferenceAssetRoute, apiReferenceRoute } from './http/docs';
 import { deleteDeadLetterRoute, listDeadLettersRoute, resubmitDeadLetterRoute } from './http/dead-letters';
 import { openApi } from './http/openapi';
@@ -100,5 +101,6 @@ export const functionTable: readonly FunctionDefinition[] = [
   deleteDeadLetterRoute,
   apiReferenceRoute,
   apiReferenceAssetRoute,
+  metricsRoute,
   consoleRoute,
 ];

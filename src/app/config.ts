@@ -46,6 +46,12 @@ export interface Config {
   /** 32-byte key, base64, for the local secret files; generated into DATA_DIR when absent. */
   readonly localSecretsKey: string | undefined;
   readonly logLevel: LogLevel;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: spans and metrics are exported there over OTLP/HTTP. */
+  readonly otlpEndpoint: string | undefined;
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING: spans, metrics and logs go to Azure Monitor (the OpenTelemetry distro), sent with the managed identity. */
+  readonly applicationInsightsConnectionString: string | undefined;
+  /** AZURE_CLIENT_ID: the user-assigned managed identity every Azure client authenticates as. */
+  readonly azureClientId: string | undefined;
   /** NCRONTAB (six fields, seconds first), as the Functions timer trigger takes it. */
   readonly reconcileSchedule: string;
   readonly queueMaxDeliveries: number;
@@ -215,6 +221,14 @@ export function loadConfig(env: Env = process.env): Config {
     serviceBusNamespace: serviceBusNamespaceFor(env, azureOnly('SERVICEBUS_NAMESPACE', parse(env, 'SERVICEBUS_NAMESPACE', z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a namespace host name such as myns.servicebus.windows.net'), undefined as string | undefined))),
     keyVaultUrl: azureOnly('KEYVAULT_URL', parse(env, 'KEYVAULT_URL', urlSchema, undefined as string | undefined)),
     localSecretsKey: parse(env, 'LOCAL_SECRETS_KEY', z.string().refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded'), undefined as string | undefined),
+    otlpEndpoint: parse(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', urlSchema, undefined as string | undefined),
+    applicationInsightsConnectionString: parse(
+      env,
+      'APPLICATIONINSIGHTS_CONNECTION_STRING',
+      z.string().regex(/(^|;)\s*InstrumentationKey=[0-9a-fA-F-]{36}\s*(;|$)/, 'must be an Application Insights connection string (InstrumentationKey=...;IngestionEndpoint=...)'),
+      undefined as string | undefined,
+    ),
+    azureClientId: read(env, 'AZURE_CLIENT_ID'),
     logLevel: parse<LogLevel>(env, 'LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }), 'info'),
     reconcileSchedule: parse(env, 'RECONCILE_SCHEDULE', ncrontab, '0 */15 * * * *'),
     queueMaxDeliveries: parse(env, 'QUEUE_MAX_DELIVERIES', positiveInt(100), 10),

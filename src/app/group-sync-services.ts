@@ -23,6 +23,7 @@ export function groupSyncFor(services: Services): GroupSyncDeps {
     gateways: createGraphGroupGateways(workerGraphClients(services), services.config.graphBaseUrl),
     throttle: provisioning.throttle,
     maxAttempts: services.config.queueMaxDeliveries,
+    metrics: services.metrics,
   };
   wired.set(services, deps);
   services.directoryHooks.register(createGroupSyncHooks(deps));

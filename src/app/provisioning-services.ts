@@ -78,6 +78,7 @@ export function workerGraphClients(services: Services): GraphClientFactory {
     tokens: reusedTokens(services.m365.tokens, services.clock),
     httpsAgent: config.m365Mode === 'sandbox' ? sandboxHttpsAgent() : new https.Agent({ keepAlive: true }),
     retry: { maxRetries: 0, maxRetryAfterMs: 0, defaultDelayMs: 0 },
+    observer: services.metrics,
   });
   return budgetedGraphClients(clients, writeBudgetFor(services));
 }
@@ -102,6 +103,7 @@ export function provisioningFor(services: Services): ProvisioningWorkerDeps {
     throttle: new ConnectionThrottle(),
     maxAttempts: services.config.queueMaxDeliveries,
     deactivationGuard: createStoreDeactivationGuard({ store: services.store, clock: services.clock, logger: services.logger.child({ component: 'deactivation-guard' }) }),
+    metrics: services.metrics,
   };
   wired.set(services, deps);
   services.directoryHooks.register(createProvisioningHooks(deps));

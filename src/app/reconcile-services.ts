@@ -19,6 +19,7 @@ export function reconcileFor(services: Services): ReconcileDeps {
     usersDelta: createGraphUsersDelta((connectionId) => services.m365.graph.forConnection(connectionId), services.config.graphBaseUrl),
     reconcileGroups: groupsReconciler(groupSyncFor(services)),
     subscribedSkus: (connectionId) => new GraphUserGateway(services.m365.graph.forConnection(connectionId), services.config.graphBaseUrl).subscribedSkus(),
+    metrics: services.metrics,
   };
   wired.set(services, deps);
   return deps;

@@ -8,6 +8,11 @@ import type { Logger } from '../domain/ports/logger';
 import type { SecretStore } from '../domain/ports/secret-store';
 import type { MessageSender } from '../domain/ports/work-queue';
 import type { DeadLetterQueue } from '../domain/ports/dead-letters';
+import { startTelemetry, type Telemetry } from '../adapters/telemetry/telemetry';
+import { ServiceMetrics, type QueueBacklog } from '../adapters/telemetry/service-metrics';
+import { TracedDocumentStore } from '../adapters/telemetry/traced-document-store';
+import { tracedLogger } from '../adapters/telemetry/traced-logger';
+import { TracedMessageSender } from '../adapters/telemetry/traced-message-sender';
 import type { TokenCredential } from '@azure/identity';
 import type { QueueConsumer } from './host/queue-consumer';
 import { createLogger } from '../adapters/logging/pino-logger';
@@ -28,6 +33,9 @@ export interface Services {
   readonly consumer: QueueConsumer | undefined;
   /** The work queues' dead letters: the embedded queue's, or Service Bus's dead-letter sub-queues plus the poison records. */
   readonly deadLetters: DeadLetterQueue;
+  /** Traces and meters (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set); metrics in Prometheus text for /api/metrics. */
+  readonly telemetry: Telemetry;
+  readonly metrics: ServiceMetrics;
   /** Listeners on directory changes; provisioning registers its own at wiring time. */
   readonly directoryHooks: DirectoryHookRegistry;
   /** Microsoft 365 access for connections: msal-node identity platform, token provider, Graph client factory. */
@@ -40,9 +48,10 @@ export interface ServiceOverrides {
   readonly clock?: Clock;
 }
 
-async function createAzureCredential(): Promise<TokenCredential> {
+/** The app's identity: in Azure the user-assigned managed identity named by AZURE_CLIENT_ID. */
+async function createAzureCredential(config: Config): Promise<TokenCredential> {
   const { DefaultAzureCredential } = await import('@azure/identity');
-  return new DefaultAzureCredential();
+  return new DefaultAzureCredential(config.azureClientId === undefined ? {} : { managedIdentityClientId: config.azureClientId });
 }
 
 /**
@@ -50,9 +59,17 @@ async function createAzureCredential(): Promise<TokenCredential> {
  * endpoints are set (Azure), else the embedded SQLite store and queue and the local secret files.
  */
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
-  const logger = overrides.logger ?? createLogger({ level: config.logLevel });
-  const clock = overrides.clock ?? systemClock;
   const closers: Array<() => Promise<void> | void> = [];
+  // First, so that everything after runs traced; closed last, so the final spans and logs are sent.
+  const telemetry = await startTelemetry({
+    serviceName: 'm365-bridge',
+    otlpEndpoint: config.otlpEndpoint,
+    azureMonitor: config.applicationInsightsConnectionString === undefined ? undefined : { connectionString: config.applicationInsightsConnectionString, credential: await createAzureCredential(config) },
+  });
+  closers.push(() => telemetry.shutdown());
+  const baseLogger = overrides.logger ?? createLogger({ level: config.logLevel });
+  const logger = telemetry.exporting ? tracedLogger(baseLogger, { records: config.applicationInsightsConnectionString !== undefined, level: config.logLevel }) : baseLogger;
+  const clock = overrides.clock ?? systemClock;
   // better-sqlite3 is a native module: loaded only when the embedded store or queue is used, so
   // the Azure configuration (Cosmos DB and Service Bus) never needs a binary built for its Node.
   const needsSqlite = config.cosmosEndpoint === undefined || config.serviceBusNamespace === undefined;
@@ -61,21 +78,23 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   let store: DocumentStore;
   if (config.cosmosEndpoint !== undefined) {
     const { createCosmosDocumentStore } = await import('../adapters/cosmos/cosmos-document-store');
-    store = await createCosmosDocumentStore({ endpoint: config.cosmosEndpoint, database: config.cosmosDatabase, credential: await createAzureCredential(), clock });
+    store = await createCosmosDocumentStore({ endpoint: config.cosmosEndpoint, database: config.cosmosDatabase, credential: await createAzureCredential(config), clock });
   } else {
     const { SqliteDocumentStore } = await import('../adapters/sqlite/sqlite-document-store');
     store = new SqliteDocumentStore(db!, { clock });
   }
+  if (telemetry.exporting) store = new TracedDocumentStore(store, config.cosmosEndpoint === undefined ? 'sqlite' : 'cosmosdb');
   closers.push(() => store.close());
 
   let sender: MessageSender;
   let consumer: QueueConsumer | undefined;
   let deadLetters: DeadLetterQueue;
+  let backlog: (() => Promise<readonly QueueBacklog[]>) | undefined;
   if (config.serviceBusNamespace !== undefined) {
     const { createServiceBusMessageSender } = await import('../adapters/servicebus/servicebus-message-sender');
     const { createServiceBusDeadLetters } = await import('../adapters/servicebus/servicebus-dead-letters');
     const { PoisonRecords, brokerAndPoisonDeadLetters } = await import('../domain/dead-letters/poison-records');
-    const credential = await createAzureCredential();
+    const credential = await createAzureCredential(config);
     const serviceBusSender = createServiceBusMessageSender(config.serviceBusNamespace, credential);
     sender = serviceBusSender;
     const broker = createServiceBusDeadLetters(config.serviceBusNamespace, credential, { sender: serviceBusSender, clock });
@@ -87,20 +106,24 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     sender = queue;
     consumer = queue;
     deadLetters = queue;
+    backlog = () => queue.backlog();
   }
+  if (telemetry.exporting) sender = new TracedMessageSender(sender);
   closers.push(() => sender.close());
 
   let secrets: SecretStore;
   if (config.keyVaultUrl !== undefined) {
     const { createKeyVaultSecretStore } = await import('../adapters/keyvault/keyvault-secret-store');
-    secrets = createKeyVaultSecretStore(config.keyVaultUrl, await createAzureCredential());
+    secrets = createKeyVaultSecretStore(config.keyVaultUrl, await createAzureCredential(config));
   } else {
     const { createLocalSecretStore } = await import('../adapters/local-secrets/local-secret-store');
     secrets = createLocalSecretStore({ dir: path.join(config.dataDir, 'secrets'), ...(config.localSecretsKey === undefined ? {} : { keyBase64: config.localSecretsKey }), clock });
   }
 
+  const metrics = new ServiceMetrics(telemetry.meter, { ...(backlog === undefined ? {} : { backlog }), now: () => clock.now() });
+
   const { createM365Access } = await import('../adapters/graph/m365-access');
-  const m365 = await createM365Access(config, { store, secrets, clock, logger: logger.child({ component: 'm365' }) });
+  const m365 = await createM365Access(config, { store, secrets, clock, logger: logger.child({ component: 'm365' }), metrics });
   closers.push(() => m365.close());
 
   if (db !== undefined) closers.push(() => {
@@ -116,9 +139,13 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     secrets,
     consumer,
     deadLetters,
+    telemetry,
+    metrics,
     directoryHooks: createDirectoryHooks(logger.child({ component: 'directory-hooks' })),
     m365,
     async close() {
+      // The last export while the store and queue still answer the gauges' callbacks.
+      await telemetry.flush();
       for (const close of closers.splice(0).reverse()) await close();
     },
   };

@@ -77,6 +77,19 @@ describe('ServiceBusMessageSender', () => {
     ]);
   });
 
+  it('carries the trace context in application properties, with Diagnostic-Id for the Functions trigger', async () => {
+    const factory = new FakeFactory();
+    const sender = new ServiceBusMessageSender(factory);
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await sender.send('provisioning', [
+      { messageId: 'a', sessionId: 's', body: { n: 1 }, traceContext: { traceparent, tracestate: 'vendor=1' } },
+      { messageId: 'b', sessionId: 's', body: { n: 2 } },
+    ]);
+    const [traced, untraced] = factory.senders.get('provisioning')?.sent.flat() ?? [];
+    expect(traced).toMatchObject({ messageId: 'a', sessionId: 's', body: { n: 1 }, applicationProperties: { traceparent, tracestate: 'vendor=1', 'Diagnostic-Id': traceparent } });
+    expect(untraced?.applicationProperties).toBeUndefined();
+  });
+
   it('leaves sessionId off messages of a queue without sessions', async () => {
     const factory = new FakeFactory();
     await new ServiceBusMessageSender(factory).send('imports', [{ messageId: 'job-1', body: { jobId: 'job-1' } }]);

@@ -26,6 +26,29 @@ describeWorkQueueContract('SQLite', async (settings) => {
 });
 
 describe('SqliteWorkQueue', () => {
+  it('keeps a message\'s trace context beside its body and hands it to the receiver, on a session queue too', async () => {
+    const queue = new SqliteWorkQueue(openDatabase(':memory:'), { maxDeliveries: 3 });
+    const traceContext = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=1' };
+    await queue.send('provisioning', [{ messageId: 'traced', sessionId: 'user-1', body: { userId: 'user-1' }, traceContext }]);
+    await queue.send('provisioning', [{ messageId: 'untraced', sessionId: 'user-2', body: { userId: 'user-2' } }]);
+    const received = await queue.receive('provisioning', { maxMessages: 5, sessions: true });
+    expect(received.map((m) => [m.messageId, m.traceContext, m.body])).toEqual([
+      ['traced', traceContext, { userId: 'user-1' }],
+      ['untraced', undefined, { userId: 'user-2' }],
+    ]);
+  });
+
+  it('adds the trace context column to a database from before it existed, keeping its messages', async () => {
+    const db = openDatabase(':memory:');
+    db.exec(`CREATE TABLE queue_messages (seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, message_id TEXT NOT NULL, session_id TEXT, body TEXT NOT NULL,
+      enqueued_at INTEGER NOT NULL, available_at INTEGER NOT NULL, delivery_count INTEGER NOT NULL DEFAULT 0, lock_token TEXT, last_error TEXT)`);
+    db.prepare("INSERT INTO queue_messages (queue, message_id, body, enqueued_at, available_at) VALUES ('imports', 'old', '{\"n\":1}', 0, 0)").run();
+    const queue = new SqliteWorkQueue(db, { maxDeliveries: 3 });
+    const [old] = await queue.receive('imports', { maxMessages: 1, sessions: false });
+    expect(old).toMatchObject({ messageId: 'old', body: { n: 1 } });
+    expect(old?.traceContext).toBeUndefined();
+  });
+
   it('shares the database with other adapters by keeping to tables prefixed queue_', () => {
     const db = openDatabase(':memory:');
     new SqliteWorkQueue(db, { maxDeliveries: 1 });

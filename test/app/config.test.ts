@@ -37,6 +37,18 @@ describe('loadConfig', () => {
     }
   });
 
+  it('turns telemetry on by the Azure Monitor connection string or the OTLP endpoint, and refuses either malformed, by name', () => {
+    expect(loadConfig({})).toMatchObject({ applicationInsightsConnectionString: undefined, otlpEndpoint: undefined });
+    const connectionString = 'InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/';
+    expect(loadConfig({ APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318/', AZURE_CLIENT_ID: 'client-id' })).toMatchObject({
+      applicationInsightsConnectionString: connectionString,
+      otlpEndpoint: 'http://localhost:4318',
+      azureClientId: 'client-id',
+    });
+    expect(() => loadConfig({ APPLICATIONINSIGHTS_CONNECTION_STRING: 'not-a-connection-string' })).toThrow(/APPLICATIONINSIGHTS_CONNECTION_STRING/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+  });
+
   it('sends notices from no-reply at the public host, through no relay unless one is configured', () => {
     expect(loadConfig({})).toMatchObject({ noticeFrom: 'no-reply@localhost.localdomain', noticeSmtp: undefined });
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://bridge.contoso.com' }).noticeFrom).toBe('no-reply@bridge.contoso.com');

@@ -192,19 +192,30 @@ describe('admin console (Chromium)', () => {
     mark('6');
     await page.goto(`${base}/#/connections`);
     await page.getByRole('link', { name: 'Contoso' }).click();
-    // With it, start writing job titles: the review shows the service's plan, account by account.
-    const archer = ((await (await api('users?q=avery.archer')).json()) as { items: { id: string }[] }).items[0];
-    expect((await api(`users/${archer?.id ?? ''}`, { method: 'PATCH', json: { jobTitle: 'Field Engineer' } })).status).toBe(200);
     await page.getByLabel('Guard: most users deactivated per hour').fill('1');
-    await page.getByRole('checkbox', { name: 'jobTitle' }).check();
+    await page.getByLabel('Guard: most accounts rewritten per hour').fill('1');
     await page.getByRole('button', { name: 'Review changes' }).click();
     const review = page.getByRole('dialog');
     await review.getByText('Hold deactivations beyond 1 users').waitFor();
-    await review.getByText(/^Of \d+ bound users: 1 updated; \d+ unchanged\.$/).waitFor({ timeout: 20_000 });
-    await review.getByRole('region', { name: 'Planned account changes (table)' }).getByRole('row', { name: /avery\.archer@contoso\.com.*update.*jobTitle: .* → Field Engineer/ }).waitFor();
-    await check('connection-plan');
+    await review.getByText(/^Of 3 bound users, no account would change in Microsoft 365\.$/).waitFor({ timeout: 20_000 });
     await review.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Settings saved.').waitFor();
+    // Then start writing job titles, two of which differ: beyond the change guard of 1, the review shows
+    // the service's plan account by account, and saving confirms that plan.
+    for (const [email, jobTitle] of [['avery.archer@contoso.com', 'Field Engineer'], ['avery.irving24@contoso.com', 'Site Lead']] as const) {
+      const user = ((await (await api(`users?email=${encodeURIComponent(email)}`)).json()) as { items: { id: string }[] }).items[0];
+      expect((await api(`users/${user?.id ?? ''}`, { method: 'PATCH', json: { jobTitle } })).status).toBe(200);
+    }
+    await page.getByRole('checkbox', { name: 'jobTitle' }).check();
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    await review.getByText(/^Of 3 bound users: 2 updated; 1 unchanged\.$/).waitFor({ timeout: 20_000 });
+    await review.getByText('This writes to 2 existing accounts, more than the change guard allows (1).', { exact: false }).waitFor();
+    await review.getByRole('region', { name: 'Planned account changes (table)' }).getByRole('row', { name: /avery\.archer@contoso\.com.*update.*jobTitle: .* → Field Engineer/ }).waitFor();
+    await check('connection-plan');
+    await review.getByRole('button', { name: 'Confirm the plan and save' }).click();
+    await review.waitFor({ state: 'hidden' });
+    const saved = (await (await api('connections')).json()) as { items: { settings: { exportAttributes?: string[] } }[] };
+    expect(saved.items[0]?.settings.exportAttributes).toEqual(['jobTitle']);
     for (const email of ['avery.archer@contoso.com', 'avery.irving24@contoso.com']) {
       await openUser(email);
       await page.getByRole('button', { name: 'Suspend' }).click();
@@ -214,16 +225,17 @@ describe('admin console (Chromium)', () => {
     await until(
       async () => {
         await page.reload();
-        return page.getByRole('button', { name: /^Confirm \d+ deactivations$/ }).innerText({ timeout: 1_000 });
+        return page.getByRole('button', { name: /^Confirm \d+ held changes$/ }).innerText({ timeout: 1_000 });
       },
-      (label) => label === 'Confirm 2 deactivations',
+      (label) => label === 'Confirm 2 held changes',
       20_000,
       'two held deactivations',
     );
+    expect(await page.getByRole('region', { name: 'Held changes (table)' }).getByRole('row', { name: /deactivate/ }).count()).toBe(2);
     await check('held');
-    await page.getByRole('button', { name: 'Confirm 2 deactivations' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: 'Disable 2 accounts' }).click();
-    await page.getByText('2 deactivations released').waitFor();
+    await page.getByRole('button', { name: 'Confirm 2 held changes' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Make 2 changes' }).click();
+    await page.getByText('2 held changes released').waitFor();
     const connection = (await (await api('connections')).json()) as { items: { id: string; status: string }[] };
     expect(connection.items[0]?.status).toBe('active');
     await openUser('avery.archer@contoso.com');

@@ -7,6 +7,9 @@ export { eventually };
 
 export const contoso = sandboxTenants.contoso;
 
+/** What these helpers need of a host: its admin API (an in-process test host, or a host process reached over HTTP). */
+export type AdminApi = Pick<TestHost, 'api'>;
+
 // Decoded JSON bodies are read field by field in tests.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
@@ -20,7 +23,7 @@ export async function json(response: Response): Promise<Json> {
  * Connects a sandbox tenant the way an admin does: create the connection, open the consent URL as
  * the Global Administrator (auto-consent), follow the redirect to the callback. Returns the connection.
  */
-export async function connectTenant(host: TestHost, options: { name?: string; adminUpn?: string; domains?: string[]; settings?: Record<string, unknown> } = {}): Promise<Json> {
+export async function connectTenant(host: AdminApi, options: { name?: string; adminUpn?: string; domains?: string[]; settings?: Record<string, unknown> } = {}): Promise<Json> {
   const created = await host.api('connections', { method: 'POST', json: { name: options.name ?? 'Contoso', ...(options.domains === undefined ? {} : { domains: options.domains }), ...(options.settings === undefined ? {} : { settings: options.settings }) } });
   if (created.status !== 201) throw new Error(`creating the connection answered ${created.status}: ${await created.text()}`);
   const connection = await json(created);
@@ -70,19 +73,18 @@ export class SandboxClient {
   }
 }
 
-/** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
-export async function createUser(host: TestHost, fields: Record<string, unknown>): Promise<Json> {
+export async function createUser(host: AdminApi, fields: Record<string, unknown>): Promise<Json> {
   const created = await host.api('users', { method: 'POST', json: fields });
   if (created.status !== 201) throw new Error(`creating a user answered ${created.status}: ${await created.text()}`);
   return json(created);
 }
 
-export async function bindingOf(host: TestHost, connectionId: string, userId: string): Promise<Json> {
+export async function bindingOf(host: AdminApi, connectionId: string, userId: string): Promise<Json> {
   return json(await host.api(`connections/${connectionId}/users/${userId}`));
 }
 
 /** Waits until the binding reaches `state` with no work outstanding, and returns it. */
-export function bindingIn(host: TestHost, connectionId: string, userId: string, state: string, timeoutMs = 10_000): Promise<Json> {
+export function bindingIn(host: AdminApi, connectionId: string, userId: string, state: string, timeoutMs = 10_000): Promise<Json> {
   return eventually(async () => {
     const binding = await bindingOf(host, connectionId, userId);
     return binding?.state === state ? binding : undefined;

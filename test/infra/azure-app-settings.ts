@@ -22,6 +22,7 @@ export function azureAppSettings(): Record<string, string> {
     const literal = stringLiteral(value);
     if (literal !== undefined) env[name] = literal;
     else if (/^'@Microsoft\.KeyVault\(/.test(value)) env[name] = 'resolved-from-key-vault-0123456789abcdef';
+    else if (/ConnectionString$/.test(value)) env[name] = 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://region.in.applicationinsights.azure.com/';
     else if (/Endpoint$|Uri$|Url$/i.test(value)) env[name] = 'https://resource.example.net/';
     else if (/^serviceBusNamespace$/.test(value)) env[name] = 'sb-example.servicebus.windows.net';
     else if (/^[A-Za-z]+$/.test(value) && mainParameterDefault(value) !== undefined) env[name] = mainParameterDefault(value) as string;

@@ -23,7 +23,7 @@ const sections = [
   { path: 'groups', label: 'Groups' },
   { path: 'activity', label: 'Activity' },
   { path: 'reconcile', label: 'Reconcile' },
-  { path: 'held', label: 'Held deactivations' },
+  { path: 'held', label: 'Held changes' },
   { path: 'dead-letters', label: 'Dead letters' },
 ] as const;
 

@@ -8,6 +8,7 @@ import { GraphAuthMiddleware, type AccessTokenSource } from './graph-auth-middle
 import { SdkGraphClient, type GraphClient } from './graph-client';
 import { carry, GraphRequestError } from './graph-error-translator';
 import { defaultGraphRetryOptions, GraphRetryMiddleware, type GraphRetryOptions } from './graph-retry-middleware';
+import { GraphTelemetryMiddleware, type GraphRequestObserver } from '../telemetry/graph-telemetry-middleware';
 import { NodeHttpsTransport } from './node-https-transport';
 
 export interface GraphClientFactoryDeps {
@@ -19,11 +20,13 @@ export interface GraphClientFactoryDeps {
   readonly httpAgent?: http.Agent;
   readonly retry?: GraphRetryOptions;
   readonly timeoutMs?: number;
+  /** Counts requests and throttled answers per connection. */
+  readonly observer?: GraphRequestObserver;
   /** Told the outcome of each call made for a connection (health: last successful call, last failure). */
   readonly activity?: ActivityRecorder;
 }
 
-/** Builds Graph clients on the middleware chain (activity ->) auth -> retry -> transport. */
+/** Builds Graph clients on the middleware chain (activity ->) auth -> retry -> telemetry -> transport. */
 export interface GraphClientFactory {
   /** A client using the connection's delegated tokens (from the TokenProvider). */
   forConnection(connectionId: string): GraphClient;
@@ -35,12 +38,14 @@ const defaultTimeoutMs = 30_000;
 
 export function createGraphClientFactory(deps: GraphClientFactoryDeps): GraphClientFactory {
   const transport = new NodeHttpsTransport({ httpsAgent: deps.httpsAgent, ...(deps.httpAgent === undefined ? {} : { httpAgent: deps.httpAgent }), timeoutMs: deps.timeoutMs ?? defaultTimeoutMs });
-  const build = (token: AccessTokenSource, activity?: GraphActivityMiddleware): GraphClient => {
+  const build = (token: AccessTokenSource, connectionId?: string, activity?: GraphActivityMiddleware): GraphClient => {
     const auth = new GraphAuthMiddleware(token);
     const retry = new GraphRetryMiddleware(deps.retry ?? defaultGraphRetryOptions);
+    const telemetry = new GraphTelemetryMiddleware(connectionId, deps.observer);
     activity?.setNext(auth);
     auth.setNext(retry);
-    retry.setNext(transport);
+    retry.setNext(telemetry);
+    telemetry.setNext(transport);
     return new SdkGraphClient(Client.initWithMiddleware({ middleware: activity ?? auth, baseUrl: deps.graphBaseUrl, defaultVersion: 'v1.0' }), deps.graphBaseUrl);
   };
   return {
@@ -52,6 +57,7 @@ export function createGraphClientFactory(deps: GraphClientFactoryDeps): GraphCli
           if (token.ok) return token.value;
           throw carry(new GraphRequestError(token.error.code, token.error.message));
         },
+        connectionId,
         record === undefined ? undefined : new GraphActivityMiddleware((outcome) => record(connectionId, 'graph', outcome)),
       );
     },

@@ -12,6 +12,8 @@ import type { TenantReader } from '../../domain/connections/tenant-reader';
 import type { TokenProvider } from '../../domain/connections/token-provider';
 import { MsalIdentityPlatform, type MsalClientCredential } from '../msal/msal-identity-platform';
 import { managedIdentityAssertion } from '../msal/managed-identity-assertion';
+import type { GraphRequestObserver } from '../telemetry/graph-telemetry-middleware';
+import type { Metrics } from '../../domain/ports/metrics';
 import { createGraphClientFactory, type GraphClientFactory } from './graph-client-factory';
 import { createGraphTenantReader } from './graph-tenant-reader';
 
@@ -32,6 +34,8 @@ export interface M365AccessDeps {
   readonly secrets: SecretStore;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Counts Graph requests and failed token refreshes. */
+  readonly metrics?: GraphRequestObserver & Metrics;
 }
 
 async function msalCredential(config: Config): Promise<MsalClientCredential> {
@@ -70,8 +74,8 @@ export async function createM365Access(config: Config, deps: M365AccessDeps): Pr
     onRefresh: (connectionId, outcome) => activity.record(connectionId, 'tokenRefresh', outcome),
     ...(networkClient === undefined ? {} : { networkClient }),
   });
-  const tokens = createConnectionTokenProvider({ store: deps.store, clock: deps.clock, logger: deps.logger, identity });
-  const graph = createGraphClientFactory({ graphBaseUrl: config.graphBaseUrl, tokens, httpsAgent, activity: activity.record });
+  const tokens = createConnectionTokenProvider({ store: deps.store, clock: deps.clock, logger: deps.logger, identity, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) });
+  const graph = createGraphClientFactory({ graphBaseUrl: config.graphBaseUrl, tokens, httpsAgent, activity: activity.record, ...(deps.metrics === undefined ? {} : { observer: deps.metrics }) });
   return {
     identity,
     tokens,

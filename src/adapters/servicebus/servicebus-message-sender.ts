@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import type { ServiceBusMessage, ServiceBusSender } from '@azure/service-bus';
 import { ServiceBusClient } from '@azure/service-bus';
-import type { MessageSender, OutgoingMessage, QueueName } from '../../domain/ports/work-queue';
+import type { MessageSender, OutgoingMessage, QueueName, TraceContext } from '../../domain/ports/work-queue';
 import { queueNames } from '../../domain/ports/work-queue';
 
 /** The part of a Service Bus sender this adapter uses (tests hand in a recording fake). */
@@ -76,7 +76,19 @@ function toServiceBusMessage(message: OutgoingMessage): ServiceBusMessage {
     body: message.body,
     contentType: 'application/json',
     ...(message.scheduledEnqueueTime === undefined ? {} : { scheduledEnqueueTimeUtc: message.scheduledEnqueueTime }),
+    ...(message.traceContext === undefined ? {} : { applicationProperties: traceProperties(message.traceContext) }),
   };
+}
+
+/**
+ * The trace context as application properties: W3C `traceparent`/`tracestate`, and `Diagnostic-Id`
+ * (the same value), which the Functions host's Service Bus trigger and Azure SDK tracing read.
+ */
+function traceProperties(traceContext: TraceContext): Record<string, string> {
+  const properties: Record<string, string> = { ...traceContext };
+  const traceparent = traceContext['traceparent'];
+  if (traceparent !== undefined) properties['Diagnostic-Id'] = traceparent;
+  return properties;
 }
 
 async function sendInBatches(sender: QueueSender, messages: readonly ServiceBusMessage[]): Promise<void> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Clock } from '../../domain/ports/clock';
 import { systemClock } from '../../domain/ports/clock';
-import { sessionQueues, type MessageSender, type OutgoingMessage, type QueueName } from '../../domain/ports/work-queue';
+import { queueNames, sessionQueues, type MessageSender, type OutgoingMessage, type QueueName } from '../../domain/ports/work-queue';
 import { resubmittedMessageId, type DeadLetter, type DeadLetterQueue } from '../../domain/ports/dead-letters';
 import type { AbandonOutcome, LockedMessage, QueueConsumer, ReceiveOptions } from '../../app/host/queue-consumer';
 import { MessageLockLostError } from '../../app/host/queue-consumer';
@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS queue_messages (
   available_at INTEGER NOT NULL,
   delivery_count INTEGER NOT NULL DEFAULT 0,
   lock_token TEXT,
-  last_error TEXT
+  last_error TEXT,
+  trace_context TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_messages_available ON queue_messages (queue, available_at, seq);
 -- enqueued_at rides along so a session's head and next visible time come from the index alone.
@@ -93,6 +94,7 @@ interface MessageRow {
   enqueued_at: number;
   delivery_count: number;
   last_error: string | null;
+  trace_context: string | null;
 }
 
 interface DeadLetterRow {
@@ -120,7 +122,7 @@ interface PendingSettlement {
   readonly reject: (error: unknown) => void;
 }
 
-const messageColumns = 'seq, queue, message_id, session_id, body, enqueued_at, delivery_count, last_error';
+const messageColumns = 'seq, queue, message_id, session_id, body, enqueued_at, delivery_count, last_error, trace_context';
 
 /**
  * The embedded work queue (sender and consumer) in the service's SQLite database, with Service Bus
@@ -149,7 +151,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
     readonly ping: Statement<[]>;
     readonly purgeIds: Statement<[number]>;
     readonly claimId: Statement<[QueueName, string, number, number]>;
-    readonly insert: Statement<[QueueName, string, string | null, string, number, number]>;
+    readonly insert: Statement<[QueueName, string, string | null, string, number, number, string | null]>;
     readonly upsertSession: Statement<[QueueName, string, number]>;
     readonly availableSessions: Statement<[QueueName, number, number], { session_id: string }>;
     readonly sessionHead: Statement<[QueueName, string, number], MessageRow>;
@@ -172,6 +174,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
     readonly deadLetters: Statement<[QueueName, number], DeadLetterRow>;
     readonly deadLetter: Statement<[QueueName, number], DeadLetterRow>;
     readonly deleteDeadLetter: Statement<[QueueName, number]>;
+    readonly backlog: Statement<[], { queue: QueueName; depth: number; oldest: number }>;
   };
 
   constructor(
@@ -184,6 +187,10 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
     this.maxDeliveries = options.maxDeliveries;
     this.lockDurationMs = options.lockDurationMs ?? 60_000;
     db.exec(schema);
+    // Databases from before messages carried their trace context get the column.
+    if (!(db.prepare('PRAGMA table_info(queue_messages)').all() as { name: string }[]).some((column) => column.name === 'trace_context')) {
+      db.exec('ALTER TABLE queue_messages ADD COLUMN trace_context TEXT');
+    }
     const transaction = db.transaction((fn: () => unknown) => fn());
     this.transact = <T>(fn: () => T): T => transaction(fn) as T;
     this.statements = {
@@ -195,8 +202,8 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
          ON CONFLICT (queue, message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE queue_message_ids.expires_at <= ?`,
       ),
       insert: db.prepare(
-        `INSERT INTO queue_messages (queue, message_id, session_id, body, enqueued_at, available_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO queue_messages (queue, message_id, session_id, body, enqueued_at, available_at, trace_context)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       upsertSession: db.prepare(
         `INSERT INTO queue_sessions (queue, session_id, available_at) VALUES (?, ?, ?)
@@ -243,6 +250,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
          FROM queue_dead_letters WHERE queue = ? AND id = ?`,
       ),
       deleteDeadLetter: db.prepare('DELETE FROM queue_dead_letters WHERE queue = ? AND id = ?'),
+      backlog: db.prepare('SELECT queue, COUNT(*) AS depth, MIN(enqueued_at) AS oldest FROM queue_messages GROUP BY queue'),
     };
   }
 
@@ -276,7 +284,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
       if (s.claimId.run(queue, message.messageId, now + this.duplicateWindowMs, now).changes === 0) continue;
       const enqueuedAt = Math.max(message.scheduledEnqueueTime?.getTime() ?? now, now);
       const sessionId = message.sessionId ?? null;
-      s.insert.run(queue, message.messageId, sessionId, body, enqueuedAt, enqueuedAt);
+      s.insert.run(queue, message.messageId, sessionId, body, enqueuedAt, enqueuedAt, message.traceContext === undefined ? null : JSON.stringify(message.traceContext));
       if (sessionId !== null) s.upsertSession.run(queue, sessionId, enqueuedAt);
       count += 1;
     }
@@ -414,6 +422,15 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
     return rowId !== undefined && this.statements.deleteDeadLetter.run(queue, rowId).changes > 0;
   }
 
+  /** Per queue: messages waiting (scheduled and locked ones included) and the oldest one's enqueue time. */
+  async backlog(): Promise<{ queue: QueueName; depth: number; oldestEnqueuedAt: Date | undefined }[]> {
+    const rows = new Map(this.statements.backlog.all().map((row) => [row.queue, row]));
+    return queueNames.map((queue) => {
+      const row = rows.get(queue);
+      return { queue, depth: row?.depth ?? 0, oldestEnqueuedAt: row === undefined ? undefined : new Date(row.oldest) };
+    });
+  }
+
   onAvailable(listener: (queue: QueueName) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -515,6 +532,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
       deliveryCount: row.delivery_count + 1,
       enqueuedAt: new Date(row.enqueued_at),
       body: JSON.parse(row.body) as unknown,
+      ...(row.trace_context === null ? {} : { traceContext: JSON.parse(row.trace_context) as Record<string, string> }),
     };
   }
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../../domain/ports/logger';
 import type { HttpFunctionDefinition } from '../functions/definition';
 import { maxBodyBytes } from '../http/json-body';
 import { RouteMatcher } from './route-matcher';
+import { tracedHttpHandler } from '../functions/traced';
 
 export interface LocalHttpServer {
   readonly url: string;
@@ -120,6 +121,7 @@ function requestUrl(req: http.IncomingMessage): URL | undefined {
  * functions (the console) at the root. A path under /api never falls through to a site function.
  */
 export function startHttpServer(options: { port: number; host?: string; definitions: readonly HttpFunctionDefinition[]; logger: Logger; maxBodyBytesInFlight?: number }): Promise<LocalHttpServer> {
+  const handlers = new Map(options.definitions.map((definition) => [definition, tracedHttpHandler(definition)]));
   const apiMatcher = new RouteMatcher(options.definitions.filter((d) => d.site !== true));
   const siteMatcher = new RouteMatcher(options.definitions.filter((d) => d.site === true));
   const budget = new BodyBudget(options.maxBodyBytesInFlight ?? defaultMaxBodyBytesInFlight);
@@ -180,7 +182,7 @@ export function startHttpServer(options: { port: number; host?: string; definiti
         functionName: match.definition.name,
         logHandler: (level, ...args) => options.logger[level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'debug'](args.map(String).join(' '), { invocationId }),
       });
-      const response = await match.definition.handler(request, context);
+      const response = await (handlers.get(match.definition) ?? match.definition.handler)(request, context);
       await writeResponse(res, response);
     } catch (error) {
       if (error instanceof ClientAborted) {

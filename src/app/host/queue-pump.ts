@@ -8,6 +8,7 @@ import type { Logger } from '../../domain/ports/logger';
 import type { DeliveredMessage } from '../../domain/ports/work-queue';
 import type { QueueFunctionDefinition } from '../functions/definition';
 import type { LockedMessage, QueueConsumer } from './queue-consumer';
+import { tracedQueueHandler } from '../functions/traced';
 
 export interface QueuePumpOptions {
   readonly consumer: QueueConsumer;
@@ -29,6 +30,8 @@ export interface QueuePump {
 
 interface Lane {
   readonly definition: QueueFunctionDefinition;
+  /** The definition's handler in its consumer span. */
+  readonly handler: QueueFunctionDefinition['handler'];
   running: number;
   filling: Promise<void> | undefined;
   again: boolean;
@@ -61,7 +64,7 @@ export function startQueuePump(options: QueuePumpOptions): QueuePump {
   const lanes = new Map<string, Lane>();
   for (const definition of options.definitions) {
     if (lanes.has(definition.queueName)) throw new TypeError(`queue ${definition.queueName} has more than one function`);
-    lanes.set(definition.queueName, { definition, running: 0, filling: undefined, again: false, wakeQueued: false });
+    lanes.set(definition.queueName, { definition, handler: tracedQueueHandler(definition), running: 0, filling: undefined, again: false, wakeQueued: false });
   }
   const inFlight = new Set<Invocation>();
   let stopping = false;
@@ -115,14 +118,15 @@ export function startQueuePump(options: QueuePumpOptions): QueuePump {
     const now = clock.now().getTime();
     const invocation: Invocation = { message, lockedAt: now, lockedUntil: message.lockedUntil.getTime(), renewing: false, released: false, done: Promise.resolve() };
     inFlight.add(invocation);
-    invocation.done = handle(lane.definition, invocation).finally(() => {
+    invocation.done = handle(lane, invocation).finally(() => {
       inFlight.delete(invocation);
       lane.running -= 1;
       wake(lane);
     });
   };
 
-  const handle = async (definition: QueueFunctionDefinition, invocation: Invocation): Promise<void> => {
+  const handle = async (lane: Lane, invocation: Invocation): Promise<void> => {
+    const { definition } = lane;
     const { message } = invocation;
     const delivered: DeliveredMessage = {
       messageId: message.messageId,
@@ -130,12 +134,13 @@ export function startQueuePump(options: QueuePumpOptions): QueuePump {
       deliveryCount: message.deliveryCount,
       enqueuedAt: message.enqueuedAt,
       body: message.body,
+      ...(message.traceContext === undefined ? {} : { traceContext: message.traceContext }),
     };
     let context: InvocationContext | undefined;
     let outcome: HandlerOutcome;
     try {
       context = makeContext(definition, delivered);
-      await definition.handler(delivered, context);
+      await lane.handler(delivered, context);
       outcome = { kind: 'completed' };
     } catch (error) {
       outcome = error instanceof PoisonMessageError ? { kind: 'poison', reason: error.reason } : { kind: 'failed', reason: describe(error) };

@@ -3,6 +3,7 @@ import { InvocationContext } from '@azure/functions';
 import { CronExpressionParser } from 'cron-parser';
 import type { Logger } from '../../domain/ports/logger';
 import type { TimerFunctionDefinition } from '../functions/definition';
+import { tracedTimerHandler } from '../functions/traced';
 
 export interface TimerScheduler {
   /** Stop scheduling and wait for a running timer up to graceMs. */
@@ -25,8 +26,7 @@ export function startTimers(definitions: readonly TimerFunctionDefinition[], log
       if (next.getTime() > now().getTime() + 5) return schedule(definition);
       const invocationId = randomUUID();
       const context = new InvocationContext({ invocationId, functionName: definition.name, logHandler: (_level, ...args) => logger.debug(args.map(String).join(' '), { invocationId }) });
-      const run = definition
-        .handler(context)
+      const run = tracedTimerHandler(definition)(context)
         .catch((error: unknown) => logger.error('timer function failed', { function: definition.name, invocationId, error }))
         .finally(() => {
           running.delete(run);

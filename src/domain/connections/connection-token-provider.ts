@@ -1,6 +1,7 @@
 import type { Clock } from '../ports/clock';
 import type { DocumentStore } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
+import type { Metrics } from '../ports/metrics';
 import { err, ok } from '../result';
 import type { ConnectionRecord } from './connection';
 import { holdsAuthorization } from './connection-state';
@@ -13,6 +14,8 @@ export interface ConnectionTokenProviderDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly identity: IdentityPlatform;
+  /** Counts failed refreshes; absent, nothing is counted. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -39,6 +42,7 @@ export function createConnectionTokenProvider(deps: ConnectionTokenProviderDeps)
       } else {
         const token = await deps.identity.acquireToken({ connectionId, tenantId: connection.tenantId, homeAccountId: connection.homeAccountId }, options);
         if (token.ok) return ok(token.value);
+        deps.metrics?.tokenRefreshFailed(connectionId, token.error.kind === 'transient' ? 'transient' : token.error.code);
         if (token.error.kind === 'transient') {
           deps.logger.warn('token endpoint failed; the work will be retried', { connectionId, error: token.error.message });
           return err({ code: 'transient', message: token.error.message });

@@ -2,6 +2,7 @@ import { backoffDelayMs } from '../backoff';
 import type { ConnectionRecord } from '../connections/connection';
 import type { Group } from '../directory/group-schemas';
 import type { Clock } from '../ports/clock';
+import type { Metrics } from '../ports/metrics';
 import type { DocumentStore } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
 import type { MessageSender } from '../ports/work-queue';
@@ -27,6 +28,8 @@ export interface GroupSyncDeps {
   readonly throttle: ConnectionThrottle;
   /** Failed attempts after which a run stops retrying; the record shows the error and the reconciler retries it later. */
   readonly maxAttempts: number;
+  /** Counts recorded events; absent, nothing is counted. */
+  readonly metrics?: Metrics;
 }
 
 /** What a run did: `again` sends the nudge once more at `untilMs` (a wait, a retry, or members still settling). */
@@ -329,7 +332,7 @@ class GroupSyncRun {
     const at = this.now().toISOString();
     for (const event of events) {
       const id = provisioningEventId(this.connection.id, this.record.groupId, event.type, this.record.incarnation, event.version);
-      const recorded = await recordEvent(this.deps.store, {
+      const recorded = await recordEvent(this.deps, {
         id,
         type: event.type,
         connectionId: this.connection.id,

@@ -8,6 +8,12 @@ export type QueueName = (typeof queueNames)[number];
  */
 export const sessionQueues: ReadonlySet<QueueName> = new Set<QueueName>(['provisioning', 'group-sync']);
 
+/**
+ * W3C Trace Context headers (`traceparent`, optionally `tracestate`) of the work that sent a message,
+ * so its handling continues the same trace. Carried beside the body, never in it.
+ */
+export type TraceContext = Readonly<Record<string, string>>;
+
 export interface OutgoingMessage {
   /** Duplicate ids sent within the de-duplication window are dropped (Service Bus duplicate detection). */
   readonly messageId: string;
@@ -17,6 +23,8 @@ export interface OutgoingMessage {
   readonly body: unknown;
   /** Deliver no earlier than this. */
   readonly scheduledEnqueueTime?: Date;
+  /** The sender's trace; set by the tracing sender when telemetry is on. */
+  readonly traceContext?: TraceContext;
 }
 
 /** Sends work messages. Implemented by the SQLite queue (embedded) and Service Bus (Azure). */
@@ -34,4 +42,6 @@ export interface DeliveredMessage {
   readonly deliveryCount: number;
   readonly enqueuedAt: Date;
   readonly body: unknown;
+  /** The trace the sender was in, when it sent one. */
+  readonly traceContext?: TraceContext;
 }

@@ -24,6 +24,7 @@ import { ok } from '../result';
 import { managesLicenses, wantedLicenses } from './wanted-licenses';
 import { licensingPermissions, markConsentUpgradeRequired } from '../connections/consent-upgrade';
 import { provisioningEventId, recordEvent } from './provisioning-events';
+import type { Metrics } from '../ports/metrics';
 
 export interface ProvisionUserDeps {
   readonly store: DocumentStore;
@@ -37,6 +38,8 @@ export interface ProvisionUserDeps {
   readonly maxAttempts: number;
   /** Asked before an account is disabled, deleted or written to (the mass-change guard); absent, nothing is ever held. */
   readonly deactivationGuard?: DeactivationGuard;
+  /** Counts recorded events and failed attempts; absent, nothing is counted. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -605,7 +608,7 @@ class UserProvisioningRun {
     const at = this.now().toISOString();
     for (const event of events) {
       const id = provisioningEventId(this.connection.id, this.binding.userId, event.type, this.binding.incarnation, event.version);
-      const recorded = await recordEvent(this.deps.store, {
+      const recorded = await recordEvent(this.deps, {
         id,
         type: event.type,
         connectionId: this.connection.id,
@@ -685,6 +688,7 @@ class UserProvisioningRun {
   private async failure(failure: GatewayFailure): Promise<RunStop> {
     const response = respondToFailure(failure, { nowMs: this.now().getTime(), hop: this.nudge.hop, throttleBackoff: retryBackoff, reauthorizationBackoff: notActiveWaitMs });
     const error = { code: failure.code, message: failure.message };
+    this.deps.metrics?.provisioningFailed(failure.code, this.connection.id);
     switch (response.kind) {
       case 'throttled': {
         const connectionWide = this.deps.throttle.throttled(this.connection.id, response.untilMs);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Condition, DocumentStore } from '../ports/document-store';
+import type { Metrics } from '../ports/metrics';
 
 /** Success events (DESIGN.md point 13); failures show on the binding and in logs instead. */
 export const provisioningEventTypes = [
@@ -48,9 +49,10 @@ export function provisioningEventId(connectionId: string, subjectId: string, typ
   return createHash('sha256').update([connectionId, subjectId, type, incarnation, version].join('\n')).digest('base64url').slice(0, 32);
 }
 
-/** Records an event once: `false` when an event with this id was already recorded. */
-export async function recordEvent(store: DocumentStore, event: ProvisioningEvent): Promise<boolean> {
-  const created = await store.create<ProvisioningEvent>('events', event.connectionId, event.id, event);
+/** Records an event once, and counts it: `false` when an event with this id was already recorded. */
+export async function recordEvent(deps: { readonly store: DocumentStore; readonly metrics?: Metrics }, event: ProvisioningEvent): Promise<boolean> {
+  const created = await deps.store.create<ProvisioningEvent>('events', event.connectionId, event.id, event);
+  if (created.ok) deps.metrics?.provisioningEvent(event.type, event.connectionId);
   return created.ok;
 }
 

@@ -189,6 +189,7 @@ async function execute(deps: ReconcileDeps, run: ReconcileRun, trigger: RunTrigg
     const users = await reconcileUsers(deps, run);
     if (users.ok) {
       parts.users = users.value;
+      deps.metrics?.driftFound(connectionId, { drifted: users.value.drifted, deleted: users.value.deleted + users.value.missing });
     } else if (users.error.code === 'lease_lost' || users.error.code === 'reauthorization_required') {
       outcome = users.error.code;
     } else {

@@ -2,6 +2,7 @@ import type { ConnectionRecord } from '../connections/connection';
 import type { Clock } from '../ports/clock';
 import type { DocumentStore } from '../ports/document-store';
 import type { Logger } from '../ports/logger';
+import type { Metrics } from '../ports/metrics';
 import type { MessageSender } from '../ports/work-queue';
 import type { GatewayResult, SubscribedSku } from '../provisioning/m365-user-gateway';
 import type { M365UsersDelta } from './m365-users-delta';
@@ -36,4 +37,6 @@ export interface ReconcileDeps {
   readonly reconcileGroups?: GroupsReconciler;
   /** The tenant's subscribed SKUs, so bindings waiting for a free seat are tried again once there is one. */
   readonly subscribedSkus?: (connectionId: string) => Promise<GatewayResult<SubscribedSku[]>>;
+  /** Counts the drift each run finds; absent, nothing is counted. */
+  readonly metrics?: Metrics;
 }

@@ -95,6 +95,9 @@ const badgeTone: Readonly<Record<string, string>> = {
   update: 'info',
   take_over: 'warn',
   disable: 'bad',
+  deactivate: 'bad',
+  delete: 'bad',
+  rename: 'warn',
 };
 
 /** A state as a labelled badge; the text carries the meaning, the colour only repeats it. */

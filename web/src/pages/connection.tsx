@@ -30,6 +30,8 @@ interface SettingsDraft {
   readonly changeNotifications: boolean;
   readonly maxUsers: string;
   readonly maxPercent: string;
+  readonly changeMaxUsers: string;
+  readonly changeMaxPercent: string;
   readonly deleteGroupOnUnbind: boolean;
 }
 
@@ -48,6 +50,8 @@ function draftOf(c: Connection): SettingsDraft {
     changeNotifications: s.changeNotifications ?? true,
     maxUsers: String(s.deactivationGuard?.maxUsers ?? 500),
     maxPercent: String(s.deactivationGuard?.maxPercent ?? 10),
+    changeMaxUsers: String(s.changeGuard?.maxUsers ?? 500),
+    changeMaxPercent: String(s.changeGuard?.maxPercent ?? 10),
     deleteGroupOnUnbind: s.deleteGroupOnUnbind ?? false,
   };
 }
@@ -106,6 +110,10 @@ function planOf(before: SettingsDraft, after: SettingsDraft): { lines: string[];
     lines.push(`Hold deactivations beyond ${after.maxUsers} users or ${after.maxPercent}% of the bound users in an hour (was ${before.maxUsers} / ${before.maxPercent}%).`);
     settings.deactivationGuard = { maxUsers: Number(after.maxUsers), maxPercent: Number(after.maxPercent) };
   }
+  if (after.changeMaxUsers !== before.changeMaxUsers || after.changeMaxPercent !== before.changeMaxPercent) {
+    lines.push(`Hold writes to existing accounts beyond ${after.changeMaxUsers} users or ${after.changeMaxPercent}% of the bound users in an hour (was ${before.changeMaxUsers} / ${before.changeMaxPercent}%).`);
+    settings.changeGuard = { maxUsers: Number(after.changeMaxUsers), maxPercent: Number(after.changeMaxPercent) };
+  }
   if (after.deleteGroupOnUnbind !== before.deleteGroupOnUnbind) {
     lines.push(after.deleteGroupOnUnbind ? 'Unbinding a group deletes its Microsoft 365 group.' : 'Unbinding a group leaves its Microsoft 365 group as it is.');
     settings.deleteGroupOnUnbind = after.deleteGroupOnUnbind;
@@ -115,7 +123,11 @@ function planOf(before: SettingsDraft, after: SettingsDraft): { lines: string[];
 }
 
 /** The server's plan of a settings change, while it is asked for and once it answers. */
-type PlanState = { readonly state: 'planning' } | { readonly state: 'ready'; readonly plan: Plan } | { readonly state: 'failed'; readonly message: string } | { readonly state: 'none'; readonly why: string };
+type PlanState =
+  | { readonly state: 'planning' }
+  | { readonly state: 'ready'; readonly plan: Plan; readonly note?: string }
+  | { readonly state: 'failed'; readonly message: string }
+  | { readonly state: 'none'; readonly why: string };
 
 function SettingsForm({ connection, canWrite, onSaved }: { connection: Connection; canWrite: boolean; onSaved: () => void }): JSX.Element {
   const saved = draftOf(connection);
@@ -124,21 +136,39 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
   const [plan, setPlan] = useState<PlanState>({ state: 'planning' });
   const action = useAction();
   const set = (patch: Partial<SettingsDraft>): void => setDraft((d) => ({ ...d, ...patch }));
+  const askPlan = (settings: Record<string, unknown>, note?: string): void => {
+    setPlan({ state: 'planning' });
+    // The service plans the change against the tenant as it is now, account by account, writing nothing.
+    ok(api.POST('/api/connections/{id}/plan', { params: { path: { id: connection.id } }, body: { settings } as never })).then(
+      (answer) => setPlan({ state: 'ready', plan: answer, ...(note === undefined ? {} : { note }) }),
+      (error: unknown) => setPlan({ state: 'failed', message: messageOf(error) }),
+    );
+  };
   const submit = (event: Event): void => {
     event.preventDefault();
     const next = planOf(saved, draft);
     setReview(next);
-    const settings = next.body.settings;
+    const settings = next.body.settings as Record<string, unknown> | undefined;
     if (settings === undefined) setPlan({ state: 'none', why: 'No account in Microsoft 365 changes.' });
     else if (connection.status !== 'active' && connection.status !== 'sync_paused') setPlan({ state: 'none', why: 'The connection is not authorized: nothing is written to Microsoft 365 until it is.' });
-    else {
-      setPlan({ state: 'planning' });
-      // The service plans the change against the tenant as it is now, account by account, writing nothing.
-      ok(api.POST('/api/connections/{id}/plan', { params: { path: { id: connection.id } }, body: { settings } as never })).then(
-        (answer) => setPlan({ state: 'ready', plan: answer }),
-        (error: unknown) => setPlan({ state: 'failed', message: messageOf(error) }),
-      );
+    else askPlan(settings);
+  };
+  /** Saves; a plan beyond the change guard is confirmed by its id, as the admin has just reviewed it. */
+  const save = async (change: ReturnType<typeof planOf>): Promise<void> => {
+    const confirmPlan = plan.state === 'ready' && plan.plan.guard.exceeded ? plan.plan.id : undefined;
+    const answer = await api.PATCH('/api/connections/{id}', { params: { path: { id: connection.id }, query: confirmPlan === undefined ? {} : { confirmPlan } }, body: change.body as never });
+    if (answer.response.status === 409) {
+      const held = answer.error as { plan?: { id: string } } | undefined;
+      const settings = change.body.settings as Record<string, unknown> | undefined;
+      // Beyond the guard (planned meanwhile), or the plan reviewed is out of date: review the service's plan again.
+      if (settings !== undefined && (held?.plan !== undefined || confirmPlan !== undefined)) {
+        askPlan(settings, held?.plan !== undefined ? 'The mass-change guard held this change: nothing was saved. Review its plan, then confirm.' : 'The connection changed since this plan was made: here is a new one.');
+        return;
+      }
     }
+    await ok(Promise.resolve(answer));
+    setReview(undefined);
+    onSaved();
   };
   return (
     <section aria-labelledby="settings">
@@ -201,6 +231,12 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
             <Field label="Guard: most percent of bound users per hour">
               <input name="maxPercent" type="number" min={0} max={100} step="any" required value={draft.maxPercent} onInput={(e) => set({ maxPercent: e.currentTarget.value })} />
             </Field>
+            <Field label="Guard: most accounts rewritten per hour" hint="Attribute writes, renames and passwords of existing accounts">
+              <input name="changeMaxUsers" type="number" min={0} max={1000000} required value={draft.changeMaxUsers} onInput={(e) => set({ changeMaxUsers: e.currentTarget.value })} />
+            </Field>
+            <Field label="Guard: most percent of bound users rewritten per hour">
+              <input name="changeMaxPercent" type="number" min={0} max={100} step="any" required value={draft.changeMaxPercent} onInput={(e) => set({ changeMaxPercent: e.currentTarget.value })} />
+            </Field>
           </div>
           <div class="checks-column">
             <label class="check">
@@ -228,7 +264,7 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
       {review === undefined ? null : (
         <Confirm
           title="Save these changes?"
-          confirmLabel="Save"
+          confirmLabel={plan.state === 'ready' && plan.plan.guard.exceeded ? 'Confirm the plan and save' : 'Save'}
           wide
           busy={action.busy || plan.state === 'planning'}
           error={action.error}
@@ -238,9 +274,8 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
           }}
           onConfirm={() =>
             void action.run(async () => {
-              if (review.lines.length > 0) await ok(api.PATCH('/api/connections/{id}', { params: { path: { id: connection.id } }, body: review.body as never }));
-              setReview(undefined);
-              onSaved();
+              if (review.lines.length > 0) await save(review);
+              else setReview(undefined);
             })
           }
         >
@@ -250,7 +285,15 @@ function SettingsForm({ connection, canWrite, onSaved }: { connection: Connectio
           {plan.state === 'planning' ? (
             <p class="muted" role="status">Planning against the tenant…</p>
           ) : plan.state === 'ready' ? (
-            <PlanView plan={plan.plan} />
+            <>
+              {plan.note === undefined ? null : <p class="note note-info" role="status">{plan.note}</p>}
+              {plan.plan.guard.exceeded ? (
+                <p class="note note-warn" role="alert">
+                  This writes to {plural(plan.plan.guard.changing, 'existing account', 'existing accounts')}, more than the change guard allows ({plan.plan.guard.limit}). Saving confirms this plan: exactly these writes are made now.
+                </p>
+              ) : null}
+              <PlanView plan={plan.plan} />
+            </>
           ) : plan.state === 'failed' ? (
             <p class="note note-warn" role="alert">The service could not plan this change: {plan.message} Saving still applies it; each account is then changed as its binding next runs.</p>
           ) : (
@@ -324,7 +367,7 @@ export function ConnectionPage({ id, canWrite }: { id: string; canWrite: boolean
       {c.reauthorization === undefined ? null : <p class="note note-error" role="alert">A Global Administrator must consent again: {c.reauthorization.reason} ({c.reauthorization.code}).</p>}
       {c.deactivationHold === undefined ? null : (
         <p class="note note-warn" role="alert">
-          Sync is paused: the guard holds {c.deactivationHold.count} deactivations since {formatTime(c.deactivationHold.since)}. <a href={href('held', { c: c.id })}>Review the held deactivations</a>.
+          Sync is paused: the guard holds {c.deactivationHold.count} changes since {formatTime(c.deactivationHold.since)}. <a href={href('held', { c: c.id })}>Review the held changes</a>.
         </p>
       )}
       {done === undefined ? null : <InfoNote>{done}</InfoNote>}

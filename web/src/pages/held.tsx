@@ -21,9 +21,9 @@ export function HeldPage({ canWrite, query }: { canWrite: boolean; query: URLSea
   const count = held.data?.count ?? 0;
   return (
     <>
-      <h1 tabIndex={-1}>Held deactivations</h1>
+      <h1 tabIndex={-1}>Held changes</h1>
       <p>
-        When more accounts would be disabled in an hour than a connection's guard allows, the connection pauses and holds every deactivation until an admin confirms or cancels them.
+        When more accounts would be disabled, deleted or rewritten in an hour than a connection's guards allow, the connection pauses and holds those changes until an admin confirms or cancels them.
       </p>
       <ErrorNote message={connections.error} />
       {connections.data === undefined ? null : (
@@ -35,25 +35,27 @@ export function HeldPage({ canWrite, query }: { canWrite: boolean; query: URLSea
       {done === undefined ? null : <InfoNote>{done}</InfoNote>}
       <ErrorNote message={held.error} />
       {connectionId === undefined ? null : held.data === undefined ? (
-        held.loading ? <Loading what="held deactivations" /> : null
+        held.loading ? <Loading what="held changes" /> : null
       ) : (
         <>
           <p>
-            Connection status <Badge value={held.data.status} />: {count} {count === 1 ? 'deactivation is' : 'deactivations are'} held.
+            Connection status <Badge value={held.data.status} />: {count} {count === 1 ? 'change is' : 'changes are'} held.
           </p>
-          <Table caption="Held deactivations" head={['User', 'Microsoft 365 object id', 'Held since']} empty={held.data.items.length === 0 ? 'Nothing is held.' : undefined}>
+          <Table caption="Held changes" head={['User', 'Change', 'Attributes', 'Microsoft 365 object id', 'Held since']} empty={held.data.items.length === 0 ? 'Nothing is held.' : undefined}>
             {held.data.items.map((h) => (
               <tr key={h.userId}>
                 <td><a href={href('users', h.userId)}>{h.userId}</a></td>
+                <td><Badge value={h.change} /></td>
+                <td>{h.attributes.join(', ') || '—'}</td>
                 <td class="mono">{h.m365UserId}</td>
                 <td>{formatTime(h.heldAt)}</td>
               </tr>
             ))}
           </Table>
-          <Pager label="Held deactivations" page={pager.page} nextCursor={held.data.nextCursor} onNext={pager.next} onPrevious={pager.previous} />
+          <Pager label="Held changes" page={pager.page} nextCursor={held.data.nextCursor} onNext={pager.next} onPrevious={pager.previous} />
           {canWrite && count > 0 ? (
             <div class="actions">
-              <button type="button" class="danger" onClick={() => setAsking('confirm')}>Confirm {count} deactivations</button>
+              <button type="button" class="danger" onClick={() => setAsking('confirm')}>Confirm {count} held changes</button>
               <button type="button" onClick={() => setAsking('cancel')}>Cancel them</button>
             </div>
           ) : null}
@@ -61,8 +63,8 @@ export function HeldPage({ canWrite, query }: { canWrite: boolean; query: URLSea
       )}
       {asking === undefined || connectionId === undefined ? null : (
         <Confirm
-          title={asking === 'confirm' ? `Disable ${count} accounts?` : `Cancel ${count} deactivations?`}
-          confirmLabel={asking === 'confirm' ? `Disable ${count} accounts` : 'Cancel the deactivations'}
+          title={asking === 'confirm' ? `Make ${count} held changes?` : `Cancel ${count} held changes?`}
+          confirmLabel={asking === 'confirm' ? `Make ${count} changes` : 'Cancel the changes'}
           danger={asking === 'confirm'}
           busy={action.busy}
           error={action.error}
@@ -71,10 +73,10 @@ export function HeldPage({ canWrite, query }: { canWrite: boolean; query: URLSea
             void action.run(async () => {
               if (asking === 'confirm') {
                 const result = await ok(api.POST('/api/connections/{id}/deactivations/confirm', { params: { path: { id: connectionId } } }));
-                setDone(`${result.released} deactivations released: those accounts are being disabled. The connection is ${result.status.replace(/_/g, ' ')} again.`);
+                setDone(`${result.released} held changes released: those accounts are being changed as held. The connection is ${result.status.replace(/_/g, ' ')} again.`);
               } else {
                 const result = await ok(api.POST('/api/connections/{id}/deactivations/cancel', { params: { path: { id: connectionId } } }));
-                setDone(`${result.cancelled} deactivations cancelled: those accounts stay enabled and their bindings show DEACTIVATION_CANCELLED. The connection is ${result.status.replace(/_/g, ' ')} again.`);
+                setDone(`${result.cancelled} held changes cancelled: those accounts stay as they are and their bindings show DEACTIVATION_CANCELLED or CHANGE_CANCELLED. The connection is ${result.status.replace(/_/g, ' ')} again.`);
               }
               setAsking(undefined);
               setTick((n) => n + 1);
@@ -83,9 +85,9 @@ export function HeldPage({ canWrite, query }: { canWrite: boolean; query: URLSea
           }
         >
           {asking === 'confirm' ? (
-            <p>The Microsoft 365 accounts of these {count} users are disabled, and the connection resumes.</p>
+            <p>Each of these {count} Microsoft 365 accounts gets the change held for it (disabled, deleted or rewritten as listed), and the connection resumes.</p>
           ) : (
-            <p>These {count} accounts stay enabled; their bindings show an error until each user changes again. The connection resumes.</p>
+            <p>These {count} accounts stay as they are; their bindings show an error until each user changes again. The connection resumes.</p>
           )}
         </Confirm>
       )}
