@@ -9,8 +9,9 @@ import { activateUserRoute, createUserRoute, deleteUserRoute, getUserRoute, list
 import { addGroupMemberRoute, createGroupRoute, deleteGroupRoute, getGroupRoute, listGroupMembersRoute, listGroupsOfUserRoute, listGroupsRoute, removeGroupMemberRoute, updateGroupRoute } from './http/groups';
 import { directoryCommands } from './queue/directory-commands';
 import { getImportRoute, previewM365UsersRoute, startImportRoute } from './http/imports';
-import { getPlanRoute, planChangeRoute } from './http/plans';
+import { getPlanRoute, planChangeRoute, queuePlanRoute } from './http/plans';
 import { importWorker } from './queue/import-worker';
+import { planWorker } from './queue/plan-worker';
 import { createConnectionRoute, deauthorizeConnectionRoute, deleteConnectionRoute, getConnectionRoute, listConnectionsRoute, startConsentRoute, updateConnectionRoute } from './http/connections';
 import { oauthCallbackRoute } from './http/oauth-callback';
 import { cancelDeactivationsRoute, confirmDeactivationsRoute, listHeldDeactivationsRoute, reconcileConnectionRoute, reconcileStatusRoute } from './http/reconcile';
@@ -85,10 +86,12 @@ export const functionTable: readonly FunctionDefinition[] = [
   groupSyncWorker,
   previewM365UsersRoute,
   planChangeRoute,
+  queuePlanRoute,
   getPlanRoute,
   startImportRoute,
   getImportRoute,
   importWorker,
+  planWorker,
   noticeRelay,
   notificationsRoute,
   subscriptionsWorker,

@@ -3,10 +3,14 @@ import { cursorSchema, errorResponses, errorSchema } from '../../src/app/http/co
 import { defineRoute } from '../../src/app/http/route';
 import { importsFor } from '../../src/app/import-services';
 import { ApiError } from '../../src/domain/errors';
+import { readableConnection } from '../../src/domain/import/preview-m365-users';
+import { queuePlan } from '../../src/domain/plans/plan-jobs';
 import { planActions, planApiError, planChange, planRequestSchema, planWarnings } from '../../src/domain/plans/plan-changes';
-import { planLifetimeSeconds, planPageSize, readPlan, storePlan, type StoredPlanFailure } from '../../src/domain/plans/stored-plans';
+import { planLifetimeSeconds, planPageSize, readPlan, readPlanJob, storePlan, type StoredPlanFailure } from '../../src/domain/plans/stored-plans';
 
 const tags = ['plans'];
+/** The plan request as one named component: the request body and every answer that repeats it. */
+const planRequest = planRequestSchema.meta({ id: 'PlanRequest' });
 const changeSchema = z.object({ attribute: z.string(), from: z.unknown(), to: z.unknown() });
 const plannedAccountSchema = z.object({
   userId: z.string(),
@@ -24,7 +28,7 @@ export const planSummarySchema = z.object({
   id: z.string().meta({ description: 'The plan id: GET /connections/{id}/plans/{planId}; confirms a settings change as PATCH /connections/{id}?confirmPlan={planId}' }),
   connectionId: z.string(),
   kind: z.enum(['settings', 'bind', 'unbind', 'reconcile']),
-  request: planRequestSchema.meta({ id: 'PlanRequest', description: 'What was planned' }),
+  request: planRequest,
   createdAt: z.string(),
   expiresAt: z.string().meta({ description: `The plan can be read and confirmed for ${planLifetimeSeconds / 60} minutes` }),
   basedOn: z.string().meta({ description: 'The connection as planned against (its updatedAt); a plan of a connection changed since cannot be confirmed' }),
@@ -43,6 +47,19 @@ const planSchema = planSummarySchema
   })
   .meta({ id: 'Plan' });
 
+const planJobSchema = z
+  .object({
+    id: z.string(),
+    connectionId: z.string(),
+    request: planRequest,
+    status: z.enum(['running', 'failed']),
+    userPages: z.number().int().meta({ description: 'Progress: Graph list pages of the tenant\'s users read so far (999 users each)' }),
+    error: z.object({ code: z.string(), message: z.string() }).optional().meta({ description: 'Why the plan could not be made (status failed)' }),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+  })
+  .meta({ id: 'PlanJob' });
+
 function storedPlanError(failure: StoredPlanFailure): ApiError {
   return failure.code === 'plan_not_found' ? new ApiError('NOT_FOUND', failure.message) : new ApiError('VALIDATION_FAILED', `query.cursor: ${failure.message}`, [{ field: 'query.cursor', message: failure.message }]);
 }
@@ -55,7 +72,7 @@ export const planChangeRoute = defineRoute({
   summary: 'Plan a settings change, a bind, an unbind or a reconcile without making it: what each account would get, with totals and warnings; no Graph write. The plan is stored for an hour under its id',
   tags,
   params: z.strictObject({ id: z.string().min(1).max(128) }),
-  body: planRequestSchema,
+  body: planRequest,
   responses: {
     200: { description: 'The plan, with every account something would happen to', schema: planSchema },
     404: { description: 'No such connection, user or group', schema: errorSchema },
@@ -72,6 +89,29 @@ export const planChangeRoute = defineRoute({
   },
 });
 
+export const queuePlanRoute = defineRoute({
+  name: 'plans-queue',
+  method: 'POST',
+  route: 'connections/{id}/plans',
+  auth: 'admin',
+  summary: 'Make the same plan in the background (large tenants or binds): 202 with the job; GET the Location until it answers 200 with the plan',
+  tags,
+  params: z.strictObject({ id: z.string().min(1).max(128) }),
+  body: planRequest,
+  responses: {
+    202: { description: 'The plan is being made', schema: planJobSchema },
+    404: { description: 'No such connection', schema: errorSchema },
+    409: { description: 'The connection is not authorized', schema: errorSchema },
+    ...errorResponses,
+  },
+  handler: async ({ params, body, services }) => {
+    const readable = await readableConnection(services.store, params.id);
+    if (!readable.ok) throw planApiError(readable.error);
+    const job = await queuePlan(services, params.id, body);
+    return { status: 202, body: job, headers: { location: `/api/connections/${params.id}/plans/${job.id}` } };
+  },
+});
+
 export const getPlanRoute = defineRoute({
   name: 'plans-get',
   method: 'GET',
@@ -83,10 +123,13 @@ export const getPlanRoute = defineRoute({
   query: z.strictObject({ cursor: cursorSchema.optional() }),
   responses: {
     200: { description: 'The plan and a page of its accounts', schema: planSchema },
+    202: { description: 'A plan made in the background: still running (with progress), or failed (with the error)', schema: planJobSchema },
     404: { description: 'No such plan on this connection, or it expired', schema: errorSchema },
     ...errorResponses,
   },
   handler: async ({ params, query, services }) => {
+    const job = await readPlanJob(services, params.id, params.planId);
+    if (job !== undefined) return { status: 202, body: job };
     const plan = await readPlan(services, params.id, params.planId, query.cursor);
     if (!plan.ok) throw storedPlanError(plan.error);
     return { status: 200, body: plan.value };

@@ -57,6 +57,7 @@ var queues = [
   { name: 'reconcile', sessions: false }
   { name: 'notices', sessions: false }
   { name: 'subscriptions', sessions: false }
+  { name: 'plans', sessions: false }
 ]
 
 // One container per kind of record of the document store (README "Storage layout").

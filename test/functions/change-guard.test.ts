@@ -139,7 +139,7 @@ describe('mass-change guard: a change to more accounts than the guard allows wai
     expect((await sandbox.user(staff[5].email as string)).department).toBe('Sales 1');
   }, 60_000);
 
-  it('plans a group bind of 500 users as 500 creates or take-overs without one Graph write', async () => {
+  it('plans a group bind of 500 users as 500 creates or take-overs without one Graph write, at once or in the background', async () => {
     // Half of them have an account in the tenant already.
     const seeded = await sandbox.control(`tenants/${contoso.id}/users:seed`, { method: 'POST', body: { count: 250, prefix: 'planned.bind' } });
     expect(seeded.body).toEqual({ added: 250 });
@@ -167,6 +167,18 @@ describe('mass-change guard: a change to more accounts than the guard allows wai
     const second = await json(await host.api(path(`/plans/${plan.id as string}?cursor=${first.nextCursor as string}`)));
     expect([...first.accounts, ...second.accounts].map((a: Json) => a.userId).sort()).toEqual((plan.accounts as Json[]).map((a) => a.userId).sort());
     expect(second.nextCursor).toBeUndefined();
+
+    // The same plan made in the background: 202 with the job, then the plan once made.
+    const queued = await host.api(path('/plans'), { method: 'POST', json: { bind: { groupIds: [groupId] } } });
+    expect(queued.status).toBe(202);
+    const job = await json(queued);
+    expect(job).toMatchObject({ status: 'running', request: { bind: { groupIds: [groupId] } } });
+    expect(queued.headers.get('location')).toBe(`/api/${path(`/plans/${job.id as string}`)}`);
+    const made = await eventually(async () => {
+      const answer = await host.api(path(`/plans/${job.id as string}`));
+      return answer.status === 200 ? json(answer) : undefined;
+    }, 20_000, 'the background plan to be made');
+    expect(made).toMatchObject({ id: job.id, totals: plan.totals, guard: plan.guard });
     expect(await writesSince(sandbox, since)).toEqual([]);
   }, 60_000);
 });

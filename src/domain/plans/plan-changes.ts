@@ -215,7 +215,7 @@ function changesOf(patch: M365Attributes, account: M365User | undefined): Planne
  * the tenant (Graph list pages of users with `$select`, the privileged role holders), and answers
  * per account what provisioning would write. Nothing is written, to Microsoft 365 or the store.
  */
-export async function planChange(deps: PlanDeps, connectionId: string, request: PlanRequest): Promise<Result<PlanView, PlanFailure>> {
+export async function planChange(deps: PlanDeps, connectionId: string, request: PlanRequest, progress: { onUserPage?: (userPages: number) => Promise<void> } = {}): Promise<Result<PlanView, PlanFailure>> {
   const readable = await readableConnection(deps.store, connectionId);
   if (!readable.ok) return readable;
   const connection = readable.value;
@@ -246,6 +246,7 @@ export async function planChange(deps: PlanDeps, connectionId: string, request: 
       const page = await directory.listUsers(link === undefined ? {} : { page: link });
       if (!page.ok) return err(readFailure(page.error));
       userPages += 1;
+      await progress.onUserPage?.(userPages);
       for (const person of page.value.items) {
         const account = person as M365Person & M365User;
         const id = person.id.toLowerCase();

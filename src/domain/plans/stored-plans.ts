@@ -19,6 +19,26 @@ interface PlanRecord {
   readonly pages: number;
 }
 
+/**
+ * A plan still being made in the background (same id as the plan it becomes), or whose making
+ * failed; replaced by the `PlanRecord` once made.
+ */
+interface PlanJobRecord {
+  readonly kind: 'plan_job';
+  readonly id: string;
+  readonly connectionId: string;
+  readonly request: PlanRequest;
+  readonly status: 'running' | 'failed';
+  /** Graph list pages of users read so far. */
+  readonly userPages: number;
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+/** A plan being made in the background, as the API shows it. */
+export type PlanJobView = Omit<PlanJobRecord, 'kind'>;
+
 /** One page of a plan's accounts (id `<planId>:<page>`). */
 interface PlanPageRecord {
   readonly kind: 'plan_page';
@@ -62,8 +82,7 @@ function viewOf(record: PlanRecord): StoredPlanView {
  * Stores a plan under a new id for `planLifetimeSeconds`: its pages of accounts first, its summary
  * last, so a plan that can be read is whole.
  */
-export async function storePlan(deps: PlanStoreDeps, request: PlanRequest, plan: PlanView): Promise<StoredPlanView> {
-  const id = randomUUID();
+export async function storePlan(deps: PlanStoreDeps, request: PlanRequest, plan: PlanView, id: string = randomUUID()): Promise<StoredPlanView> {
   const { accounts, ...summary } = plan;
   const pages = Math.ceil(accounts.length / planPageSize);
   const ttlSeconds = planLifetimeSeconds;
@@ -72,13 +91,43 @@ export async function storePlan(deps: PlanStoreDeps, request: PlanRequest, plan:
     await deps.store.create('plans', plan.connectionId, pageId(id, page), record, { ttlSeconds });
   }
   const record: PlanRecord = { kind: 'plan', id, request, summary, expiresAt: new Date(deps.clock.now().getTime() + ttlSeconds * 1000).toISOString(), pages };
-  await deps.store.create('plans', plan.connectionId, id, record, { ttlSeconds });
+  // Over a background job's record of the same id, if there is one.
+  await deps.store.upsert('plans', plan.connectionId, id, record, { ttlSeconds });
   return viewOf(record);
 }
 
+function jobView({ kind: _kind, ...view }: PlanJobRecord): PlanJobView {
+  return view;
+}
+
+/** Records a plan to be made in the background (the `plans` queue's worker makes it). */
+export async function startPlanJob(deps: PlanStoreDeps, connectionId: string, request: PlanRequest): Promise<PlanJobView> {
+  const now = deps.clock.now();
+  const record: PlanJobRecord = { kind: 'plan_job', id: randomUUID(), connectionId, request, status: 'running', userPages: 0, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + planLifetimeSeconds * 1000).toISOString() };
+  await deps.store.create('plans', connectionId, record.id, record, { ttlSeconds: planLifetimeSeconds });
+  return jobView(record);
+}
+
+/** The background job of a plan, while it is running or after it failed; undefined once made (or unknown). */
+export async function readPlanJob(deps: PlanStoreDeps, connectionId: string, planId: string): Promise<PlanJobView | undefined> {
+  const doc = await deps.store.get<PlanJobRecord | PlanRecord>('plans', connectionId, planId);
+  return doc?.data.kind === 'plan_job' ? jobView(doc.data) : undefined;
+}
+
+/** Updates a running job's progress, or marks it failed; nothing once the plan is made. */
+export async function updatePlanJob(deps: PlanStoreDeps, connectionId: string, planId: string, change: { userPages?: number; error?: { code: string; message: string } }): Promise<void> {
+  const doc = await deps.store.get<PlanJobRecord | PlanRecord>('plans', connectionId, planId);
+  if (doc?.data.kind !== 'plan_job' || doc.data.status !== 'running') return;
+  const next: PlanJobRecord = { ...doc.data, ...(change.userPages === undefined ? {} : { userPages: change.userPages }), ...(change.error === undefined ? {} : { status: 'failed' as const, error: change.error }) };
+  const ttlSeconds = Math.max(1, Math.ceil((Date.parse(doc.data.expiresAt) - deps.clock.now().getTime()) / 1000));
+  // A concurrent write (the plan made meanwhile) wins.
+  await deps.store.replace('plans', connectionId, planId, next, { ifMatch: doc.etag, ttlSeconds });
+}
+
 async function readRecord(deps: PlanStoreDeps, connectionId: string, planId: string): Promise<Result<PlanRecord, PlanNotFound>> {
-  const doc = await deps.store.get<PlanRecord>('plans', connectionId, planId);
-  if (doc === undefined || doc.data.kind !== 'plan') return err({ code: 'plan_not_found', message: `connection ${connectionId} has no plan ${planId} (plans expire ${planLifetimeSeconds / 60} minutes after they are made)` });
+  const doc = await deps.store.get<PlanRecord | PlanJobRecord>('plans', connectionId, planId);
+  if (doc?.data.kind === 'plan_job') return err({ code: 'plan_not_found', message: `plan ${planId} is ${doc.data.status === 'running' ? 'still being made' : 'not made: its making failed'}` });
+  if (doc?.data.kind !== 'plan') return err({ code: 'plan_not_found', message: `connection ${connectionId} has no plan ${planId} (plans expire ${planLifetimeSeconds / 60} minutes after they are made)` });
   return ok(doc.data);
 }
 

@@ -1,5 +1,5 @@
 /** The queues the app uses. */
-export const queueNames = ['provisioning', 'directory-commands', 'imports', 'group-sync', 'reconcile', 'notices', 'subscriptions'] as const;
+export const queueNames = ['provisioning', 'directory-commands', 'imports', 'group-sync', 'reconcile', 'notices', 'subscriptions', 'plans'] as const;
 export type QueueName = (typeof queueNames)[number];
 
 /**

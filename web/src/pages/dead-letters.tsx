@@ -14,6 +14,7 @@ const queues: Readonly<Record<QueueName, string>> = {
   reconcile: 'reconcile: reconcile runs',
   notices: 'notices: binding notices by email',
   subscriptions: 'subscriptions: change notification subscriptions',
+  plans: 'plans: plans made in the background',
 };
 
 const isQueue = (value: string | null): value is QueueName => value !== null && Object.hasOwn(queues, value);
