@@ -73,6 +73,10 @@ describe('SQLite text search index', () => {
       await writer.create('users', 'u4', 'u4', { name: 'The "Quoted" One', email: 'q@contoso.com' });
       expect(await search(store, '"quoted"')).toEqual(['u4']);
       expect(await store.count('users', { where: [{ fields, op: 'contains', value: 'contoso' }] })).toBe(3);
+      // A NUL would end FTS5's quoted string: such needles are matched without the index, not refused.
+      await writer.create('users', 'u5', 'u5', { name: 'Nul\u0000Byte', email: 'nul@contoso.com' });
+      expect(await search(store, 'l\u0000B')).toEqual(['u5']);
+      expect(await search(store, '\u0000\u0000\u0000')).toEqual([]);
       // A fresh store on the same file finds the index there and uses it as it is.
       expect(await search(new SqliteDocumentStore(other), 'durk')).toEqual(['u3']);
     } finally {

@@ -256,7 +256,8 @@ export class SqliteDocumentStore implements DocumentStore {
     const where = [`container = '${container}'`, `(expires_at IS NULL OR expires_at > ${sql.bind(this.nowMs())})`];
     if (spec.pk !== undefined) where.push(`pk = ${sql.bind(spec.pk)}`);
     for (const condition of spec.where ?? []) {
-      const textIndex = condition.op === 'contains' && [...condition.value].length >= trigram ? this.ensureTextIndex(container, condition.fields) : undefined;
+      // FTS5 ends a quoted string at a NUL, so such a needle is matched without the index.
+      const textIndex = condition.op === 'contains' && [...condition.value].length >= trigram && !condition.value.includes('\u0000') ? this.ensureTextIndex(container, condition.fields) : undefined;
       where.push(conditionSql(condition, sql, textIndex));
     }
     return where;
