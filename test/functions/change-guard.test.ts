@@ -139,6 +139,20 @@ describe('mass-change guard: a change to more accounts than the guard allows wai
     expect((await sandbox.user(staff[5].email as string)).department).toBe('Sales 1');
   }, 60_000);
 
+  it('does not count an edit of each user in the directory: 36 department edits all land, and the connection stays active', async () => {
+    const since = await sandbox.lastRequestSeq();
+    await mapConcurrently(staff, 8, async (user: Json) => {
+      expect((await host.api(`users/${user.id as string}`, { method: 'PATCH', json: { department: `Edited ${user.email as string}` } })).status).toBe(200);
+    });
+    const writes = await eventually(async () => {
+      const made = await writesSince(sandbox, since);
+      return made.length >= 36 ? made : undefined;
+    }, 20_000, 'the 36 edits to reach Microsoft 365');
+    expect(new Set(writes.map(patchedAccount)).size).toBe(36);
+    expect(await json(await host.api(path()))).toMatchObject({ status: 'active' });
+    expect((await sandbox.user(staff[7].email as string)).department).toBe(`Edited ${staff[7].email as string}`);
+  }, 60_000);
+
   it('plans a group bind of 500 users as 500 creates or take-overs without one Graph write, at once or in the background', async () => {
     // Half of them have an account in the tenant already.
     const seeded = await sandbox.control(`tenants/${contoso.id}/users:seed`, { method: 'POST', body: { count: 250, prefix: 'planned.bind' } });

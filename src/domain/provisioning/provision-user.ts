@@ -272,6 +272,10 @@ class UserProvisioningRun {
   private async admitChange(m365UserId: string, change: GuardedChange, attributes: M365Attributes, passwordSet: boolean, managerSet = false): Promise<void> {
     const guard = this.deps.deactivationGuard;
     if (guard === undefined) return;
+    // An admin's (or an HR feed's) edit of this user's attributes is the change itself, made one user
+    // at a time: it is not counted. What a settings change, bind or reconcile fans out is, and so are
+    // renames, passwords, disables and deletes whatever their cause.
+    if (change === 'update' && !passwordSet && this.nudge.reason === 'user_changed') return;
     const names = [...Object.keys(attributes), ...(passwordSet ? ['passwordProfile'] : []), ...(managerSet ? ['manager'] : [])];
     const verdict = await guard.admit({
       connectionId: this.connection.id,
