@@ -18,7 +18,7 @@ const plannedAccountSchema = z.object({
   m365UserId: z.string().optional(),
   userPrincipalName: z.string().optional(),
   action: z.enum(planActions),
-  changes: z.array(changeSchema).meta({ description: 'Each attribute the write would set: what the account holds now (from) and what it would hold (to)' }),
+  changes: z.array(changeSchema).meta({ description: 'Each attribute the write would set: what the account holds now (from) and what it would hold (to). The attribute manager is the manager link: the manager\'s object id (or the userPrincipalName its account would be created with), null for none' }),
   passwordSet: z.literal(true).optional(),
   warnings: z.array(z.enum(planWarnings)),
 }).meta({ id: 'PlannedAccount' });
@@ -35,7 +35,7 @@ export const planSummarySchema = z.object({
   guard: z
     .object({ changing: z.number().int(), limit: z.number().int(), exceeded: z.boolean() })
     .meta({ description: 'Accounts the change would write to (creates aside) against the connection\'s changeGuard limit; beyond it a settings change waits for the plan to be confirmed' }),
-  totals: z.object({ users: z.number().int(), create: z.number().int(), takeOver: z.number().int(), update: z.number().int(), disable: z.number().int(), passwordSet: z.number().int(), unchanged: z.number().int() }),
+  totals: z.object({ users: z.number().int(), create: z.number().int(), takeOver: z.number().int(), update: z.number().int(), disable: z.number().int(), passwordSet: z.number().int(), manager: z.number().int().meta({ description: 'Accounts whose manager link would be set, changed or removed' }), unchanged: z.number().int() }),
   warnings: z.object({ privileged: z.number().int(), blanks_value: z.number().int(), upn_rename: z.number().int() }),
   graphReads: z.object({ userPages: z.number().int(), otherRequests: z.number().int() }),
 }).meta({ id: 'PlanSummary' });

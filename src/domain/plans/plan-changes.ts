@@ -39,7 +39,12 @@ export type PlanAction = (typeof planActions)[number];
 export const planWarnings = ['privileged', 'blanks_value', 'upn_rename'] as const;
 export type PlanWarning = (typeof planWarnings)[number];
 
-/** One attribute a write would change, with what the account holds now (`from`) and what it would hold (`to`). */
+/**
+ * One attribute a write would change, with what the account holds now (`from`) and what it would hold (`to`).
+ * The attribute `manager` is the manager link: the manager's object id (or, for a manager whose
+ * account the same change would create, the userPrincipalName it would be created with), null for none;
+ * `from` is the link this service last wrote or imported, which is what provisioning compares with.
+ */
 export interface PlannedChange {
   readonly attribute: string;
   readonly from: unknown;
@@ -67,6 +72,8 @@ export interface PlanTotals {
   readonly update: number;
   readonly disable: number;
   readonly passwordSet: number;
+  /** Accounts whose manager link would be set, changed or removed. */
+  readonly manager: number;
   readonly unchanged: number;
 }
 
@@ -260,10 +267,12 @@ export async function planChange(deps: PlanDeps, connectionId: string, request: 
   const holders = await directory.privilegedRoleHolders();
   if (!holders.ok) return err(readFailure(holders.error));
 
+  const managers = rules.has('manager') ? await managerAccounts(deps.store, connection.id, subjects.value, desired, takenUpns) : undefined;
   const planned: PlannedAccount[] = [];
   let unchanged = 0;
   for (const subject of subjects.value) {
-    const entry = planAccount(connection, holders.value, subject, desired.get(subject.user.id) as M365Attributes, accounts, takenUpns);
+    const manager = managers === undefined ? undefined : managerChangeOf(subject, managers);
+    const entry = planAccount(connection, holders.value, subject, desired.get(subject.user.id) as M365Attributes, accounts, takenUpns, manager);
     if (entry === undefined) unchanged += 1;
     else planned.push(entry);
   }
@@ -278,15 +287,48 @@ export async function planChange(deps: PlanDeps, connectionId: string, request: 
     createdAt: deps.clock.now().toISOString(),
     basedOn: connection.updatedAt,
     guard: { changing, limit, exceeded: changing > limit },
-    totals: { users: subjects.value.length, create: count('create'), takeOver: count('take_over'), update: count('update'), disable: count('disable'), passwordSet: planned.filter((p) => p.passwordSet === true).length, unchanged },
+    totals: { users: subjects.value.length, create: count('create'), takeOver: count('take_over'), update: count('update'), disable: count('disable'), passwordSet: planned.filter((p) => p.passwordSet === true).length, manager: planned.filter((p) => p.changes.some((c) => c.attribute === 'manager')).length, unchanged },
     warnings: { privileged: warned('privileged'), blanks_value: warned('blanks_value'), upn_rename: warned('upn_rename') },
     graphReads: { userPages, otherRequests: 2 },
     accounts: planned,
   });
 }
 
+/**
+ * The account each manager of a subject links to once the change is made, by directory user id: a
+ * subject's own account (linked, taken over, or by the UPN it would be created with), else the
+ * account of the manager's binding here if it is bound and provisioned. Managers with no such
+ * account are left out: provisioning skips their link until the account exists.
+ */
+async function managerAccounts(store: DocumentStore, connectionId: string, subjects: readonly Subject[], desired: ReadonlyMap<string, M365Attributes>, takenUpns: ReadonlyMap<string, M365User>): Promise<Map<string, string>> {
+  const linked = new Map<string, string>();
+  const unlinked = new Set<string>();
+  for (const { user, binding, boundAfter } of subjects) {
+    if (!boundAfter) {
+      unlinked.add(user.id);
+      continue;
+    }
+    const upn = String(desired.get(user.id)?.userPrincipalName);
+    linked.set(user.id, binding?.m365UserId ?? takenUpns.get(upn.toLowerCase())?.id ?? upn);
+  }
+  const others = [...new Set(subjects.flatMap((s) => (s.boundAfter && typeof s.user.managerId === 'string' && !linked.has(s.user.managerId) && !unlinked.has(s.user.managerId) ? [s.user.managerId] : [])))];
+  for (const binding of (await bindingsOf(store, connectionId, others)).values()) {
+    if (isBound(binding.via) && binding.m365UserId !== undefined) linked.set(binding.userId, binding.m365UserId);
+  }
+  return linked;
+}
+
+/** The manager link provisioning would write for a subject (as `managerChange` of the worker decides it), or undefined. */
+function managerChangeOf({ user, binding, boundAfter }: Subject, managers: ReadonlyMap<string, string>): PlannedChange | undefined {
+  if (!boundAfter) return undefined;
+  const current = binding?.managerM365Id ?? null;
+  if (typeof user.managerId !== 'string') return current === null ? undefined : { attribute: 'manager', from: current, to: null };
+  const to = managers.get(user.managerId);
+  return to === undefined || to === current ? undefined : { attribute: 'manager', from: current, to };
+}
+
 /** What provisioning would do for one user, as `provisionUser` decides it; undefined when nothing. */
-function planAccount(connection: ConnectionRecord, holders: ReadonlySet<string>, subject: Subject, wanted: M365Attributes, accounts: ReadonlyMap<string, M365User>, takenUpns: ReadonlyMap<string, M365User>): PlannedAccount | undefined {
+function planAccount(connection: ConnectionRecord, holders: ReadonlySet<string>, subject: Subject, wanted: M365Attributes, accounts: ReadonlyMap<string, M365User>, takenUpns: ReadonlyMap<string, M365User>, manager: PlannedChange | undefined): PlannedAccount | undefined {
   const { user, binding, boundAfter } = subject;
   const linked = binding?.m365UserId === undefined ? undefined : accounts.get(binding.m365UserId.toLowerCase());
   const passwordSet = boundAfter && binding?.passwordPending === true;
@@ -299,7 +341,7 @@ function planAccount(connection: ConnectionRecord, holders: ReadonlySet<string>,
     patch = { accountEnabled: false };
   } else if (linked !== undefined) {
     patch = differingAttributes(wanted, linked);
-    if (Object.keys(patch).length === 0 && !passwordSet) return undefined;
+    if (Object.keys(patch).length === 0 && !passwordSet && manager === undefined) return undefined;
     action = patch.accountEnabled === false ? 'disable' : 'update';
   } else {
     account = takenUpns.get(String(wanted.userPrincipalName).toLowerCase());
@@ -311,7 +353,7 @@ function planAccount(connection: ConnectionRecord, holders: ReadonlySet<string>,
       patch = Object.fromEntries(Object.entries(wanted).filter(([, value]) => !isEmptyValue(value)));
     }
   }
-  const changes = changesOf(patch, account);
+  const changes = [...changesOf(patch, account), ...(manager === undefined ? [] : [manager])];
   const warnings: PlanWarning[] = [];
   if (account !== undefined && isProtected(privilegeOf(connection, holders, account.id))) warnings.push('privileged');
   if (account !== undefined && changes.some((c) => !isEmptyValue(c.from) && isEmptyValue(c.to))) warnings.push('blanks_value');

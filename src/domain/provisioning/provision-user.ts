@@ -234,7 +234,7 @@ class UserProvisioningRun {
       await this.protectPrivileged(account, riskyChanges(account, attributes, password !== undefined));
       // Taking over an account for a suspended user is a link, not one of our accounts going dark.
       if (attributes.accountEnabled === false && !takeover) await this.admitChange(account.id, 'deactivate', attributes, password !== undefined);
-      else if (changed.length > 0 || password !== undefined) await this.admitChange(account.id, 'userPrincipalName' in attributes ? 'rename' : 'update', attributes, password !== undefined, manager !== undefined);
+      else if (changed.length > 0 || password !== undefined) await this.admitChange(account.id, 'userPrincipalName' in attributes ? 'rename' : 'update', attributes, password !== undefined, manager);
       await this.write(account, { attributes, ...(password === undefined ? {} : { password }), ...(manager === undefined ? {} : { manager }), revokeSessions, events });
     }
     if (managesLicenses(this.connection, this.binding)) {
@@ -269,14 +269,14 @@ class UserProvisioningRun {
    * change that must wait for its burst to settle is rescheduled; a held one ends the run without
    * writing, the binding `pending` until an admin confirms (the guard nudges it again) or cancels it.
    */
-  private async admitChange(m365UserId: string, change: GuardedChange, attributes: M365Attributes, passwordSet: boolean, managerSet = false): Promise<void> {
+  private async admitChange(m365UserId: string, change: GuardedChange, attributes: M365Attributes, passwordSet: boolean, manager?: string | null): Promise<void> {
     const guard = this.deps.deactivationGuard;
     if (guard === undefined) return;
     // An admin's (or an HR feed's) edit of this user's attributes is the change itself, made one user
     // at a time: it is not counted. What a settings change, bind or reconcile fans out is, and so are
     // renames, passwords, disables and deletes whatever their cause.
     if (change === 'update' && !passwordSet && this.nudge.reason === 'user_changed') return;
-    const names = [...Object.keys(attributes), ...(passwordSet ? ['passwordProfile'] : []), ...(managerSet ? ['manager'] : [])];
+    const names = [...Object.keys(attributes), ...(passwordSet ? ['passwordProfile'] : []), ...(manager === undefined ? [] : ['manager'])];
     const verdict = await guard.admit({
       connectionId: this.connection.id,
       userId: this.binding.userId,
@@ -285,7 +285,8 @@ class UserProvisioningRun {
       m365UserId,
       change,
       attributes: names,
-      digest: writeDigest(attributes, passwordSet),
+      // The manager link is part of the write: a confirmed plan lets through only the link it listed.
+      digest: writeDigest(manager === undefined ? attributes : { ...attributes, manager }, passwordSet),
       burst: fanOutReasons.has(this.nudge.reason),
     });
     switch (verdict.kind) {

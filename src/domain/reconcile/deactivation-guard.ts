@@ -47,7 +47,8 @@ function canonical(value: unknown): unknown {
 }
 
 /**
- * Names one write to one account: the attributes it sets with their values, and whether it sets a
+ * Names one write to one account: the attributes it sets with their values (the manager link as
+ * `manager`), and whether it sets a
  * password (never the password itself). A plan and the worker computing the same write agree on it.
  */
 export function writeDigest(attributes: Readonly<Record<string, unknown>>, passwordSet: boolean): string {
