@@ -18,6 +18,22 @@ describe('mass-deactivation guard', () => {
     await h.drain();
   }
 
+  /**
+   * Sets users' last names in the directory without announcing it, and something else in Microsoft
+   * 365 behind the service's back, then reconciles: the writes are a reconcile run's fan-out, which
+   * the change guard counts (an announced edit of one user is not).
+   */
+  async function reconcileChanges(users: readonly { user: { id: string }; m365UserId: string }[], lastName: string): Promise<void> {
+    await h.reconcileOnce();
+    for (const { user, m365UserId } of users) {
+      const doc = await h.store.get<Record<string, unknown>>('users', user.id, user.id);
+      await h.store.upsert('users', user.id, user.id, { ...doc?.data, lastName, updatedAt: h.clock.now().toISOString() });
+      (h.gateway.accounts.get(m365UserId) as Record<string, unknown>).surname = 'Changed in the portal';
+    }
+    await h.reconcileOnce();
+    await h.drain();
+  }
+
   async function provisionedUsers(count: number) {
     const users = [];
     for (let i = 0; i < count; i += 1) users.push(await h.provisioned());
@@ -151,22 +167,21 @@ describe('mass-deactivation guard', () => {
       h = new ReconcileHarness();
       await h.addConnection({ settings: { changeGuard: { maxUsers: 2, maxPercent: 10 } } });
       users = await provisionedUsers(5);
-      for (const { user } of users) await h.changeUser(user.id, { lastName: 'Renamed' });
-      await h.drain();
+      await reconcileChanges(users, 'Renamed');
     });
 
-    it('writes up to the limit, holds the rest with what they would set, and pauses the connection', async () => {
-      expect(users.filter(({ m365UserId }) => surname(m365UserId) === 'Renamed')).toHaveLength(2);
-      expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 3 } });
+    it('counts a reconcile run\'s burst whole: beyond the limit it holds every write with what it would set, and pauses the connection', async () => {
+      expect(users.filter(({ m365UserId }) => surname(m365UserId) === 'Renamed')).toHaveLength(0);
+      expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 5 } });
       const held = await listHeldDeactivations(h.reconcile, testConnectionId, { limit: 10 });
-      expect(held.ok && held.value.items.map((i) => ({ change: i.change, attributes: i.attributes }))).toEqual(Array(3).fill({ change: 'update', attributes: ['surname'] }));
+      expect(held.ok && held.value.items.map((i) => ({ change: i.change, attributes: i.attributes }))).toEqual(Array(5).fill({ change: 'update', attributes: ['surname'] }));
     });
 
     it('cancelling keeps the accounts as they are and marks the bindings CHANGE_CANCELLED', async () => {
-      expect(await cancelDeactivations(heldDeps(), testConnectionId)).toEqual({ ok: true, value: { status: 'active', cancelled: 3 } });
+      expect(await cancelDeactivations(heldDeps(), testConnectionId)).toEqual({ ok: true, value: { status: 'active', cancelled: 5 } });
       await h.drain();
       const kept = users.filter(({ m365UserId }) => surname(m365UserId) !== 'Renamed');
-      expect(kept).toHaveLength(3);
+      expect(kept).toHaveLength(5);
       for (const { user } of kept) expect(await h.bindingDoc(user.id)).toMatchObject({ state: 'error', lastError: { code: cancelledChangeCode } });
     });
 
@@ -174,14 +189,22 @@ describe('mass-deactivation guard', () => {
       const held = users.filter(({ m365UserId }) => surname(m365UserId) !== 'Renamed');
       const changed = held[0] as (typeof held)[number];
       await h.setConnection(testConnectionId, { settings: { ...(await connection()).settings, changeGuard: { maxUsers: 0, maxPercent: 0 } } });
-      expect(await confirmDeactivations(heldDeps(), testConnectionId)).toMatchObject({ ok: true, value: { released: 3 } });
-      await h.changeUser(changed.user.id, { lastName: 'Changed again' });
-      await h.drain();
+      expect(await confirmDeactivations(heldDeps(), testConnectionId)).toMatchObject({ ok: true, value: { released: 5 } });
+      await reconcileChanges([changed], 'Changed again');
       for (const { m365UserId } of held.slice(1)) expect(surname(m365UserId)).toBe('Renamed');
       // Its new write is not the one confirmed: with a guard of 0 it is held again.
       expect(surname(changed.m365UserId)).not.toBe('Changed again');
       expect(surname(changed.m365UserId)).not.toBe('Renamed');
       expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 1 } });
+    });
+
+    it('does not count an edit of one user in the directory: it is the change itself', async () => {
+      // Even while the connection is paused with their reconcile writes held, the admin's edits land.
+      const edited = users.slice(0, 3);
+      for (const { user } of edited) await h.changeUser(user.id, { lastName: 'Edited' });
+      await h.drain();
+      expect(edited.map(({ m365UserId }) => surname(m365UserId))).toEqual(['Edited', 'Edited', 'Edited']);
+      expect(users.slice(3).map(({ m365UserId }) => surname(m365UserId))).toEqual(['Changed in the portal', 'Changed in the portal']);
     });
   });
 });
