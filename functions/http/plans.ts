@@ -23,6 +23,13 @@ const plannedAccountSchema = z.object({
   warnings: z.array(z.enum(planWarnings)),
 }).meta({ id: 'PlannedAccount' });
 
+const plannedMembershipSchema = z.object({
+  groupId: z.string(),
+  m365GroupId: z.string().optional().meta({ description: 'The Microsoft 365 group it is linked to; absent: it would be created, or a group of the same name taken over (whose members are not read)' }),
+  add: z.array(z.string()).meta({ description: 'Accounts group sync would add: object ids, or the userPrincipalName of an account the change would create' }),
+  remove: z.array(z.string()).meta({ description: 'Object ids of members group sync would remove' }),
+}).meta({ id: 'PlannedMembership' });
+
 /** A stored plan without its accounts: what a guarded settings change answers with. */
 export const planSummarySchema = z.object({
   id: z.string().meta({ description: 'The plan id: GET /connections/{id}/plans/{planId}; confirms a settings change as PATCH /connections/{id}?confirmPlan={planId}' }),
@@ -35,9 +42,10 @@ export const planSummarySchema = z.object({
   guard: z
     .object({ changing: z.number().int(), limit: z.number().int(), exceeded: z.boolean() })
     .meta({ description: 'Accounts the change would write to (creates aside) against the connection\'s changeGuard limit; beyond it a settings change waits for the plan to be confirmed' }),
-  totals: z.object({ users: z.number().int(), create: z.number().int(), takeOver: z.number().int(), update: z.number().int(), disable: z.number().int(), passwordSet: z.number().int(), manager: z.number().int().meta({ description: 'Accounts whose manager link would be set, changed or removed' }), unchanged: z.number().int() }),
+  totals: z.object({ users: z.number().int(), create: z.number().int(), takeOver: z.number().int(), update: z.number().int(), disable: z.number().int(), passwordSet: z.number().int(), manager: z.number().int().meta({ description: 'Accounts whose manager link would be set, changed or removed' }), memberAdd: z.number().int(), memberRemove: z.number().int(), unchanged: z.number().int() }),
   warnings: z.object({ privileged: z.number().int(), blanks_value: z.number().int(), upn_rename: z.number().int() }),
   graphReads: z.object({ userPages: z.number().int(), otherRequests: z.number().int() }),
+  memberships: z.array(plannedMembershipSchema).meta({ description: 'A bind of groups: the members group sync would add to and remove from each group\'s Microsoft 365 security group' }),
 }).meta({ id: 'PlanSummary' });
 
 const planSchema = planSummarySchema
