@@ -1,7 +1,7 @@
 import { addGroupMember } from '../../../src/domain/directory/group-memberships';
 import { createGroup } from '../../../src/domain/directory/groups';
 import { setUserState, updateUser } from '../../../src/domain/directory/users';
-import { groupBindingId, type GroupBindingRecord } from '../../../src/domain/provisioning/binding';
+import { groupBindingId, type GroupBindingRecord, type UserBindingRecord } from '../../../src/domain/provisioning/binding';
 import { planChange, type PlannedAccount, type PlanView } from '../../../src/domain/plans/plan-changes';
 import { writeDigest } from '../../../src/domain/reconcile/deactivation-guard';
 import { connectionId, ImportHarness } from '../import/import-harness';
