@@ -18,10 +18,17 @@ const plannedAccountSchema = z.object({
   m365UserId: z.string().optional(),
   userPrincipalName: z.string().optional(),
   action: z.enum(planActions),
-  changes: z.array(changeSchema).meta({ description: 'Each attribute the write would set: what the account holds now (from) and what it would hold (to). The attribute manager is the manager link: the manager\'s object id (or the userPrincipalName its account would be created with), null for none' }),
+  changes: z.array(changeSchema).meta({ description: 'Each attribute the write would set: what the account holds now (from) and what it would hold (to). manager: the manager\'s object id (or UPN to be created)' }),
   passwordSet: z.literal(true).optional(),
   warnings: z.array(z.enum(planWarnings)),
 }).meta({ id: 'PlannedAccount' });
+
+const plannedMembershipSchema = z.object({
+  groupId: z.string(),
+  m365GroupId: z.string().optional(),
+  add: z.array(z.string()),
+  remove: z.array(z.string()),
+}).meta({ id: 'PlannedMembership' });
 
 /** A stored plan without its accounts: what a guarded settings change answers with. */
 export const planSummarySchema = z.object({
@@ -35,9 +42,10 @@ export const planSummarySchema = z.object({
   guard: z
     .object({ changing: z.number().int(), limit: z.number().int(), exceeded: z.boolean() })
     .meta({ description: 'Accounts the change would write to (creates aside) against the connection\'s changeGuard limit; beyond it a settings change waits for the plan to be confirmed' }),
-  totals: z.object({ users: z.number().int(), create: z.number().int(), takeOver: z.number().int(), update: z.number().int(), disable: z.number().int(), passwordSet: z.number().int(), manager: z.number().int().meta({ description: 'Accounts whose manager link would be set, changed or removed' }), unchanged: z.number().int() }),
+  totals: z.object({ users: z.number().int(), create: z.number().int(), takeOver: z.number().int(), update: z.number().int(), disable: z.number().int(), passwordSet: z.number().int(), manager: z.number().int(), memberAdd: z.number().int(), memberRemove: z.number().int(), unchanged: z.number().int() }),
   warnings: z.object({ privileged: z.number().int(), blanks_value: z.number().int(), upn_rename: z.number().int() }),
   graphReads: z.object({ userPages: z.number().int(), otherRequests: z.number().int() }),
+  memberships: z.array(plannedMembershipSchema).meta({ description: 'Group bind: accounts (ids, or UPNs to be created) each Microsoft 365 group would gain and lose' }),
 }).meta({ id: 'PlanSummary' });
 
 const planSchema = planSummarySchema

@@ -154,7 +154,9 @@ describe('import, then turn on export rules: nothing Microsoft 365 holds is blan
     const existing = await sandbox.graph('/users', { method: 'POST', body: { accountEnabled: true, displayName: 'Old Name', givenName: 'Old', mailNickname: 'newcomer0', userPrincipalName: 'newcomer0@contoso.com', passwordProfile: { password: 'Initial-Passw0rd!x', forceChangePasswordNextSignIn: false } } });
     expect(existing.status).toBe(201);
     const bindPlan = await json(await host.api(`connections/${connectionId}/plan`, { method: 'POST', json: { bind: { groupIds: [group.id] } } }));
-    expect(bindPlan.totals).toMatchObject({ users: 12, create: 11, takeOver: 1 });
+    expect(bindPlan.totals).toMatchObject({ users: 12, create: 11, takeOver: 1, memberAdd: 12, memberRemove: 0 });
+    // The group has no Microsoft 365 group yet: all twelve would join the one created, the taken-over account by its id.
+    expect(bindPlan.memberships).toEqual([{ groupId: group.id, add: expect.arrayContaining([(existing.body as Json).id, 'newcomer1@contoso.com']), remove: [] }]);
     const takeOver = (bindPlan.accounts as Json[]).find((a) => a.action === 'take_over');
     expect(takeOver.changes).toEqual(expect.arrayContaining([{ attribute: 'displayName', from: 'Old Name', to: 'New Comer0' }, { attribute: 'givenName', from: 'Old', to: 'New' }]));
     // The one write is the account created above, behind the service's back.

@@ -9,6 +9,8 @@ import { importApiError, readFailure, type ImportFailure } from '../import/impor
 import type { M365Directories, M365Person } from '../import/m365-directory';
 import { readableConnection } from '../import/preview-m365-users';
 import type { Condition, DocumentStore } from '../ports/document-store';
+import { readGroupSyncRecord } from '../group-sync/group-sync-record';
+import { readGroupBinding } from '../provisioning/binding-records';
 import { desiredAttributes, differingAttributes, type ExportAttributeRule } from '../provisioning/attribute-mapping';
 import { isBound, type UserBindingRecord } from '../provisioning/binding';
 import type { M365Attributes, M365User } from '../provisioning/m365-user-gateway';
@@ -64,6 +66,19 @@ export interface PlannedAccount {
   readonly warnings: readonly PlanWarning[];
 }
 
+/**
+ * What group sync would do to the Microsoft 365 security group of one directory group a bind names:
+ * the accounts it would add and remove (object ids, or the userPrincipalName of an account the same
+ * change would create). `m365GroupId` is the group it is linked to; without one the group would be
+ * created (or an existing group of the same name taken over, whose members are not read).
+ */
+export interface PlannedMembership {
+  readonly groupId: string;
+  readonly m365GroupId?: string;
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+}
+
 export interface PlanTotals {
   /** Directory users the change concerns. */
   readonly users: number;
@@ -74,6 +89,9 @@ export interface PlanTotals {
   readonly passwordSet: number;
   /** Accounts whose manager link would be set, changed or removed. */
   readonly manager: number;
+  /** Members group sync would add to, and remove from, the bound groups' Microsoft 365 groups. */
+  readonly memberAdd: number;
+  readonly memberRemove: number;
   readonly unchanged: number;
 }
 
@@ -97,6 +115,8 @@ export interface PlanView {
   readonly warnings: Readonly<Record<PlanWarning, number>>;
   /** Graph reads the plan made (list pages and other requests); it never writes. */
   readonly graphReads: { readonly userPages: number; readonly otherRequests: number };
+  /** A bind of groups: the members each group's Microsoft 365 group would gain and lose. */
+  readonly memberships: readonly PlannedMembership[];
   readonly accounts: readonly PlannedAccount[];
 }
 
@@ -267,7 +287,17 @@ export async function planChange(deps: PlanDeps, connectionId: string, request: 
   const holders = await directory.privilegedRoleHolders();
   if (!holders.ok) return err(readFailure(holders.error));
 
-  const managers = rules.has('manager') ? await managerAccounts(deps.store, connection.id, subjects.value, desired, takenUpns) : undefined;
+  const bindsGroups = 'bind' in request && request.bind.groupIds !== undefined;
+  const linked = rules.has('manager') || bindsGroups ? await accountsAfter(deps.store, connection.id, subjects.value, desired, takenUpns) : undefined;
+  const managers = rules.has('manager') ? linked : undefined;
+  let memberships: PlannedMembership[] = [];
+  let groupPages = 0;
+  if ('bind' in request && linked !== undefined) {
+    const planned = await plannedMemberships(deps, connection.id, request.bind.groupIds ?? [], subjects.value, linked);
+    if (!planned.ok) return planned;
+    memberships = planned.value.memberships;
+    groupPages = planned.value.pages;
+  }
   const planned: PlannedAccount[] = [];
   let unchanged = 0;
   for (const subject of subjects.value) {
@@ -287,20 +317,25 @@ export async function planChange(deps: PlanDeps, connectionId: string, request: 
     createdAt: deps.clock.now().toISOString(),
     basedOn: connection.updatedAt,
     guard: { changing, limit, exceeded: changing > limit },
-    totals: { users: subjects.value.length, create: count('create'), takeOver: count('take_over'), update: count('update'), disable: count('disable'), passwordSet: planned.filter((p) => p.passwordSet === true).length, manager: planned.filter((p) => p.changes.some((c) => c.attribute === 'manager')).length, unchanged },
+    totals: { users: subjects.value.length, create: count('create'), takeOver: count('take_over'), update: count('update'), disable: count('disable'), passwordSet: planned.filter((p) => p.passwordSet === true).length, manager: planned.filter((p) => p.changes.some((c) => c.attribute === 'manager')).length,
+      memberAdd: memberships.reduce((n, m) => n + m.add.length, 0),
+      memberRemove: memberships.reduce((n, m) => n + m.remove.length, 0),
+      unchanged,
+    },
     warnings: { privileged: warned('privileged'), blanks_value: warned('blanks_value'), upn_rename: warned('upn_rename') },
-    graphReads: { userPages, otherRequests: 2 },
+    graphReads: { userPages, otherRequests: 2 + groupPages },
+    memberships,
     accounts: planned,
   });
 }
 
 /**
- * The account each manager of a subject links to once the change is made, by directory user id: a
- * subject's own account (linked, taken over, or by the UPN it would be created with), else the
- * account of the manager's binding here if it is bound and provisioned. Managers with no such
- * account are left out: provisioning skips their link until the account exists.
+ * The account of each user bound once the change is made, by directory user id: a subject's own
+ * account (linked, taken over, or the UPN it would be created with), and the account of every
+ * manager of a subject whose binding here is bound and provisioned. Managers with no such account
+ * are left out: provisioning skips their link until the account exists.
  */
-async function managerAccounts(store: DocumentStore, connectionId: string, subjects: readonly Subject[], desired: ReadonlyMap<string, M365Attributes>, takenUpns: ReadonlyMap<string, M365User>): Promise<Map<string, string>> {
+async function accountsAfter(store: DocumentStore, connectionId: string, subjects: readonly Subject[], desired: ReadonlyMap<string, M365Attributes>, takenUpns: ReadonlyMap<string, M365User>): Promise<Map<string, string>> {
   const linked = new Map<string, string>();
   const unlinked = new Set<string>();
   for (const { user, binding, boundAfter } of subjects) {
@@ -316,6 +351,52 @@ async function managerAccounts(store: DocumentStore, connectionId: string, subje
     if (isBound(binding.via) && binding.m365UserId !== undefined) linked.set(binding.userId, binding.m365UserId);
   }
   return linked;
+}
+
+/**
+ * The member changes group sync would make for each group a bind names, as `syncMembers` decides
+ * them: the group's members bound once the change is made and active belong; the linked Microsoft
+ * 365 group's other members go. The linked group's members are read in list pages.
+ */
+async function plannedMemberships(deps: PlanDeps, connectionId: string, groupIds: readonly string[], subjects: readonly Subject[], linked: ReadonlyMap<string, string>): Promise<Result<{ memberships: PlannedMembership[]; pages: number }, PlanFailure>> {
+  const directory = deps.directories.forConnection(connectionId);
+  const memberships: PlannedMembership[] = [];
+  let pages = 0;
+  const active = new Map(subjects.filter((s) => s.boundAfter).map((s) => [s.user.id, s.user.state === 'active']));
+  for (const groupId of groupIds) {
+    const include = new Set<string>();
+    const userIds: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await listGroupMemberIds(deps, groupId, { limit: storePage, ...(cursor === undefined ? {} : { cursor }) });
+      if (!page.ok) return err({ code: 'group_not_found', message: `group ${groupId} not found` });
+      userIds.push(...page.value.items.map((m) => m.userId));
+      cursor = page.value.nextCursor;
+    } while (cursor !== undefined);
+    for (const userId of userIds) {
+      const account = linked.get(userId);
+      if (active.get(userId) === true && account !== undefined) include.add(account.toLowerCase());
+    }
+    const m365GroupId = (await readGroupSyncRecord(deps.store, connectionId, groupId))?.data.m365GroupId ?? (await readGroupBinding(deps.store, connectionId, groupId))?.data.m365GroupId;
+    const actual = new Set<string>();
+    let link: string | undefined;
+    if (m365GroupId !== undefined) {
+      do {
+        const page = await directory.listGroupMembers(m365GroupId, link);
+        if (!page.ok) return err(readFailure(page.error));
+        pages += 1;
+        for (const member of page.value.items) actual.add(member.id.toLowerCase());
+        link = page.value.nextPage;
+      } while (link !== undefined);
+    }
+    memberships.push({
+      groupId,
+      ...(m365GroupId === undefined ? {} : { m365GroupId }),
+      add: [...include].filter((id) => !actual.has(id)),
+      remove: [...actual].filter((id) => !include.has(id)),
+    });
+  }
+  return ok({ memberships, pages });
 }
 
 /** The manager link provisioning would write for a subject (as `managerChange` of the worker decides it), or undefined. */

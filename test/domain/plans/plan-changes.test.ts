@@ -1,6 +1,8 @@
-import { updateUser } from '../../../src/domain/directory/users';
+import { addGroupMember } from '../../../src/domain/directory/group-memberships';
+import { createGroup } from '../../../src/domain/directory/groups';
+import { setUserState, updateUser } from '../../../src/domain/directory/users';
+import { groupBindingId, type GroupBindingRecord, type UserBindingRecord } from '../../../src/domain/provisioning/binding';
 import { planChange, type PlannedAccount, type PlanView } from '../../../src/domain/plans/plan-changes';
-import type { UserBindingRecord } from '../../../src/domain/provisioning/binding';
 import { writeDigest } from '../../../src/domain/reconcile/deactivation-guard';
 import { connectionId, ImportHarness } from '../import/import-harness';
 
@@ -115,5 +117,45 @@ describe('plans: the manager link', () => {
     expect(managerOf(view, lead)).toMatchObject({ entry: { action: 'create' }, change: { attribute: 'manager', from: null, to: bossAccount.id } });
     expect(managerOf(view, ann)).toMatchObject({ entry: { action: 'create' }, change: { attribute: 'manager', from: null, to: 'lead@contoso.com' } });
     expect(view.totals.manager).toBe(2);
+  });
+});
+
+describe('plans: group membership', () => {
+  it('a group bind lists the members group sync would add to its Microsoft 365 group and the ones it would remove, read in list pages', async () => {
+    const h = new ImportHarness();
+    await h.addConnection();
+    const group = await createGroup(h.deps, { name: 'Sales' });
+    if (!group.ok) throw new Error('no group');
+    const groupId = group.value.value.id;
+    const annAccount = h.tenant.addPerson({ userPrincipalName: 'ann@contoso.com', displayName: 'ann' });
+    const bobAccount = h.tenant.addPerson({ userPrincipalName: 'bob@contoso.com', displayName: 'bob' });
+    const stranger = h.tenant.addPerson({ userPrincipalName: 'stranger@contoso.com' });
+    const ann = await h.directoryUser('ann@contoso.com');
+    const bob = await h.directoryUser('bob@contoso.com');
+    const cleo = await h.directoryUser('cleo@contoso.com');
+    const dana = await h.directoryUser('dana@contoso.com');
+    await bind(h, ann, { m365UserId: annAccount.id });
+    for (const member of [ann, bob, cleo, dana]) expect((await addGroupMember(h.deps, groupId, member)).ok).toBe(true);
+    expect((await setUserState(h.deps, dana, 'suspended')).ok).toBe(true);
+    // Imported from a Microsoft 365 group that holds ann already, and someone not in the directory group.
+    const m365Group = h.tenant.addGroup({ displayName: 'Sales' }, [annAccount, stranger]);
+    const at = h.clock.now().toISOString();
+    const anchor: GroupBindingRecord = { kind: 'group', connectionId, groupId, expansion: 'bound', boundMembers: 0, skippedMembers: 0, m365GroupId: m365Group.id, createdAt: at, updatedAt: at };
+    await h.inner.upsert('bindings', connectionId, groupBindingId(groupId), anchor);
+    h.tenant.reads.length = 0;
+
+    const view = await plan(h, { bind: { groupIds: [groupId] } });
+    // bob is taken over, cleo created; dana is suspended; ann is there already.
+    expect(view.memberships).toEqual([{ groupId, m365GroupId: m365Group.id, add: expect.arrayContaining([bobAccount.id, 'cleo@contoso.com']), remove: [stranger.id] }]);
+    expect(view.totals).toMatchObject({ memberAdd: 2, memberRemove: 1 });
+    expect(h.tenant.reads.filter((r) => r.startsWith('members'))).toEqual([`members ${m365Group.id} first`]);
+    expect(view.graphReads.otherRequests).toBe(3);
+    // Without a linked group, every member that belongs is added to the group that would be created.
+    await h.inner.upsert('bindings', connectionId, groupBindingId(groupId), { ...anchor, m365GroupId: undefined });
+    const created = (await plan(h, { bind: { groupIds: [groupId] } })).memberships;
+    expect(created).toEqual([{ groupId, add: expect.arrayContaining([annAccount.id, bobAccount.id, 'cleo@contoso.com']), remove: [] }]);
+    expect(created[0]?.add).toHaveLength(3);
+    // A settings change plans no membership.
+    expect((await plan(h, { settings: { exportAttributes: ['department'] } })).memberships).toEqual([]);
   });
 });
