@@ -24,7 +24,8 @@ function created(result: ImportResultRecord): boolean {
 /**
  * Gives the directory users a page created the manager their accounts have, where that manager is
  * imported on this connection too: the page's users whose manager was imported before (any job),
- * and the users imported earlier in this job whose manager is on this page. A manager the
+ * and the users imported earlier (this job, or any bound user whose binding holds a manager on this
+ * page) whose manager is on this page. A manager the
  * directory user has already is left alone. The binding holds the account's manager since the
  * link, so provisioning finds the reference set and writes nothing.
  */
@@ -38,6 +39,16 @@ export async function linkImportedManagers(deps: ImportUserDeps, jobId: string, 
     { field: 'm365ManagerId', op: 'in', values: mine.map((r) => r.m365Id) },
   ]);
   for (const doc of earlierReports) if (created(doc.data)) pairs.push({ report: doc.data.directoryId as string, managerAccount: doc.data.m365ManagerId as string });
+  // Reports imported by an earlier job (a manager named by id after a filter import, say): their
+  // bindings hold the manager their account had when they were linked.
+  const reportBindings = await queryAll<UserBindingRecord>(deps.store, 'bindings', connectionId, [
+    { field: 'kind', op: 'eq', value: 'user' },
+    { field: 'managerM365Id', op: 'in', values: mine.map((r) => r.m365Id) },
+  ]);
+  const paired = new Set(pairs.map((p) => p.report));
+  for (const doc of reportBindings) {
+    if (isBound(doc.data.via) && !paired.has(doc.data.userId)) pairs.push({ report: doc.data.userId, managerAccount: doc.data.managerM365Id as string });
+  }
   if (pairs.length === 0) return;
 
   const managers = await queryAll<UserBindingRecord>(deps.store, 'bindings', connectionId, [
