@@ -1,19 +1,12 @@
 import { licensingPermissions, markConsentUpgradeRequired, type ConsentUpgradeDeps } from '../connections/consent-upgrade';
 import { err, ok, type Result } from '../result';
 import { readConnection } from './bind-user';
-import type { M365UserGateways } from './m365-user-gateway';
+import type { M365UserGateways, SubscribedSku } from './m365-user-gateway';
 
 /** A subscribed product and its seats, as the API shows it. */
-export interface TenantLicenseView {
-  readonly skuId: string;
-  readonly skuPartNumber: string;
-  readonly appliesTo: string;
-  readonly capabilityStatus: string;
-  readonly enabled: number;
-  readonly consumed: number;
+export interface TenantLicenseView extends SubscribedSku {
   /** Seats left to assign (never below 0). */
   readonly free: number;
-  readonly servicePlans: readonly { readonly servicePlanId: string; readonly servicePlanName: string }[];
 }
 
 export type TenantLicensesRefusal =

@@ -176,15 +176,7 @@ async function hold(deps: GuardDeps, request: DeactivationRequest): Promise<void
 }
 
 /** A write an admin confirmed before it was asked for (a plan), for one bound user. */
-export interface PreReleasedWrite {
-  readonly userId: string;
-  readonly incarnation: string;
-  readonly changeSeq: number;
-  readonly m365UserId: string;
-  readonly change: GuardedChange;
-  readonly attributes: readonly string[];
-  readonly digest: string;
-}
+export type PreReleasedWrite = Omit<DeactivationRequest, 'connectionId' | 'burst'>;
 
 /**
  * Records confirmed writes as released holds: the worker's write for that user passes the guard
