@@ -11,7 +11,7 @@ import { startLocalHost, type LocalHost } from '../src/app/host/local-host';
 import { parseBenchArgs } from './support/bench-args';
 import { connectTenant } from './support/connect';
 import { sandboxCall } from './support/sandbox-call';
-import { addBenchTenants, percentile, pool, serveSandbox, startSandboxProcess, type BenchTenant, type SandboxProcess } from './support/sandbox-process';
+import { addBenchTenants, percentile, pool, servedAsSandboxChild, startSandboxProcess, type BenchTenant, type SandboxProcess } from './support/sandbox-process';
 
 /**
  * `npm run bench -- notifications [--accounts N] [--tenants T] [--rate R] [--seconds S] [--concurrency C]`:
@@ -233,9 +233,6 @@ async function runBench(settings: Settings): Promise<void> {
 }
 
 export async function run(args: string[]): Promise<void> {
-  if (args[0] === '--sandbox-child') {
-    await serveSandbox(Number(args[1]), childCommands);
-    return;
-  }
+  if (await servedAsSandboxChild(args, childCommands)) return;
   await runBench(parseBenchArgs(args, defaults, 'notifications [--accounts N] [--tenants T] [--rate R] [--seconds S] [--concurrency C]'));
 }

@@ -9,7 +9,7 @@ import { parseBenchArgs } from './support/bench-args';
 import { seedBindings, seedContosoUsers, seededAccounts, type Account } from './support/bound-accounts';
 import { connectContoso } from './support/connect';
 import { sandboxCall, type Json } from './support/sandbox-call';
-import { serveSandbox, startSandboxProcess, type ChildCommands } from './support/sandbox-process';
+import { servedAsSandboxChild, startSandboxProcess, type ChildCommands } from './support/sandbox-process';
 
 /**
  * `npm run bench -- plan [--tenant-users N] [--bound N]`: a sandbox tenant of 100,000 users, 10,000
@@ -42,10 +42,7 @@ const megabytes = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 export async function run(args: string[]): Promise<void> {
-  if (args[0] === '--sandbox-child') {
-    await serveSandbox(Number(args[1]), childCommands);
-    return;
-  }
+  if (await servedAsSandboxChild(args, childCommands)) return;
   const settings = parseBenchArgs(args, defaults, 'plan [--tenant-users N] [--bound N]');
   if (settings.bound > settings.tenantUsers) throw new Error('--bound cannot exceed --tenant-users');
   const setupStarted = performance.now();

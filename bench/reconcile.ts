@@ -13,7 +13,7 @@ import { minimumLeaseMs, startReconcile, type RunReport } from '../src/domain/re
 import { parseBenchArgs } from './support/bench-args';
 import { seedBindings, seedContosoUsers, seededAccounts, type Account } from './support/bound-accounts';
 import { connectContoso } from './support/connect';
-import { serveSandbox, startSandboxProcess, type ChildCommands } from './support/sandbox-process';
+import { servedAsSandboxChild, startSandboxProcess, type ChildCommands } from './support/sandbox-process';
 
 /**
  * `npm run bench -- reconcile [--tenant-users N] [--bound N] [--drift-percent P]`: a sandbox tenant
@@ -96,10 +96,7 @@ const seconds = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)}
 const isDelta = (r: ServedRequest): boolean => r.path.startsWith('/v1.0/users/delta');
 
 export async function run(args: string[]): Promise<void> {
-  if (args[0] === '--sandbox-child') {
-    await serveSandbox(Number(args[1]), childCommands);
-    return;
-  }
+  if (await servedAsSandboxChild(args, childCommands)) return;
   const settings = parseArgs(args);
   const setupStarted = performance.now();
   const sandbox = await startSandboxProcess('reconcile', 1);

@@ -10,7 +10,7 @@ import { startLocalHost, type LocalHost } from '../src/app/host/local-host';
 import { parseBenchArgs } from './support/bench-args';
 import { connectTenant } from './support/connect';
 import { sandboxCall } from './support/sandbox-call';
-import { addBenchTenants, driveApi, serveSandbox, startSandboxProcess, type BenchTenant, type DriveResult, type SandboxProcess } from './support/sandbox-process';
+import { addBenchTenants, driveApi, servedAsSandboxChild, startSandboxProcess, type BenchTenant, type DriveResult, type SandboxProcess } from './support/sandbox-process';
 
 /**
  * `npm run bench -- tenants [--tenants T] [--users N] [--time-scale S] [--concurrency C]`: T connected
@@ -177,9 +177,6 @@ async function runBench(settings: Settings): Promise<void> {
 }
 
 export async function run(args: string[]): Promise<void> {
-  if (args[0] === '--sandbox-child') {
-    await serveSandbox(Number(args[1]), childCommands);
-    return;
-  }
+  if (await servedAsSandboxChild(args, childCommands)) return;
   await runBench(parseBenchArgs(args, defaults, 'tenants [--tenants T] [--users N] [--time-scale S] [--concurrency C]', (key, value) => value > 0 && (key === 'timeScale' || Number.isInteger(value))));
 }

@@ -46,6 +46,16 @@ export async function serveSandbox(timeScale: number, commands: ChildCommands): 
   process.on('disconnect', () => void sandbox.close().then(() => process.exit(0)));
 }
 
+/**
+ * A benchmark's entry in the child that `startSandboxProcess` forks (`run.js <bench> --sandbox-child
+ * <timeScale>`): serves the sandbox with the benchmark's commands and says so; anywhere else, false.
+ */
+export async function servedAsSandboxChild(args: readonly string[], commands: ChildCommands): Promise<boolean> {
+  if (args[0] !== '--sandbox-child') return false;
+  await serveSandbox(Number(args[1]), commands);
+  return true;
+}
+
 export interface SandboxProcess {
   readonly url: string;
   command<T = Json>(name: string, payload?: Json): Promise<T>;
