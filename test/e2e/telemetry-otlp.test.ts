@@ -22,14 +22,16 @@ interface OtlpSpan {
 const spanKind = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
 
 /** An OTLP/HTTP receiver on loopback: keeps every span and metric export it is sent (JSON, as the http exporters send it). */
-async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; metricNames: Set<string>; close(): Promise<void> }> {
+async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; metricNames: Set<string>; raw: string[]; close(): Promise<void> }> {
   const spans: OtlpSpan[] = [];
+  const raw: string[] = [];
   const metricNames = new Set<string>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+      raw.push(Buffer.concat(chunks).toString('utf8'));
+      const body = JSON.parse(raw.at(-1) as string) as Json;
       if (req.url === '/v1/traces') {
         for (const resource of body.resourceSpans ?? []) for (const scope of resource.scopeSpans ?? []) spans.push(...(scope.spans as OtlpSpan[]));
       } else if (req.url === '/v1/metrics') {
@@ -43,6 +45,7 @@ async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; metric
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spans,
     metricNames,
+    raw,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -95,7 +98,9 @@ describe('OpenTelemetry over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
 
   it('shows one trace from the bind request through the provisioning queue to the Graph write, and the meters', async () => {
     const connection = await connectTenant(api, { domains: ['contoso.com'] });
+    const password = 'Traced-Initial-Passw0rd!';
     const user = await createUser(api, { email: 'traced.employee@contoso.com', firstName: 'Traced', lastName: 'Employee' });
+    expect((await api.api(`users/${user.id as string}/password`, { method: 'PUT', json: { password } })).status).toBe(204);
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const callerSpanId = '00f067aa0ba902b7';
     const bound = await api.api(`connections/${connection.id as string}/users/${user.id as string}`, { method: 'PUT', headers: { traceparent: `00-${traceId}-${callerSpanId}-01` } });
@@ -104,6 +109,9 @@ describe('OpenTelemetry over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
 
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
+
+    // Nothing secret leaves in the exports or the log lines: not the admin key, not the password sent to Graph.
+    for (const text of [...receiver.raw, run.output()]) for (const secret of [testAdminKey, password]) expect(text).not.toContain(secret);
 
     const trace = receiver.spans.filter((span) => span.traceId === traceId);
     const byId = new Map(trace.map((span) => [span.spanId, span]));
