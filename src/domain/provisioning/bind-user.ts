@@ -11,7 +11,7 @@ import { mailNicknameOf, valuedProperties } from './attribute-mapping';
 import { bindingClaimKey, isBound, toUserBindingView, type BindingVia, type KeptNames, type UserBindingRecord, type UserBindingView } from './binding';
 import { mutateUserBinding, readUserBinding } from './binding-records';
 import { bindingNotice, type NoticeSender } from './binding-notice';
-import { sendNudges, type NudgeReason } from './nudges';
+import { nextChange, sendNudges, type NudgeReason } from './nudges';
 
 /** What binding and unbinding need; `Services` plus the provisioning adapters satisfy it. */
 export interface BindingDeps {
@@ -122,6 +122,7 @@ function newBinding(connectionId: string, userId: string, via: BindingVia, now: 
     via,
     changeSeq: 1,
     handledChangeSeq: 0,
+    guardedChangeSeq: 1,
     attempts: 0,
     linkCount: 0,
     writeSeq: 0,
@@ -183,7 +184,7 @@ export async function attachUser(deps: BindingDeps, connection: ConnectionRecord
       ...current,
       ...(allowChanged ? { allowPrivileged: options.allowPrivileged === true ? true : undefined } : {}),
       via,
-      ...(bumped ? { changeSeq: current.changeSeq + 1, state: 'pending' as const, attempts: 0 } : {}),
+      ...(bumped ? { ...nextChange(current, 'bind'), state: 'pending' as const, attempts: 0 } : {}),
       updatedAt: now,
     };
   });
@@ -213,7 +214,7 @@ export async function detachUser(deps: BindingDeps, connectionId: string, userId
     const via = withoutSource(current.via, source);
     unbound = isBound(current.via) && !isBound(via);
     if (!unbound && sameVia(via, current.via)) return undefined;
-    return { ...current, via, ...(unbound ? { changeSeq: current.changeSeq + 1, state: 'pending' as const, attempts: 0 } : {}), updatedAt: now };
+    return { ...current, via, ...(unbound ? { ...nextChange(current, reason), state: 'pending' as const, attempts: 0 } : {}), updatedAt: now };
   });
   if (stored === undefined) return undefined;
   if (unbound) {
@@ -227,7 +228,7 @@ export async function detachUser(deps: BindingDeps, connectionId: string, userId
 /** Bumps the binding's change counter and sends the nudge: the worker brings the account in step. */
 export async function nudgeUser(deps: Pick<BindingDeps, 'store' | 'clock' | 'sender'>, connectionId: string, userId: string, reason: NudgeReason, extra: Partial<Pick<UserBindingRecord, 'passwordPending'>> = {}): Promise<boolean> {
   const now = deps.clock.now().toISOString();
-  const stored = await mutateUserBinding(deps.store, connectionId, userId, (current) => (current === undefined ? undefined : { ...current, ...extra, changeSeq: current.changeSeq + 1, updatedAt: now }));
+  const stored = await mutateUserBinding(deps.store, connectionId, userId, (current) => (current === undefined ? undefined : { ...current, ...extra, ...nextChange(current, reason), updatedAt: now }));
   if (stored === undefined) return false;
   await sendNudges(deps.sender, [{ kind: 'user', connectionId, userId, changeSeq: stored.data.changeSeq, reason, hop: 0 }]);
   return true;
@@ -323,7 +324,7 @@ export async function linkExistingAccount(
       attempts: 0,
       changeSeq,
       ...(options.push
-        ? { state: 'pending' as const }
+        ? { state: 'pending' as const, guardedChangeSeq: changeSeq }
         : // Nothing is owed to Microsoft 365: whatever an earlier binding still had outstanding is settled.
           { state: 'provisioned' as const, handledChangeSeq: changeSeq, lastSyncedAt: now }),
       updatedAt: now,

@@ -63,6 +63,12 @@ export interface UserBindingRecord {
   readonly changeSeq: number;
   /** The changeSeq the worker last finished (successfully or with a permanent error); older nudges are stale. */
   readonly handledChangeSeq: number;
+  /**
+   * The latest changeSeq given for anything but an edit of the user's own attributes (a bind, an
+   * unbind, a fan-out, a suspension, a password): while it is unhandled, the worker's writes count
+   * toward the change guard whichever nudge runs them. Absent on bindings written before it was kept.
+   */
+  readonly guardedChangeSeq?: number;
   readonly m365UserId?: string;
   readonly lastError?: BindingError;
   /** Failed attempts since the last success. */

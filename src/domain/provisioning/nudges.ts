@@ -7,6 +7,15 @@ export const nudgeReasons = ['bind', 'unbind', 'user_changed', 'suspend', 'activ
 export type NudgeReason = (typeof nudgeReasons)[number];
 
 /**
+ * The next change number of a binding, for `reason`: anything but an edit of the user's own
+ * attributes is a change the guard counts, so it moves `guardedChangeSeq` along.
+ */
+export function nextChange(current: { readonly changeSeq: number }, reason: NudgeReason): { changeSeq: number; guardedChangeSeq?: number } {
+  const changeSeq = current.changeSeq + 1;
+  return reason === 'user_changed' ? { changeSeq } : { changeSeq, guardedChangeSeq: changeSeq };
+}
+
+/**
  * "Reconcile user U on connection C": the worker reads what to do from the directory and the
  * binding. `changeSeq` is the binding's change counter when it was sent, so a nudge the worker has
  * already handled is dropped without calling Graph. `hop` counts reschedules of one nudge.

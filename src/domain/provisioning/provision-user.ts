@@ -94,6 +94,8 @@ class UserProvisioningRun {
   /** The binding document as last read or written here, so writes skip a read when nothing changed it. */
   private stored: StoredDocument<UserBindingRecord>;
   private readonly startChangeSeq: number;
+  /** Every change the run finds outstanding is an edit of the user's own attributes (see `guardedChangeSeq`). */
+  private readonly userEditsOnly: boolean;
   private logger: Logger | undefined;
   private readonly rules: ReadonlySet<ExportAttributeRule>;
   private readonly select: readonly M365UserProperty[];
@@ -114,6 +116,9 @@ class UserProvisioningRun {
     this.stored = stored;
     this.binding = stored.data;
     this.startChangeSeq = stored.data.changeSeq;
+    const guarded = stored.data.guardedChangeSeq;
+    // Whichever nudge runs first carries what is outstanding; a binding from before the field was kept goes by the nudge.
+    this.userEditsOnly = guarded === undefined ? nudge.reason === 'user_changed' : guarded <= stored.data.handledChangeSeq;
     this.note = stored.data.note;
     this.rules = new Set(connection.settings.exportAttributes);
     this.select = managesLicenses(connection, stored.data) ? [...managedProperties(this.rules), 'assignedLicenses'] : managedProperties(this.rules);
@@ -275,7 +280,7 @@ class UserProvisioningRun {
     // An admin's (or an HR feed's) edit of this user's attributes is the change itself, made one user
     // at a time: it is not counted. What a settings change, bind or reconcile fans out is, and so are
     // renames, passwords, disables and deletes whatever their cause.
-    if (change === 'update' && !passwordSet && this.nudge.reason === 'user_changed') return;
+    if (change === 'update' && !passwordSet && this.userEditsOnly) return;
     const names = [...Object.keys(attributes), ...(passwordSet ? ['passwordProfile'] : []), ...(manager === undefined ? [] : ['manager'])];
     const verdict = await guard.admit({
       connectionId: this.connection.id,

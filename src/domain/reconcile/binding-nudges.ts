@@ -3,7 +3,7 @@ import type { DocumentStore } from '../ports/document-store';
 import type { MessageSender } from '../ports/work-queue';
 import type { UserBindingRecord } from '../provisioning/binding';
 import { mutateUserBinding } from '../provisioning/binding-records';
-import { sendNudges, type NudgeReason, type UserNudge } from '../provisioning/nudges';
+import { nextChange, sendNudges, type NudgeReason, type UserNudge } from '../provisioning/nudges';
 import { mapConcurrently } from './map-concurrently';
 
 export interface NudgeDeps {
@@ -38,7 +38,7 @@ export async function bumpUnchanged(deps: NudgeDeps, examined: readonly Pick<Use
       nudge = undefined;
       if (current === undefined || current.incarnation !== seen.incarnation || current.changeSeq !== seen.changeSeq) return undefined;
       nudge = { kind: 'user', connectionId: seen.connectionId, userId: seen.userId, changeSeq: current.changeSeq + 1, reason, hop: 0 };
-      return { ...current, changeSeq: current.changeSeq + 1, updatedAt: now };
+      return { ...current, ...nextChange(current, reason), updatedAt: now };
     });
     return nudge;
   });

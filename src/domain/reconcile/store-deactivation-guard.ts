@@ -203,7 +203,7 @@ export async function resetWindow(deps: GuardDeps, connectionId: string): Promis
 
 /**
  * Writes the held count on the connection. `pause` also moves an active connection to
- * `sync_paused`; `update` only refreshes the count of a paused one; `resume` moves a paused
+ * `sync_paused` while anything is held; `update` only refreshes the count of a paused one; `resume` moves a paused
  * connection back to `active` and drops the count. The count is taken after reading the
  * connection and written only if it is unchanged, so concurrent holders converge on the true
  * number. Returns the status afterwards.
@@ -229,6 +229,9 @@ export async function setHold(deps: GuardDeps, connectionId: string, change: 'pa
       }
       if (status !== 'sync_paused') return status;
       const count = await countHeld(deps.store, connectionId);
+      // A holder that lost the race with an admin's confirm or cancel (its hold already decided)
+      // must not pause the connection again with nothing left for anyone to decide.
+      if (change === 'pause' && count === 0 && current.status !== 'sync_paused') return current.status;
       if (current.status === status && current.deactivationHold?.count === count) return status;
       next = { ...current, status, deactivationHold: { count, since: current.deactivationHold?.since ?? now }, updatedAt: now };
     }

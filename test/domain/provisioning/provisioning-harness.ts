@@ -63,6 +63,10 @@ class MemoryQueue implements MessageSender {
       this.pending.push({ ...message, deliveryCount: 0 });
     }
   }
+  /** Drops what is pending as if its sends had failed: the same message sent again is delivered. */
+  loseAll(): void {
+    for (const message of this.pending.splice(0)) this.seen.delete(message.messageId);
+  }
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -1,6 +1,7 @@
 import type { ConnectionRecord } from '../../../src/domain/connections/connection';
 import { cancelledChangeCode, cancelledDeactivationCode, guardLimit } from '../../../src/domain/reconcile/deactivation-guard';
 import { cancelDeactivations, confirmDeactivations, listHeldDeactivations } from '../../../src/domain/reconcile/held-deactivations';
+import { setHold } from '../../../src/domain/reconcile/store-deactivation-guard';
 import { testConnectionId } from '../provisioning/provisioning-harness';
 import { ReconcileHarness } from './reconcile-harness';
 
@@ -112,6 +113,17 @@ describe('mass-deactivation guard', () => {
       expect(await confirmDeactivations(heldDeps(), testConnectionId)).toMatchObject({ ok: false, error: { code: 'nothing_held' } });
     });
 
+    it('stays active when a worker that held one of them pauses late, after the admin confirmed them all', async () => {
+      expect(await confirmDeactivations(heldDeps(), testConnectionId)).toMatchObject({ ok: true, value: { status: 'active' } });
+      // A holder still retrying its pause (its write lost a race) lands after the confirm's resume.
+      expect(await setHold(heldDeps(), testConnectionId, 'pause')).toBe('active');
+      const after = await connection();
+      expect(after.status).toBe('active');
+      expect(after.deactivationHold).toBeUndefined();
+      await h.drain();
+      for (const { m365UserId } of users.slice(0, 4)) expect(enabled(m365UserId)).toBe(false);
+    });
+
     it('keeps the accounts enabled when an admin cancels, marks the bindings, and retries nothing', async () => {
       const cancelled = await cancelDeactivations(heldDeps(), testConnectionId);
       expect(cancelled).toEqual({ ok: true, value: { status: 'active', cancelled: 4 } });
@@ -196,6 +208,19 @@ describe('mass-deactivation guard', () => {
       expect(surname(changed.m365UserId)).not.toBe('Changed again');
       expect(surname(changed.m365UserId)).not.toBe('Renamed');
       expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 1 } });
+    });
+
+    it('does not count the edits of users whose nudges were lost and sent again by the safety net', async () => {
+      expect(await confirmDeactivations(heldDeps(), testConnectionId)).toMatchObject({ ok: true, value: { status: 'active' } });
+      await h.drain();
+      // Three edits (more than the guard's 2) whose nudges never reach the queue.
+      for (const { user } of users.slice(0, 3)) await h.changeUser(user.id, { lastName: 'Edited while the queue was down' });
+      h.queue.loseAll();
+      h.clock.advance(6 * 60_000);
+      expect((await h.reconcileOnce()).safetyNet).toMatchObject({ stuck: 3 });
+      await h.drain();
+      for (const { m365UserId } of users.slice(0, 3)) expect(surname(m365UserId)).toBe('Edited while the queue was down');
+      expect((await connection()).status).toBe('active');
     });
 
     it('does not count an edit of one user in the directory: it is the change itself', async () => {
