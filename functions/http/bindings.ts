@@ -3,6 +3,7 @@ import { cursorSchema, errorResponses, errorSchema, limitSchema, pageSchema } fr
 import { defineRoute } from '../../src/app/http/route';
 import { provisioningFor } from '../../src/app/provisioning-services';
 import { licenseListSchema } from '../../src/domain/connections/connection';
+import { userSummarySchema } from '../../src/domain/directory/user-schemas';
 import { bindingStates } from '../../src/domain/provisioning/binding';
 import { bindingApiError } from '../../src/domain/provisioning/binding-failures';
 import { countBindings, getGroupBinding, listGroupBindings, getUserBinding, listUserBindings } from '../../src/domain/provisioning/binding-queries';
@@ -20,6 +21,7 @@ const bindingErrorSchema = z.object({ code: z.string(), message: z.string(), at:
 const userBindingSchema = z.object({
   connectionId: z.string(),
   userId: z.string(),
+  user: userSummarySchema.optional(),
   state: z.enum(bindingStates),
   bound: z.boolean().meta({ description: 'False once unbound; the record stays, showing the deactivation' }),
   via: z.object({ direct: z.boolean(), groups: z.array(z.string()) }),
@@ -66,7 +68,7 @@ const m365GroupSchema = z
   })
   .meta({ description: 'The bound group as a Microsoft 365 security group; absent until its first sync starts' });
 
-const groupBindingWithM365Schema = groupBindingSchema.extend({ m365Group: m365GroupSchema.optional() });
+const groupBindingWithM365Schema = groupBindingSchema.extend({ m365Group: m365GroupSchema.optional() }).meta({ id: 'GroupBindingWithM365Group' });
 
 const bindingCountsSchema = z.object({
   users: z.object({ total: z.number().int(), pending: z.number().int(), provisioned: z.number().int(), error: z.number().int(), deprovisioned: z.number().int() }),

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { cursorSchema, errorResponses, limitSchema, pageSchema } from '../../src/app/http/common-schemas';
 import { defineRoute } from '../../src/app/http/route';
+import { groupSummarySchema } from '../../src/domain/directory/group-schemas';
+import { userSummarySchema } from '../../src/domain/directory/user-schemas';
 import { listEvents, provisioningEventTypes } from '../../src/domain/provisioning/provisioning-events';
 
 const eventSchema = z.object({
@@ -8,7 +10,9 @@ const eventSchema = z.object({
   type: z.enum(provisioningEventTypes),
   connectionId: z.string(),
   userId: z.string().optional(),
+  user: userSummarySchema.optional(),
   groupId: z.string().optional(),
+  group: groupSummarySchema.optional(),
   m365UserId: z.string().optional(),
   m365GroupId: z.string().optional(),
   changedAttributes: z.array(z.string()).meta({ description: 'Names of the attributes written, never their values' }),

@@ -3,6 +3,7 @@ import { cursorSchema, errorResponses, errorSchema, limitSchema } from '../../sr
 import { defineRoute } from '../../src/app/http/route';
 import { reconcileFor } from '../../src/app/reconcile-services';
 import { connectionStatuses } from '../../src/domain/connections/connection-state';
+import { userSummarySchema } from '../../src/domain/directory/user-schemas';
 import { ApiError } from '../../src/domain/errors';
 import { InvalidCursorError } from '../../src/domain/ports/document-store';
 import { guardedChanges } from '../../src/domain/reconcile/deactivation-guard';
@@ -98,6 +99,7 @@ export const listHeldDeactivationsRoute = defineRoute({
         items: z.array(
           z.object({
             userId: z.string(),
+            user: userSummarySchema.optional(),
             m365UserId: z.string(),
             heldAt: z.string(),
             change: z.enum(guardedChanges).meta({ description: 'deactivate and delete count against deactivationGuard; update (attributes, password) and rename (userPrincipalName) against changeGuard' }),

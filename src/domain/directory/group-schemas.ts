@@ -18,6 +18,9 @@ export const groupSchema = z.object({
   updatedAt: z.string(),
 }).meta({ id: 'Group' });
 
+/** A group's name, next to its id in a list (events); absent once the group is deleted. */
+export const groupSummarySchema = groupSchema.pick({ name: true }).meta({ id: 'GroupSummary', description: 'The group as the directory holds it now; absent once the group is deleted' });
+
 export type CreateGroupInput = z.output<typeof createGroupSchema>;
 export type GroupPatch = z.output<typeof patchGroupSchema>;
 export type Group = z.output<typeof groupSchema>;

@@ -121,6 +121,9 @@ export const userSchema = z.object({
   updatedAt: z.string(),
 }).meta({ id: 'User' });
 
+/** Who a user is, next to their id in a list (bindings, held changes, events); absent once they are deleted. */
+export const userSummarySchema = userSchema.pick({ email: true, displayName: true }).meta({ id: 'UserSummary', description: "Who the user is, as the directory holds them now; absent once the user is deleted" });
+
 /** PUT /api/users/{id}/password. The policy (length, not the email or username) is checked by the use case. */
 export const setPasswordSchema = z.strictObject({ password: z.string().min(1).max(256) });
 

@@ -4,6 +4,7 @@ import { bindingStates, toGroupBindingView, toUserBindingView, type BindingError
 import { readGroupBinding, readUserBinding } from './binding-records';
 import { groupSyncRecordId, type GroupSyncRecord } from '../group-sync/group-sync-record';
 import { readConnection } from './bind-user';
+import { withNames, type Named } from '../directory/directory-names';
 
 export type BindingQueryFailure = { readonly code: 'connection_not_found' | 'binding_not_found' | 'invalid_cursor'; readonly message: string };
 
@@ -16,11 +17,13 @@ async function connectionExists(store: DocumentStore, connectionId: string): Pro
   return (await readConnection(store, connectionId)) !== undefined;
 }
 
-export async function getUserBinding(deps: { readonly store: DocumentStore }, connectionId: string, userId: string): Promise<Result<UserBindingView, BindingQueryFailure>> {
+/** One user's binding, with who the user is (absent once they are deleted from the directory). */
+export async function getUserBinding(deps: { readonly store: DocumentStore }, connectionId: string, userId: string): Promise<Result<Named<UserBindingView>, BindingQueryFailure>> {
   if (!(await connectionExists(deps.store, connectionId))) return err({ code: 'connection_not_found', message: `connection ${connectionId} not found` });
   const doc = await readUserBinding(deps.store, connectionId, userId);
   if (doc === undefined) return err({ code: 'binding_not_found', message: `user ${userId} is not bound to connection ${connectionId}` });
-  return ok(toUserBindingView(doc.data));
+  const [named] = await withNames(deps.store, [toUserBindingView(doc.data)]);
+  return ok(named as Named<UserBindingView>);
 }
 
 async function page<T, V>(store: DocumentStore, connectionId: string, where: Condition[], query: { limit: number; cursor?: string }, view: (record: T) => V): Promise<Result<Page<V>, BindingQueryFailure>> {
@@ -34,11 +37,13 @@ async function page<T, V>(store: DocumentStore, connectionId: string, where: Con
   }
 }
 
-/** The user bindings of a connection, by user id, optionally of one state. */
-export function listUserBindings(deps: { readonly store: DocumentStore }, connectionId: string, query: { state?: BindingState; limit: number; cursor?: string }): Promise<Result<Page<UserBindingView>, BindingQueryFailure>> {
+/** The user bindings of a connection, by user id, optionally of one state; each with who the user is. */
+export async function listUserBindings(deps: { readonly store: DocumentStore }, connectionId: string, query: { state?: BindingState; limit: number; cursor?: string }): Promise<Result<Page<Named<UserBindingView>>, BindingQueryFailure>> {
   const where: Condition[] = [{ field: 'kind', op: 'eq', value: 'user' }];
   if (query.state !== undefined) where.push({ field: 'state', op: 'eq', value: query.state });
-  return page<UserBindingRecord, UserBindingView>(deps.store, connectionId, where, query, toUserBindingView);
+  const found = await page<UserBindingRecord, UserBindingView>(deps.store, connectionId, where, query, toUserBindingView);
+  if (!found.ok) return found;
+  return ok({ ...found.value, items: await withNames(deps.store, found.value.items) });
 }
 
 /** How a bound group stands as a Microsoft 365 security group (from its `m365group:<id>` record). */

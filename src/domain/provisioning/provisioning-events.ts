@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Condition, DocumentStore } from '../ports/document-store';
 import type { Metrics } from '../ports/metrics';
+import { withNames, type Named } from '../directory/directory-names';
 
 /** Success events (DESIGN.md point 13); failures show on the binding and in logs instead. */
 export const provisioningEventTypes = [
@@ -67,8 +68,11 @@ export interface EventQuery {
   readonly cursor?: string;
 }
 
-/** Events newest first, with cursor paging; across connections when none is given. */
-export async function listEvents(deps: { readonly store: DocumentStore }, query: EventQuery): Promise<{ items: ProvisioningEvent[]; nextCursor?: string }> {
+/**
+ * Events newest first, with cursor paging; across connections when none is given. Each names its
+ * user or group as the directory holds them now (not as they were: events store ids only).
+ */
+export async function listEvents(deps: { readonly store: DocumentStore }, query: EventQuery): Promise<{ items: Named<ProvisioningEvent>[]; nextCursor?: string }> {
   const where: Condition[] = [];
   if (query.userId !== undefined) where.push({ field: 'userId', op: 'eq', value: query.userId });
   if (query.type !== undefined) where.push({ field: 'type', op: 'eq', value: query.type });
@@ -81,5 +85,5 @@ export async function listEvents(deps: { readonly store: DocumentStore }, query:
     limit: query.limit,
     ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
   });
-  return { items: page.items.map((doc) => doc.data), ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) };
+  return { items: await withNames(deps.store, page.items.map((doc) => doc.data)), ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) };
 }

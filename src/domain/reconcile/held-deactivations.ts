@@ -1,5 +1,6 @@
 import type { ConnectionStatus } from '../connections/connection-state';
 import type { ConnectionRecord } from '../connections/connection';
+import { withNames, type Named } from '../directory/directory-names';
 import type { Condition } from '../ports/document-store';
 import { mutateUserBinding } from '../provisioning/binding-records';
 import { err, ok, type Result } from '../result';
@@ -28,7 +29,8 @@ export interface HeldDeactivationView {
 export interface HeldDeactivationsPage {
   readonly status: ConnectionStatus;
   readonly count: number;
-  readonly items: HeldDeactivationView[];
+  /** Each with who the user is, as the directory holds them now (absent once deleted). */
+  readonly items: Named<HeldDeactivationView>[];
   readonly nextCursor?: string;
 }
 
@@ -60,7 +62,7 @@ export async function listHeldDeactivations(deps: GuardDeps, connectionId: strin
   return ok({
     status: connection.status,
     count,
-    items: page.items.map(({ data }) => ({ userId: data.userId, m365UserId: data.m365UserId, heldAt: data.heldAt, change: data.change ?? 'deactivate', attributes: data.attributes ?? ['accountEnabled'] })),
+    items: await withNames(deps.store, page.items.map(({ data }): HeldDeactivationView => ({ userId: data.userId, m365UserId: data.m365UserId, heldAt: data.heldAt, change: data.change ?? 'deactivate', attributes: data.attributes ?? ['accountEnabled'] }))),
     ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
   });
 }
