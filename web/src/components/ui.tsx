@@ -1,6 +1,7 @@
 import type { ComponentChildren, JSX } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure } from '../api/client';
+import { href } from '../router';
 
 /** Loads data for a view; reloads when `deps` change or `reload()` is called. */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { data: T | undefined; error: string | undefined; loading: boolean; reload: () => void } {
@@ -205,5 +206,19 @@ export function Table({ caption, head, children, empty }: { caption: string; hea
       </table>
       {empty === undefined ? null : <p class="muted empty">{empty}</p>}
     </div>
+  );
+}
+
+/**
+ * A user or group a table row is about: linked by what an admin knows it by (a user's email, a
+ * group's name) with `detail` (a display name) under it; by its id once the directory no longer has it.
+ */
+export function DirectoryLink({ page, id, label, detail }: { page: 'users' | 'groups'; id: string; label: string | undefined; detail?: string | undefined }): JSX.Element {
+  if (label === undefined) return <a href={href(page, id)}>{id}</a>;
+  return (
+    <>
+      <a href={href(page, id)} class="subject">{label}</a>
+      {detail === undefined || detail === label ? null : <span class="subject-detail">{detail}</span>}
+    </>
   );
 }

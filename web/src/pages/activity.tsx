@@ -3,8 +3,8 @@ import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import type { ProvisioningEvent } from '../api/types';
 import { useConnections } from '../components/connections';
-import { ErrorNote, Field, formatTime, Loading, Pager, Table, useLoad, usePager } from '../components/ui';
-import { href, replaceQuery } from '../router';
+import { DirectoryLink, ErrorNote, Field, formatTime, Loading, Pager, Table, useLoad, usePager } from '../components/ui';
+import { replaceQuery } from '../router';
 
 const eventTypes: readonly ProvisioningEvent['type'][] = ['user_create_provision', 'user_update_provision', 'user_password_update_provision', 'user_deprovision', 'group_create_provision', 'group_update_provision', 'group_membership_provision'];
 
@@ -79,7 +79,7 @@ export function ActivityPage({ query }: { query: URLSearchParams }): JSX.Element
                 <td>{formatTime(e.at)}</td>
                 <td>{e.type.replace(/_/g, ' ')}</td>
                 <td>{names.get(e.connectionId) ?? e.connectionId}</td>
-                <td>{e.userId !== undefined ? <a href={href('users', e.userId)}>{e.userId}</a> : e.groupId !== undefined ? <a href={href('groups', e.groupId)}>{e.groupId}</a> : '—'}</td>
+                <td>{e.userId !== undefined ? <DirectoryLink page="users" id={e.userId} label={e.user?.email} detail={e.user?.displayName} /> : e.groupId !== undefined ? <DirectoryLink page="groups" id={e.groupId} label={e.group?.name} /> : '—'}</td>
                 <td>
                   {e.changedAttributes.join(', ') || '—'}
                   {e.addedMembers === undefined ? null : ` +${e.addedMembers} members`}

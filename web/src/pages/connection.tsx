@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import type { BindingCounts, Connection, ConnectionSettings, ExportAttribute, Plan } from '../api/types';
 import { PlanView } from '../components/plan';
-import { Badge, Confirm, ErrorNote, Field, formatTime, InfoNote, Loading, messageOf, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
+import { Badge, Confirm, DirectoryLink, ErrorNote, Field, formatTime, InfoNote, Loading, messageOf, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
 import { href, navigate } from '../router';
 import { startConsent } from './connections';
 
@@ -329,7 +329,7 @@ function Bindings({ connectionId }: { connectionId: string }): JSX.Element {
           <Table caption="User bindings" head={['User', 'State', 'Microsoft 365 object id', 'Last error', 'Attempts', 'Last sync']} empty={page.data.items.length === 0 ? 'No binding.' : undefined}>
             {page.data.items.map((b) => (
               <tr key={b.userId}>
-                <td><a href={href('users', b.userId)}>{b.userId}</a></td>
+                <td><DirectoryLink page="users" id={b.userId} label={b.user?.email} detail={b.user?.displayName} /></td>
                 <td><Badge value={b.state} /></td>
                 <td class="mono">{b.m365UserId ?? '—'}</td>
                 <td>{b.lastError === undefined ? '—' : `${b.lastError.code}: ${b.lastError.message}`}</td>

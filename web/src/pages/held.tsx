@@ -2,8 +2,8 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import { ConnectionPicker, useConnections } from '../components/connections';
-import { Badge, Confirm, ErrorNote, formatTime, InfoNote, Loading, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
-import { href, replaceQuery } from '../router';
+import { Badge, Confirm, DirectoryLink, ErrorNote, formatTime, InfoNote, Loading, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
+import { replaceQuery } from '../router';
 
 export function HeldPage({ canWrite, query }: { canWrite: boolean; query: URLSearchParams }): JSX.Element {
   const connections = useConnections();
@@ -44,7 +44,7 @@ export function HeldPage({ canWrite, query }: { canWrite: boolean; query: URLSea
           <Table caption="Held changes" head={['User', 'Change', 'Attributes', 'Microsoft 365 object id', 'Held since']} empty={held.data.items.length === 0 ? 'Nothing is held.' : undefined}>
             {held.data.items.map((h) => (
               <tr key={h.userId}>
-                <td><a href={href('users', h.userId)}>{h.userId}</a></td>
+                <td><DirectoryLink page="users" id={h.userId} label={h.user?.email} detail={h.user?.displayName} /></td>
                 <td><Badge value={h.change} /></td>
                 <td>{h.attributes.join(', ') || '—'}</td>
                 <td class="mono">{h.m365UserId}</td>
