@@ -107,6 +107,10 @@ describe('security groups over the admin API, against the sandbox tenant', () =>
     expect((await host.api(`groups/${group.id as string}`, { method: 'PATCH', json: { name: 'Cabin Crew' } })).status).toBe(200);
     expect(await m365Group('Cabin Crew')).toMatchObject({ id: m365.id, mailNickname: 'FlightCrew' });
     expect(await events(host, { connectionId, type: 'group_update_provision' })).toEqual([expect.objectContaining({ changedAttributes: ['displayName'], m365GroupId: m365.id })]);
+    // Events name the group as the directory calls it now, the create event too.
+    const groupEvents = (await events(host, { connectionId })).filter((e) => e.groupId === group.id);
+    expect(groupEvents.length).toBeGreaterThanOrEqual(3);
+    expect(groupEvents.map((e) => e.group)).toEqual(groupEvents.map(() => ({ name: 'Cabin Crew' })));
     const memberships = await events(host, { connectionId, type: 'group_membership_provision' });
     // Members join as they get provisioned (one event or several); each correction is one event.
     const counts = memberships.map((e) => [e.addedMembers as number, e.removedMembers as number]);
@@ -129,5 +133,13 @@ describe('security groups over the admin API, against the sandbox tenant', () =>
     const bound = async () => ((await json(await host.api(`connections/${connectionId}/groups`))).items as Json[]).some((b) => b.groupId === group.id);
     await eventually(async () => ((await bound()) ? undefined : true), 15_000, 'the group binding to go');
     expect((await sandbox.graph(`/groups/${m365.id as string}?$select=id,displayName`)).body).toMatchObject({ id: m365.id, displayName: 'Ground Crew' });
+
+    // Deleted from the directory, the group's events keep its id only.
+    const groupEvents = async () => (await events(host, { connectionId })).filter((e) => e.groupId === group.id);
+    expect((await groupEvents()).map((e) => e.group)).toContainEqual({ name: 'Ground Crew' });
+    expect((await host.api(`groups/${group.id as string}`, { method: 'DELETE' })).status).toBe(204);
+    const left = await groupEvents();
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.filter((e) => 'group' in e)).toEqual([]);
   });
 });

@@ -147,6 +147,36 @@ describe('provisioning over the admin API, against the sandbox tenant', () => {
     expect((await bindingOf(host, connection.id as string, user.id as string)).m365UserId).toBe(binding.m365UserId);
   });
 
+  it('names the user of each binding and event as the directory holds them now; a user deleted from it keeps only the id', async () => {
+    const kept = await newUser({ firstName: 'Grace', lastName: 'Hopper' });
+    const gone = await newUser();
+    for (const user of [kept, gone]) {
+      expect((await bind(user.id as string)).status).toBe(202);
+      await bindingIn(host, connection.id as string, user.id as string, 'provisioned');
+    }
+    expect((await host.api(`users/${kept.id as string}`, { method: 'PATCH', json: { displayName: 'Rear Admiral Hopper' } })).status).toBe(200);
+    expect((await host.api(`users/${gone.id as string}`, { method: 'DELETE' })).status).toBe(204);
+    await bindingIn(host, connection.id as string, gone.id as string, 'deprovisioned');
+    const named = { email: kept.email, displayName: 'Rear Admiral Hopper' };
+
+    const listed = await host.api(`connections/${connection.id as string}/users?limit=500`);
+    expect(listed.status).toBe(200);
+    const items = (await json(listed)).items as Json[];
+    expect(items.find((b) => b.userId === kept.id)).toMatchObject({ user: named });
+    expect(items.find((b) => b.userId === gone.id)).not.toHaveProperty('user');
+    // The other users of the page are named too (one read per user, not a partial page).
+    expect(items.filter((b) => b.user === undefined).map((b) => b.userId)).toEqual([gone.id]);
+    expect(await bindingOf(host, connection.id as string, kept.id as string)).toMatchObject({ user: named });
+    expect(await bindingOf(host, connection.id as string, gone.id as string)).not.toHaveProperty('user');
+
+    const keptEvents = await events(host, { userId: kept.id as string });
+    expect(keptEvents.length).toBeGreaterThan(0);
+    expect(keptEvents.map((e) => e.user)).toEqual(keptEvents.map(() => named));
+    const goneEvents = await events(host, { userId: gone.id as string });
+    expect(goneEvents.length).toBeGreaterThan(0);
+    expect(goneEvents.filter((e) => 'user' in e)).toEqual([]);
+  });
+
   it('lists events newest first with cursor paging and filters', async () => {
     const first = await json(await host.api(`events?connectionId=${connection.id as string}&limit=2`));
     expect(first.items).toHaveLength(2);

@@ -77,7 +77,9 @@ describe('reconcile over the admin API, against the sandbox tenant', () => {
     const lowered = await host.api(connectionPath(), { method: 'PATCH', json: { settings: { deactivationGuard: { maxUsers: 2, maxPercent: 100 } } } });
     expect(lowered.status).toBe(200);
 
-    for (const { user } of users) expect((await host.api(`users/${user.id as string}/suspend`, { method: 'POST' })).status).toBe(200);
+    // Two are suspended, the third deleted from the directory.
+    for (const { user } of users.slice(0, 2)) expect((await host.api(`users/${user.id as string}/suspend`, { method: 'POST' })).status).toBe(200);
+    expect((await host.api(`users/${users[2]?.user.id as string}`, { method: 'DELETE' })).status).toBe(204);
 
     const paused = await eventually(async () => {
       const current = await json(await host.api(connectionPath()));
@@ -90,6 +92,10 @@ describe('reconcile over the admin API, against the sandbox tenant', () => {
     const held = await json(await host.api(`${connectionPath()}/deactivations`));
     expect(held).toMatchObject({ status: 'sync_paused', count: 3 });
     expect(held.items.map((i: Json) => i.userId).sort()).toEqual(users.map(({ user }) => user.id).sort());
+    // Each held change names its user as the directory holds them; the deleted one shows its id only.
+    const heldOf = (id: string): Json => held.items.find((i: Json) => i.userId === id);
+    for (const { user } of users.slice(0, 2)) expect(heldOf(user.id as string).user).toEqual({ email: user.email, displayName: user.displayName });
+    expect(heldOf(users[2]?.user.id as string)).not.toHaveProperty('user');
 
     const confirmed = await host.api(`${connectionPath()}/deactivations/confirm`, { method: 'POST' });
     expect(confirmed.status).toBe(200);
