@@ -192,6 +192,8 @@ describe('admin console (Chromium)', () => {
     mark('6');
     await page.goto(`${base}/#/connections`);
     await page.getByRole('link', { name: 'Contoso' }).click();
+    // The bound users are listed by email, not by id.
+    await page.getByRole('region', { name: 'User bindings (table)' }).getByRole('link', { name: 'sam.taylor@contoso.com', exact: true }).waitFor();
     await page.getByLabel('Guard: most users deactivated per hour').fill('1');
     await page.getByLabel('Guard: most accounts rewritten per hour').fill('1');
     await page.getByRole('button', { name: 'Review changes' }).click();
@@ -231,7 +233,10 @@ describe('admin console (Chromium)', () => {
       20_000,
       'two held deactivations',
     );
-    expect(await page.getByRole('region', { name: 'Held changes (table)' }).getByRole('row', { name: /deactivate/ }).count()).toBe(2);
+    const heldTable = page.getByRole('region', { name: 'Held changes (table)' });
+    expect(await heldTable.getByRole('row', { name: /deactivate/ }).count()).toBe(2);
+    // Each held change names its user by email: who is about to be disabled.
+    for (const email of ['avery.archer@contoso.com', 'avery.irving24@contoso.com']) expect(await heldTable.getByRole('link', { name: email, exact: true }).count()).toBe(1);
     await check('held');
     await page.getByRole('button', { name: 'Confirm 2 held changes' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Make 2 changes' }).click();
@@ -264,6 +269,10 @@ describe('admin console (Chromium)', () => {
     await check('users');
     await page.getByRole('link', { name: 'Activity', exact: true }).click();
     await page.getByRole('cell', { name: 'user create provision' }).first().waitFor();
+    // Events name their user by email and their group by name.
+    const eventsTable = page.getByRole('region', { name: 'Events (table)' });
+    await eventsTable.getByRole('link', { name: 'sam.taylor@contoso.com', exact: true }).first().waitFor();
+    await eventsTable.getByRole('link', { name: 'Engineers', exact: true }).first().waitFor();
     await check('activity');
     await page.getByRole('link', { name: 'Reconcile', exact: true }).click();
     await page.getByRole('button', { name: 'Run now' }).click();

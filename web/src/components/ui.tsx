@@ -209,6 +209,12 @@ export function Table({ caption, head, children, empty }: { caption: string; hea
   );
 }
 
+/** An email may wrap after its `@` (a narrow column shows the local part over the domain), nowhere else. */
+function withBreakAfterAt(text: string): ComponentChildren {
+  const at = text.indexOf('@');
+  return at < 0 ? text : <>{text.slice(0, at + 1)}<wbr />{text.slice(at + 1)}</>;
+}
+
 /**
  * A user or group a table row is about: linked by what an admin knows it by (a user's email, a
  * group's name) with `detail` (a display name) under it; by its id once the directory no longer has it.
@@ -217,7 +223,7 @@ export function DirectoryLink({ page, id, label, detail }: { page: 'users' | 'gr
   if (label === undefined) return <a href={href(page, id)}>{id}</a>;
   return (
     <>
-      <a href={href(page, id)} class="subject">{label}</a>
+      <a href={href(page, id)} class="subject">{withBreakAfterAt(label)}</a>
       {detail === undefined || detail === label ? null : <span class="subject-detail">{detail}</span>}
     </>
   );
