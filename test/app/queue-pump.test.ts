@@ -282,8 +282,11 @@ describe('startQueuePump', () => {
     await renewLock.mock.results[0]!.value;
     clock.advance(lockDurationMs / 2 + 1);
     expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
+    const complete = jest.spyOn(queue, 'complete');
     finish!();
-    await sleep(30);
+    // Completed, not merely left to a lock that runs out.
+    await waitFor(() => complete.mock.results.length === 1);
+    await complete.mock.results[0]!.value;
     clock.advance(2 * lockDurationMs);
     expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
   });

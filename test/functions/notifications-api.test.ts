@@ -1,7 +1,7 @@
 import { InvocationContext } from '@azure/functions';
 import { subscriptionsTimer } from '../../functions/timer/subscriptions';
 import { startTestHost, type TestHost } from '../support/test-host';
-import { bindingIn, connectTenant, createUser, eventually, events, finishedJob, json, SandboxClient, startImport, type Json } from './provisioning-support';
+import { bindingIn, connectTenant, createUser, eventually, events, finishedJob, json, reconcileLeaseFree, SandboxClient, startImport, type Json } from './provisioning-support';
 
 interface SubscriptionView {
   readonly id: string;
@@ -109,8 +109,8 @@ describe('change notifications, end to end against the sandbox tenant', () => {
     const lastRun = await eventually(async () => (await json(await host.api(`connections/${connection.id as string}/reconcile`))).lastRun, 10_000, 'a delta run');
     expect(lastRun.outcome).toBe('completed');
 
-    // The run keeps its lease a moment after it finishes; a missed event then starts another.
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The run keeps its lease a moment after it finishes; once it lets go, a missed event starts another.
+    await reconcileLeaseFree(host, connection.id as string);
     const groups = after.find((s) => s.resource === 'groups') as SubscriptionView;
     expect((await sandbox.control(`subscriptions/${groups.id}/lifecycle`, { method: 'POST', body: { event: 'missed' } })).status).toBe(204);
     await eventually(async () => {
