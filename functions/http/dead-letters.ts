@@ -40,10 +40,10 @@ export const listDeadLettersRoute = defineRoute({
   method: 'GET',
   route: 'dead-letters',
   auth: 'reader',
-  summary: 'List the dead letters of a work queue, with why each was set aside, a page at a time',
+  summary: 'List the dead letters of a work queue, with why each was set aside',
   tags: ['operations'],
   query: z.strictObject({ queue: queueSchema, limit: limitSchema, cursor: cursorSchema.optional() }),
-  responses: { 200: { description: 'A page of dead letters of the queue', schema: pageSchema(deadLetterView) }, ...errorResponses },
+  responses: { 200: { description: 'Dead letters of the queue', schema: pageSchema(deadLetterView) }, ...errorResponses },
   handler: async ({ query, services }) => {
     const page = await services.deadLetters.deadLetters(query.queue, { limit: query.limit, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) });
     const items = page.items.map((dead) => toView(query.queue, dead));

@@ -132,7 +132,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
 
     describe('dead letters: paging', () => {
       /** Dead-letters `count` messages of `queue` at the same instant (no order from time alone). */
-      async function deadLetterMany(queue: WorkQueue, name: 'imports' | 'directory-commands', count: number, prefix = name): Promise<void> {
+      async function deadLetterMany(queue: WorkQueue, name: 'imports' | 'directory-commands', count: number, prefix: string = name): Promise<void> {
         await queue.send(name, Array.from({ length: count }, (_, i) => message(`${prefix}-${i + 1}`)));
         for (const received of await queue.receive(name, { maxMessages: count, sessions: false })) await queue.deadLetter(received, 'bad');
       }
