@@ -68,7 +68,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   });
   closers.push(() => telemetry.shutdown());
   const baseLogger = overrides.logger ?? createLogger({ level: config.logLevel });
-  const logger = telemetry.exporting ? tracedLogger(baseLogger, { records: config.applicationInsightsConnectionString !== undefined, level: config.logLevel }) : baseLogger;
+  const logger = telemetry.exporting ? tracedLogger(baseLogger, { level: config.logLevel }) : baseLogger;
   const clock = overrides.clock ?? systemClock;
   // better-sqlite3 is a native module: loaded only when the embedded store or queue is used, so
   // the Azure configuration (Cosmos DB and Service Bus) never needs a binary built for its Node.

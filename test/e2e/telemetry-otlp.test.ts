@@ -21,9 +21,19 @@ interface OtlpSpan {
 
 const spanKind = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
 
-/** An OTLP/HTTP receiver on loopback: keeps every span and metric export it is sent (JSON, as the http exporters send it). */
-async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; metricNames: Set<string>; raw: string[]; close(): Promise<void> }> {
+/** A log record as the OTLP/HTTP JSON encoding carries it. */
+interface OtlpLogRecord {
+  readonly traceId?: string;
+  readonly spanId?: string;
+  readonly severityNumber?: number;
+  readonly severityText?: string;
+  readonly body?: { stringValue?: string };
+}
+
+/** An OTLP/HTTP receiver on loopback: keeps every span, metric and log export it is sent (JSON, as the http exporters send it). */
+async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; metricNames: Set<string>; logRecords: OtlpLogRecord[]; raw: string[]; close(): Promise<void> }> {
   const spans: OtlpSpan[] = [];
+  const logRecords: OtlpLogRecord[] = [];
   const raw: string[] = [];
   const metricNames = new Set<string>();
   const server = http.createServer((req, res) => {
@@ -36,6 +46,8 @@ async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; metric
         for (const resource of body.resourceSpans ?? []) for (const scope of resource.scopeSpans ?? []) spans.push(...(scope.spans as OtlpSpan[]));
       } else if (req.url === '/v1/metrics') {
         for (const resource of body.resourceMetrics ?? []) for (const scope of resource.scopeMetrics ?? []) for (const metric of scope.metrics ?? []) metricNames.add(metric.name as string);
+      } else if (req.url === '/v1/logs') {
+        for (const resource of body.resourceLogs ?? []) for (const scope of resource.scopeLogs ?? []) logRecords.push(...(scope.logRecords as OtlpLogRecord[]));
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
@@ -45,6 +57,7 @@ async function startReceiver(): Promise<{ url: string; spans: OtlpSpan[]; metric
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spans,
     metricNames,
+    logRecords,
     raw,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -143,6 +156,13 @@ describe('OpenTelemetry over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const lines = run.output().split('\n').filter((line) => line.includes(`"trace_id":"${traceId}"`)).map((line) => JSON.parse(line) as Json);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(byId.has(line.span_id as string)).toBe(true);
+    // ...and reach the OTLP receiver as log records of that trace, with their severity.
+    const records = receiver.logRecords.filter((record) => record.traceId === traceId);
+    expect(records.map((record) => record.body?.stringValue)).toEqual(expect.arrayContaining(lines.map((line) => line.msg)));
+    for (const record of records) {
+      expect(byId.has(record.spanId as string)).toBe(true);
+      expect(record).toMatchObject({ severityNumber: expect.any(Number), severityText: expect.stringMatching(/^(DEBUG|INFO|WARN|ERROR)$/) });
+    }
 
     // The meters went out over OTLP too.
     expect([...receiver.metricNames]).toEqual(expect.arrayContaining(['m365bridge.graph.requests', 'm365bridge.queue.depth']));

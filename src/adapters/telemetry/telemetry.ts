@@ -1,10 +1,12 @@
 import { context, metrics, propagation, ProxyTracerProvider, trace, type Meter } from '@opentelemetry/api';
 import type { TokenCredential } from '@azure/identity';
 import { logs } from '@opentelemetry/api-logs';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { MeterProvider, MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { setTracingActive } from './spans';
@@ -12,7 +14,7 @@ import { setTracingActive } from './spans';
 /** Where telemetry goes. Azure Monitor and OTLP can both be on: the OTLP exporters then join the distro's pipelines. */
 export interface TelemetryOptions {
   readonly serviceName: string;
-  /** OTEL_EXPORTER_OTLP_ENDPOINT: spans and metrics go there over OTLP/HTTP (`/v1/traces`, `/v1/metrics`). */
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: spans, metrics and log records go there over OTLP/HTTP (`/v1/traces`, `/v1/metrics`, `/v1/logs`). */
   readonly otlpEndpoint: string | undefined;
   /** APPLICATIONINSIGHTS_CONNECTION_STRING with the credential that sends (Entra ID ingestion): the Azure Monitor distro. */
   readonly azureMonitor: { readonly connectionString: string; readonly credential: TokenCredential } | undefined;
@@ -42,7 +44,7 @@ class PullMetricReader extends MetricReader {
 /**
  * Starts the service's telemetry. Metrics are always kept in process (for /api/metrics). With the
  * Azure Monitor connection string, the distro (`@azure/monitor-opentelemetry`) takes spans, metrics
- * and logs; with an OTLP endpoint, spans and metrics go there too. Either registers the global
+ * and logs; with an OTLP endpoint, spans, metrics and logs go there too. Either registers the global
  * tracer provider with W3C trace context propagation. With neither, no span is made at all.
  */
 export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
@@ -56,6 +58,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       : {
           spans: new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.otlpEndpoint}/v1/traces` })),
           metrics: new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${options.otlpEndpoint}/v1/metrics` }), exportIntervalMillis }),
+          logs: new BatchLogRecordProcessor(new OTLPLogExporter({ url: `${options.otlpEndpoint}/v1/logs` })),
         };
   const prometheusText = async (): Promise<string> => serializer.serialize((await pull.collect()).resourceMetrics);
 
@@ -67,7 +70,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       // Every log line reaches Azure Monitor, not only those of sampled traces.
       enableTraceBasedSamplingForLogs: false,
       metricReaders: otlp === undefined ? [pull] : [pull, otlp.metrics],
-      ...(otlp === undefined ? {} : { spanProcessors: [otlp.spans] }),
+      ...(otlp === undefined ? {} : { spanProcessors: [otlp.spans], logRecordProcessors: [otlp.logs] }),
     });
     setTracingActive(true);
     return {
@@ -89,9 +92,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
 
   const meterProvider = new MeterProvider({ resource, readers: otlp === undefined ? [pull] : [pull, otlp.metrics] });
   let tracerProvider: NodeTracerProvider | undefined;
+  let loggerProvider: LoggerProvider | undefined;
   if (otlp !== undefined) {
     tracerProvider = new NodeTracerProvider({ resource, spanProcessors: [otlp.spans] });
     tracerProvider.register();
+    loggerProvider = new LoggerProvider({ resource, processors: [otlp.logs] });
+    logs.setGlobalLoggerProvider(loggerProvider);
     setTracingActive(true);
   }
   return {
@@ -99,11 +105,11 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     meter: meterProvider.getMeter(options.serviceName),
     prometheusText,
     async flush() {
-      await Promise.allSettled([tracerProvider?.forceFlush(), meterProvider.forceFlush()]);
+      await Promise.allSettled([tracerProvider?.forceFlush(), meterProvider.forceFlush(), loggerProvider?.forceFlush()]);
     },
     async shutdown() {
       if (tracerProvider !== undefined) setTracingActive(false);
-      await Promise.allSettled([meterProvider.shutdown(), tracerProvider?.shutdown()]);
+      await Promise.allSettled([meterProvider.shutdown(), tracerProvider?.shutdown(), loggerProvider?.shutdown()]);
       if (tracerProvider !== undefined) unregisterGlobals();
     },
   };

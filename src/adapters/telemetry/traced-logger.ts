@@ -21,7 +21,7 @@ class TracedLogger implements Logger {
   constructor(
     private readonly base: Logger,
     private readonly bindings: LogFields,
-    private readonly records: OtelLogger | undefined,
+    private readonly records: OtelLogger,
     private readonly minimum: SeverityNumber,
   ) {}
 
@@ -38,24 +38,24 @@ class TracedLogger implements Logger {
     this.write('error', message, fields);
   }
   child(fields: LogFields): Logger {
-    return new TracedLogger(this.base.child(fields), this.records === undefined ? {} : { ...this.bindings, ...fields }, this.records, this.minimum);
+    return new TracedLogger(this.base.child(fields), { ...this.bindings, ...fields }, this.records, this.minimum);
   }
 
   private write(level: Level, message: string, fields: LogFields | undefined): void {
     const ids = currentTraceIds();
     this.base[level](message, ids === undefined ? fields : { ...fields, ...ids });
     // The record carries the active span's context itself (the exporter sets operation and parent ids from it).
-    if (this.records === undefined || severities[level] < this.minimum) return;
+    if (severities[level] < this.minimum) return;
     this.records.emit({ severityNumber: severities[level], severityText: level.toUpperCase(), body: redactString(message), attributes: attributesOf({ ...this.bindings, ...fields }) });
   }
 }
 
 /**
- * A logger whose lines carry the active span's `trace_id` and `span_id`; with `records`, each line
- * is also an OpenTelemetry log record with its severity (what the Azure Monitor distro exports as
- * a trace in Application Insights), redacted like the line itself.
+ * A logger whose lines carry the active span's `trace_id` and `span_id`; each line is also an
+ * OpenTelemetry log record with its severity and the span's context (what the Azure Monitor distro
+ * exports as a trace in Application Insights, and OTLP as a log record), redacted like the line itself.
  */
-export function tracedLogger(base: Logger, options: { readonly records: boolean; readonly level: Level | 'silent' }): Logger {
+export function tracedLogger(base: Logger, options: { readonly level: Level | 'silent' }): Logger {
   const minimum = options.level === 'silent' ? Number.POSITIVE_INFINITY : severities[options.level];
-  return new TracedLogger(base, {}, options.records ? logs.getLogger('m365-bridge') : undefined, minimum);
+  return new TracedLogger(base, {}, logs.getLogger('m365-bridge'), minimum);
 }
