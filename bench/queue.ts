@@ -81,7 +81,7 @@ async function measure(queue: SqliteWorkQueue, settings: Settings, run: string, 
   // Waits for the last completions to commit.
   await pump.stop(10_000);
   const leftOver = await queue.receive('provisioning', { maxMessages: 1, sessions: true });
-  const deadLetters = await queue.deadLetters('provisioning', { limit: 1 });
+  const { items: deadLetters } = await queue.deadLetters('provisioning', { limit: 1 });
   if (leftOver.length > 0 || deadLetters.length > 0) throw new Error(`${run}: messages left in the queue or dead-lettered after the run`);
   const cpu = process.cpuUsage(cpuBefore);
   return { elapsedMs: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1_000, latenciesMs: latenciesMs.sort((a, b) => a - b) };

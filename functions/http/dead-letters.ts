@@ -3,7 +3,7 @@ import { ApiError } from '../../src/domain/errors';
 import { queueNames } from '../../src/domain/ports/work-queue';
 import type { DeadLetter } from '../../src/domain/ports/dead-letters';
 import { defineRoute } from '../../src/app/http/route';
-import { errorResponses, errorSchema, limitSchema } from '../../src/app/http/common-schemas';
+import { cursorSchema, errorResponses, errorSchema, limitSchema, pageSchema } from '../../src/app/http/common-schemas';
 
 const queueSchema = z.enum(queueNames);
 const deadLetterParams = z.strictObject({ queue: queueSchema, id: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be a dead-letter id as listed') });
@@ -42,12 +42,13 @@ export const listDeadLettersRoute = defineRoute({
   auth: 'reader',
   summary: 'List the dead letters of a work queue, with why each was set aside',
   tags: ['operations'],
-  query: z.strictObject({ queue: queueSchema, limit: limitSchema }),
-  responses: { 200: { description: 'Dead letters of the queue', schema: z.object({ items: z.array(deadLetterView) }) }, ...errorResponses },
-  handler: async ({ query, services }) => ({
-    status: 200,
-    body: { items: (await services.deadLetters.deadLetters(query.queue, { limit: query.limit })).map((dead) => toView(query.queue, dead)) },
-  }),
+  query: z.strictObject({ queue: queueSchema, limit: limitSchema, cursor: cursorSchema.optional() }),
+  responses: { 200: { description: 'Dead letters of the queue', schema: pageSchema(deadLetterView) }, ...errorResponses },
+  handler: async ({ query, services }) => {
+    const page = await services.deadLetters.deadLetters(query.queue, { limit: query.limit, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) });
+    const items = page.items.map((dead) => toView(query.queue, dead));
+    return { status: 200, body: page.nextCursor === undefined ? { items } : { items, nextCursor: page.nextCursor } };
+  },
 });
 
 export const resubmitDeadLetterRoute = defineRoute({

@@ -62,20 +62,24 @@ describe('local HTTP server', () => {
 
   it('caps the body bytes all uploads in flight hold together, answering 503 past the cap', async () => {
     const first = await slowUpload(server, 200_000, 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The server has read all that was sent of the first before the second arrives.
+    await until(() => server.bodyBytesHeld() === 60_000);
     const second = await slowUpload(server, 200_000, 60_000);
     expect(await second.answer).toMatch(/^HTTP\/1\.1 503 [^]*retry-after: 1/i);
+    expect(server.bodyBytesHeld()).toBe(60_000);
     first.socket.destroy();
     await first.answer;
-    // With the first upload gone its bytes are free again.
-    const third = await slowUpload(server, 50_000, 50_000);
-    expect(await Promise.race([third.answer, new Promise((resolve) => setTimeout(() => resolve('open'), 300))])).toBe('open');
-    third.socket.destroy();
+    // With the first upload gone (once the server has seen it go) its bytes are free again: a whole body of 50,000 is read and answered.
+    await until(() => server.bodyBytesHeld() === 0);
+    const third = await fetch(`${server.url}/upload`, { method: 'POST', headers: { 'x-api-key': 'good', 'content-type': 'application/json' }, body: ' '.repeat(50_000) });
+    expect(third.status).toBe(200);
+    expect(await third.json()).toEqual({ bytes: 50_000 });
+    expect(server.bodyBytesHeld()).toBe(0);
   });
 
   it('logs an upload the client abandons at debug level, without a stack', async () => {
     const { socket, answer } = await slowUpload(server, 50_000, 1_000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => server.bodyBytesHeld() === 1_000);
     socket.destroy();
     await answer;
     await until(() => lines.length > 0);

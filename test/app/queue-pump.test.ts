@@ -180,9 +180,9 @@ describe('startQueuePump', () => {
       }),
     ]);
     await queue.send('provisioning', [{ messageId: 'm1', sessionId: 'u1', body: {} }]);
-    await waitFor(async () => (await queue.deadLetters('provisioning', { limit: 1 })).length === 1);
+    await waitFor(async () => (await queue.deadLetters('provisioning', { limit: 1 })).items.length === 1);
     expect(deliveries).toEqual([1, 2, 3]);
-    expect((await queue.deadLetters('provisioning', { limit: 1 }))[0]).toMatchObject({ messageId: 'm1', reason: 'MaxDeliveryCountExceeded: Graph answered 503' });
+    expect((await queue.deadLetters('provisioning', { limit: 1 })).items[0]).toMatchObject({ messageId: 'm1', reason: 'MaxDeliveryCountExceeded: Graph answered 503' });
     expect(logger.lines.filter((line) => line.level === 'warn').map((line) => line.fields.deliveryCount)).toEqual([1, 2]);
     expect(logger.lines.find((line) => line.level === 'error')).toMatchObject({ fields: { messageId: 'm1', sessionId: 'u1', error: 'Graph answered 503' } });
   });
@@ -196,8 +196,8 @@ describe('startQueuePump', () => {
       }),
     ]);
     await queue.send('directory-commands', [{ messageId: 'bad', body: {} }]);
-    await waitFor(async () => (await queue.deadLetters('directory-commands', { limit: 1 })).length === 1);
-    expect((await queue.deadLetters('directory-commands', { limit: 1 }))[0]).toMatchObject({ messageId: 'bad', deliveryCount: 1, reason: 'body.userId is missing' });
+    await waitFor(async () => (await queue.deadLetters('directory-commands', { limit: 1 })).items.length === 1);
+    expect((await queue.deadLetters('directory-commands', { limit: 1 })).items[0]).toMatchObject({ messageId: 'bad', deliveryCount: 1, reason: 'body.userId is missing' });
     await sleep(50);
     expect(calls).toBe(1);
   });
@@ -282,8 +282,11 @@ describe('startQueuePump', () => {
     await renewLock.mock.results[0]!.value;
     clock.advance(lockDurationMs / 2 + 1);
     expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
+    const complete = jest.spyOn(queue, 'complete');
     finish!();
-    await sleep(30);
+    // Completed, not merely left to a lock that runs out.
+    await waitFor(() => complete.mock.results.length === 1);
+    await complete.mock.results[0]!.value;
     clock.advance(2 * lockDurationMs);
     expect(await queue.receive('imports', { maxMessages: 10, sessions: false })).toEqual([]);
   });

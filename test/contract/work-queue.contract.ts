@@ -1,6 +1,7 @@
 import type { Clock } from '../../src/domain/ports/clock';
 import type { MessageSender, OutgoingMessage } from '../../src/domain/ports/work-queue';
-import type { DeadLetterQueue } from '../../src/domain/ports/dead-letters';
+import { encodeDeadLetterCursor, type DeadLetter, type DeadLetterQueue } from '../../src/domain/ports/dead-letters';
+import { InvalidCursorError } from '../../src/domain/ports/document-store';
 import type { LockedMessage, QueueConsumer } from '../../src/app/host/queue-consumer';
 import { MessageLockLostError } from '../../src/app/host/queue-consumer';
 import { ManualClock } from '../support/manual-clock';
@@ -98,7 +99,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         expect(await queue.abandon(last!, 'Graph answered 503')).toBe('dead_lettered');
 
         expect(await queue.receive('imports', { maxMessages: 1, sessions: false })).toEqual([]);
-        const [dead, ...more] = await queue.deadLetters('imports', { limit: 10 });
+        const [dead, ...more] = (await queue.deadLetters('imports', { limit: 10 })).items;
         expect(more).toEqual([]);
         expect(dead).toMatchObject({ messageId: 'm1', deliveryCount: settings.maxDeliveries, reason: 'MaxDeliveryCountExceeded: Graph answered 503', body: last!.body });
         expect(dead!.deadLetteredAt).toEqual(clock.now());
@@ -109,10 +110,10 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         const [poison] = await queue.receive('imports', { maxMessages: 1, sessions: false });
         await queue.deadLetter(poison!, 'body is not a valid command');
         expect(ids(await queue.receive('imports', { maxMessages: 10, sessions: false }))).toEqual(['m2']);
-        expect(await queue.deadLetters('imports', { limit: 10 })).toEqual([
+        expect((await queue.deadLetters('imports', { limit: 10 })).items).toEqual([
           expect.objectContaining({ messageId: 'm1', deliveryCount: 1, reason: 'body is not a valid command' }),
         ]);
-        expect(await queue.deadLetters('directory-commands', { limit: 10 })).toEqual([]);
+        expect((await queue.deadLetters('directory-commands', { limit: 10 })).items).toEqual([]);
       });
 
       it('lists dead letters newest first, up to the limit', async () => {
@@ -121,11 +122,69 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
           clock.advance(1_000);
           await queue.deadLetter(received, `bad ${received.messageId}`);
         }
-        const listed = await queue.deadLetters('imports', { limit: 2 });
+        const listed = (await queue.deadLetters('imports', { limit: 2 })).items;
         expect(listed.map((m) => [m.messageId, m.reason])).toEqual([
           ['m3', 'bad m3'],
           ['m2', 'bad m2'],
         ]);
+      });
+    });
+
+    describe('dead letters: paging', () => {
+      /** Dead-letters `count` messages of `queue` at the same instant (no order from time alone). */
+      async function deadLetterMany(queue: WorkQueue, name: 'imports' | 'directory-commands', count: number, prefix: string = name): Promise<void> {
+        await queue.send(name, Array.from({ length: count }, (_, i) => message(`${prefix}-${i + 1}`)));
+        for (const received of await queue.receive(name, { maxMessages: count, sessions: false })) await queue.deadLetter(received, 'bad');
+      }
+
+      async function allPages(limit: number): Promise<{ pages: (readonly DeadLetter[])[]; cursors: (string | undefined)[] }> {
+        const pages: (readonly DeadLetter[])[] = [];
+        const cursors: (string | undefined)[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await queue.deadLetters('imports', { limit, ...(cursor === undefined ? {} : { cursor }) });
+          pages.push(page.items);
+          cursors.push(page.nextCursor);
+          cursor = page.nextCursor;
+        } while (cursor !== undefined && pages.length < 10);
+        return { pages, cursors };
+      }
+
+      it('walks every dead letter of the queue a page at a time: no repeats, no gaps, no cursor on the last page', async () => {
+        await deadLetterMany(queue, 'imports', 7);
+        await deadLetterMany(queue, 'directory-commands', 2);
+        const whole = await queue.deadLetters('imports', { limit: 10 });
+        expect(whole.items).toHaveLength(7);
+        expect(whole.nextCursor).toBeUndefined();
+
+        const { pages, cursors } = await allPages(3);
+        expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+        expect(cursors[0]).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(cursors[2]).toBeUndefined();
+        expect(pages.flat().map((dead) => dead.id)).toEqual(whole.items.map((dead) => dead.id));
+        // A last page that is exactly full has no cursor either.
+        expect((await allPages(7)).cursors).toEqual([undefined]);
+        expect((await allPages(6)).pages.map((page) => page.length)).toEqual([6, 1]);
+      });
+
+      it('keeps its place when dead letters come and go between pages', async () => {
+        await deadLetterMany(queue, 'imports', 6);
+        const whole = (await queue.deadLetters('imports', { limit: 10 })).items.map((dead) => dead.messageId);
+        const first = await queue.deadLetters('imports', { limit: 3 });
+        // One of the first page is removed and a newer one arrives: the next page still starts right after the first.
+        expect(await queue.deleteDeadLetter('imports', first.items[0]!.id)).toBe(true);
+        await deadLetterMany(queue, 'imports', 1, 'newer');
+        const second = await queue.deadLetters('imports', { limit: 3, cursor: first.nextCursor! });
+        expect(second.items.map((dead) => dead.messageId)).toEqual(whole.slice(3));
+        expect(second.nextCursor).toBeUndefined();
+      });
+
+      it('refuses a cursor it did not issue', async () => {
+        await deadLetterMany(queue, 'imports', 2);
+        for (const cursor of ['not-a-cursor', encodeDeadLetterCursor('poison-records', '1'), encodeDeadLetterCursor('sqlite-queue', 'x'), encodeDeadLetterCursor('sqlite-queue', '-1'), Buffer.from('[1]').toString('base64url')]) {
+          await expect(queue.deadLetters('imports', { limit: 1, cursor })).rejects.toBeInstanceOf(InvalidCursorError);
+        }
+        expect((await queue.deadLetters('imports', { limit: 10 })).items).toHaveLength(2);
       });
     });
 
@@ -134,11 +193,11 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         await queue.send('provisioning', [message('m1', { sessionId: 's1' })]);
         const [received] = await queue.receive('provisioning', { maxMessages: 1, sessions: true });
         await queue.deadLetter(received!, 'Graph kept answering 503');
-        const [dead] = await queue.deadLetters('provisioning', { limit: 10 });
+        const [dead] = (await queue.deadLetters('provisioning', { limit: 10 })).items;
         expect(dead!.id).toMatch(/^[A-Za-z0-9_-]+$/);
 
         expect(await queue.resubmitDeadLetter('provisioning', dead!.id)).toBe(true);
-        expect(await queue.deadLetters('provisioning', { limit: 10 })).toEqual([]);
+        expect((await queue.deadLetters('provisioning', { limit: 10 })).items).toEqual([]);
         const [again] = await queue.receive('provisioning', { maxMessages: 1, sessions: true });
         expect(again).toMatchObject({ sessionId: 's1', deliveryCount: 1, body: received!.body });
         expect(again!.messageId).not.toBe('m1');
@@ -151,12 +210,12 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         await queue.send('imports', [message('m1')]);
         const [received] = await queue.receive('imports', { maxMessages: 1, sessions: false });
         await queue.deadLetter(received!, 'malformed');
-        const [dead] = await queue.deadLetters('imports', { limit: 10 });
+        const [dead] = (await queue.deadLetters('imports', { limit: 10 })).items;
         expect(await queue.deleteDeadLetter('directory-commands', dead!.id)).toBe(false);
         expect(await queue.resubmitDeadLetter('directory-commands', dead!.id)).toBe(false);
         expect(await queue.deleteDeadLetter('imports', 'no-such-id')).toBe(false);
         expect(await queue.deleteDeadLetter('imports', dead!.id)).toBe(true);
-        expect(await queue.deadLetters('imports', { limit: 10 })).toEqual([]);
+        expect((await queue.deadLetters('imports', { limit: 10 })).items).toEqual([]);
         expect(await queue.receive('imports', { maxMessages: 1, sessions: false })).toEqual([]);
         expect(await queue.deleteDeadLetter('imports', dead!.id)).toBe(false);
       });
@@ -187,7 +246,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
           clock.advance(settings.lockDurationMs);
         }
         expect(await queue.receive('imports', { maxMessages: 1, sessions: false })).toEqual([]);
-        const [dead] = await queue.deadLetters('imports', { limit: 1 });
+        const [dead] = (await queue.deadLetters('imports', { limit: 1 })).items;
         expect(dead!.messageId).toBe('m1');
         expect(dead!.reason).toMatch(/^MaxDeliveryCountExceeded: /);
       });
@@ -297,7 +356,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
         }
         const [next] = await queue.receive('provisioning', { maxMessages: 10, sessions: true });
         expect(next).toMatchObject({ messageId: 'u1-2', deliveryCount: 1 });
-        expect((await queue.deadLetters('provisioning', { limit: 10 })).map((m) => [m.messageId, m.sessionId, m.reason])).toEqual([
+        expect((await queue.deadLetters('provisioning', { limit: 10 })).items.map((m) => [m.messageId, m.sessionId, m.reason])).toEqual([
           ['u1-1', 'u1', 'MaxDeliveryCountExceeded: still failing'],
         ]);
       });
@@ -350,7 +409,7 @@ export function describeWorkQueueContract(adapterName: string, open: (settings: 
           expect.objectContaining({ messageId: 'm1', deliveryCount: 2, body: { id: 'm1', nested: { list: [1, 'two', null] } } }),
         ]);
         expect(await queue.receive('provisioning', { maxMessages: 10, sessions: true })).toEqual([expect.objectContaining({ messageId: 'u1-1', deliveryCount: 2 })]);
-        expect((await queue.deadLetters('imports', { limit: 10 })).map((m) => m.reason)).toEqual(['malformed']);
+        expect((await queue.deadLetters('imports', { limit: 10 })).items.map((m) => m.reason)).toEqual(['malformed']);
       });
     });
 

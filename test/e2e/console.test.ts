@@ -326,6 +326,37 @@ describe('admin console (Chromium)', () => {
       10_000,
       'the resubmitted copy to be dead-lettered again',
     );
+    // More than a page: the service pages them (50 a page) and the console walks the pages by keyboard.
+    const bulkDb = openDatabase(path.join(dataDir, 'm365-bridge.db'));
+    try {
+      await new SqliteWorkQueue(bulkDb, { maxDeliveries: 10 }).send('directory-commands', Array.from({ length: 50 }, (_, i) => ({ messageId: `hr-bulk-${i + 1}`, body: { command: 'unheard-of' } })));
+    } finally {
+      bulkDb.close();
+    }
+    const deadLetterPages = page.getByRole('navigation', { name: 'Dead letters pages' });
+    await until(
+      async () => {
+        await page.reload();
+        await deadLetters.getByRole('row').first().waitFor();
+        return deadLetters.getByRole('row').count();
+      },
+      (rows) => rows === 51,
+      20_000,
+      'a full first page of 50 dead letters',
+    );
+    expect(await deadLetters.getByRole('row', { name: /hr-feed-17~r/ }).count()).toBe(0);
+    expect(await deadLetterPages.getByRole('button', { name: 'Previous' }).isDisabled()).toBe(true);
+    await deadLetterPages.getByRole('button', { name: 'Next' }).focus();
+    await page.keyboard.press('Enter');
+    await deadLetterPages.getByText('Page 2').waitFor();
+    await deadLetters.getByRole('row', { name: /hr-feed-17~r/ }).waitFor();
+    expect(await deadLetters.getByRole('row').count()).toBe(2);
+    expect(await deadLetterPages.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
+    await check('dead-letters-page-2');
+    await deadLetterPages.getByRole('button', { name: 'Previous' }).focus();
+    await page.keyboard.press('Enter');
+    await deadLetterPages.getByText('Page 1').waitFor();
+    await deadLetters.getByRole('row', { name: /hr-bulk-50/ }).waitFor();
     // By keyboard from a fresh load: the first Tab reaches the skip link, Enter moves to the page's heading.
     await page.goto(`${base}/#/users`);
     await page.reload();
@@ -348,8 +379,11 @@ describe('admin console (Chromium)', () => {
     expect(await page.getByRole('button', { name: /Suspend|Activate|Unbind|Bind to/ }).count()).toBe(0);
     await check('user-read-only');
     await page.goto(`${base}/#/dead-letters?queue=directory-commands`);
-    await page.getByRole('region', { name: 'Dead letters of directory-commands (table)' }).getByRole('row', { name: /hr-feed-17~r/ }).waitFor();
+    await page.getByRole('region', { name: 'Dead letters of directory-commands (table)' }).getByRole('row', { name: /hr-bulk-50/ }).waitFor();
     expect(await page.getByRole('button', { name: /Resubmit|Delete/ }).count()).toBe(0);
+    // A reader pages too: the oldest is on the second page.
+    await page.getByRole('navigation', { name: 'Dead letters pages' }).getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('region', { name: 'Dead letters of directory-commands (table)' }).getByRole('row', { name: /hr-feed-17~r/ }).waitFor();
     expect(cspErrors).toEqual([]);
     mark('done');
   }, 120_000);

@@ -56,4 +56,39 @@ describe('dead letters API', () => {
     expect(JSON.stringify(await badQueue.json())).toMatch(/query\.queue/);
     expect((await host.api('dead-letters?queue=imports', { headers: { 'x-api-key': '' } })).status).toBe(401);
   });
+
+  it('pages with a cursor: no repeats, no gaps, no nextCursor on the last page; a bad cursor is a 400 naming query.cursor', async () => {
+    // Commands that can never succeed are set aside at once; the queue also holds the earlier tests' dead letters.
+    const sent = Array.from({ length: 5 }, (_, i) => `paged-${i + 1}`);
+    await host.services.sender.send('directory-commands', sent.map((messageId) => ({ messageId, body: { command: 'unheard-of' } })));
+    await eventually(async () => {
+      const listed = await list('directory-commands');
+      return sent.every((id) => listed.some((d) => d.messageId === id)) ? listed : undefined;
+    });
+    const whole = await list('directory-commands');
+
+    type Page = { items: DeadLetterView[]; nextCursor?: string };
+    const pages: Page[] = [];
+    let cursor: string | undefined;
+    do {
+      const response = await host.api(`dead-letters?queue=directory-commands&limit=2${cursor === undefined ? '' : `&cursor=${cursor}`}`, { headers: { 'x-api-key': readerKey } });
+      expect(response.status).toBe(200);
+      const page = (await response.json()) as Page;
+      pages.push(page);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined && pages.length < 50);
+    expect(pages.length).toBe(Math.ceil(whole.length / 2));
+    expect(pages.slice(0, -1).every((page) => page.items.length === 2 && /^[A-Za-z0-9_-]+$/.test(page.nextCursor ?? ''))).toBe(true);
+    expect(pages[pages.length - 1]).not.toHaveProperty('nextCursor');
+    expect(pages.flatMap((page) => page.items.map((d) => d.id))).toEqual(whole.map((d) => d.id));
+
+    for (const bad of ['not-a-cursor', encodeURIComponent(Buffer.from(JSON.stringify({ l: 'poison-records', p: 'x' })).toString('base64url'))]) {
+      const response = await host.api(`dead-letters?queue=directory-commands&cursor=${bad}`);
+      expect(response.status).toBe(400);
+      const answer = (await response.json()) as { error: { code: string; message: string; details?: { field: string }[] } };
+      expect(answer.error.code).toBe('VALIDATION_FAILED');
+      expect(answer.error.details).toEqual([expect.objectContaining({ field: 'query.cursor' })]);
+    }
+    expect((await list('directory-commands')).map((d) => d.id)).toEqual(whole.map((d) => d.id));
+  });
 });

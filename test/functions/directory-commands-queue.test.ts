@@ -23,14 +23,14 @@ describe('directory-commands queue', () => {
 
   it('dead-letters a malformed message at once with the validation error naming the field', async () => {
     await host.services.sender.send('directory-commands', [{ messageId: 'bad-1', body: { command: 'user.upsert', user: { email: 'not-an-email' } } }]);
-    const deadLetter = await eventually(async () => (await host.services.deadLetters.deadLetters('directory-commands', { limit: 50 })).find((message) => message.messageId === 'bad-1'));
+    const deadLetter = await eventually(async () => (await host.services.deadLetters.deadLetters('directory-commands', { limit: 50 })).items.find((message) => message.messageId === 'bad-1'));
     expect(deadLetter.reason).toMatch(/message\.user\.email/);
     expect(deadLetter.deliveryCount).toBe(1);
   });
 
   it('keeps no password a sender put in a command with its dead letter', async () => {
     await host.services.sender.send('directory-commands', [{ messageId: 'bad-2', body: { command: 'user.upsert', user: { email: 'pw@example.com', password: 'Sender-Passw0rd-in-clear' } } }]);
-    const deadLetter = await eventually(async () => (await host.services.deadLetters.deadLetters('directory-commands', { limit: 50 })).find((message) => message.messageId === 'bad-2'));
+    const deadLetter = await eventually(async () => (await host.services.deadLetters.deadLetters('directory-commands', { limit: 50 })).items.find((message) => message.messageId === 'bad-2'));
     expect(deadLetter.reason).toMatch(/password/);
     expect(deadLetter.body).toEqual({ command: 'user.upsert', user: { email: 'pw@example.com', password: '[REDACTED]' } });
   });

@@ -63,7 +63,25 @@ describe('GET /api/openapi.json', () => {
     const text = JSON.stringify(document);
     // The user shape is written once, not once per route that returns a user.
     expect(text.match(/"employeeType":/g)?.length).toBeLessThanOrEqual(3);
-    expect(text.length).toBeLessThan(120_000);
+    expect(text.length).toBeLessThan(121_000);
+  });
+
+  it('pages every list the same way: a GET taking limit takes a cursor too and answers an optional nextCursor', async () => {
+    const document = (await (await fetch(`${host.url}/openapi.json`)).json()) as OpenApiDocument;
+    const lists: string[] = [];
+    const unpaged: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      const operation = operations.get;
+      const query = (operation?.parameters ?? []).filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name);
+      if (operation === undefined || !query.includes('limit')) continue;
+      lists.push(path);
+      const ok = operation.responses['200'] as { content: Record<string, { schema: { $ref: string } }> };
+      const body = document.components.schemas[ok.content['application/json']!.schema.$ref.replace('#/components/schemas/', '')] as { properties: Record<string, { type?: string }>; required?: string[] };
+      const paged = query.includes('cursor') && body.properties.nextCursor?.type === 'string' && !(body.required ?? []).includes('nextCursor');
+      if (!paged) unpaged.push(path);
+    }
+    expect(lists).toEqual(expect.arrayContaining(['/api/users', '/api/events', '/api/dead-letters']));
+    expect(unpaged).toEqual([]);
   });
 
   it('gives only patterns an ECMAScript engine takes as they are, without flags', async () => {

@@ -38,7 +38,7 @@ describe('binding notices through a configured SMTP relay', () => {
     relay.refuseNextRecipient(550, 'Mailbox unavailable');
     const user = await createUser(host, { email: 'notice.two@contoso.com', firstName: 'Notice', lastName: 'Two' });
     expect((await host.api(`connections/${connection.id as string}/users/${user.id as string}`, { method: 'PUT' })).status).toBe(202);
-    const dead = await eventually(async () => (await host.services.deadLetters.deadLetters('notices', { limit: 50 })).find((m) => (m.body as Json).notice.to === 'notice.two@contoso.com'), 10_000, 'the notice to be dead-lettered');
+    const dead = await eventually(async () => (await host.services.deadLetters.deadLetters('notices', { limit: 50 })).items.find((m) => (m.body as Json).notice.to === 'notice.two@contoso.com'), 10_000, 'the notice to be dead-lettered');
     expect(dead.reason).toMatch(/^the mail relay refused the notice: 550 .*Mailbox unavailable/);
     const binding = await eventually(async () => {
       const current = await (await host.api(`connections/${connection.id as string}/users/${user.id as string}`)).json() as Json;

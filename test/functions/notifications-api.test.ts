@@ -1,7 +1,7 @@
 import { InvocationContext } from '@azure/functions';
 import { subscriptionsTimer } from '../../functions/timer/subscriptions';
 import { startTestHost, type TestHost } from '../support/test-host';
-import { bindingIn, connectTenant, createUser, eventually, events, json, SandboxClient, type Json } from './provisioning-support';
+import { bindingIn, connectTenant, createUser, eventually, events, finishedJob, json, reconcileLeaseFree, SandboxClient, startImport, type Json } from './provisioning-support';
 
 interface SubscriptionView {
   readonly id: string;
@@ -73,17 +73,27 @@ describe('change notifications, end to end against the sandbox tenant', () => {
     expect(echoed.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await echoed.text()).toBe(token);
 
-    const { user, binding } = await provisionedUser({ jobTitle: 'Analyst' });
-    // The account's creation is notified too (and read once more by the worker): let that settle first.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // A bound account no write of the service's made: imported, so no notification of its own is on
+    // its way, and any Graph request about it after the forged delivery would be the delivery's doing.
+    const account = await sandbox.user('casey.archer@contoso.com');
+    const job = await finishedJob(host, await startImport(host, connection.id as string, { m365UserIds: [account.id] }));
+    expect(job).toMatchObject({ status: 'completed', succeeded: 1 });
+    const user = { id: (job.results as Json[])[0].userId as string };
+    const binding = await bindingIn(host, connection.id as string, user.id, 'provisioned');
+    expect(binding.m365UserId).toBe(account.id);
     const [usersSubscription] = (await subscriptions()).filter((s) => s.resource === 'users');
     const forged = { value: [{ subscriptionId: usersSubscription?.id, clientState: 'not-the-secret', changeType: 'updated', resource: `Users/${binding.m365UserId as string}`, resourceData: { id: binding.m365UserId }, tenantId: connection.tenantId }] };
     const before = await sandbox.lastRequestSeq();
+    const loggedBefore = host.logText().length;
     const answer = await fetch(`${host.url}/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(forged) });
     expect(answer.status).toBe(202);
+    // The delivery is answered once handled: it was rejected, nothing nudged.
+    const reports = host.logText().slice(loggedBefore).split('\n').filter((line) => line.includes('"change notifications rejected"')).map((line) => JSON.parse(line) as Json);
+    expect(reports).toEqual([expect.objectContaining({ nudged: 0, ignored: 0, rejected: 1, lifecycle: 0 })]);
+    // Anything a nudge would have read shows up in this pause.
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await sandbox.requestsSince(before)).filter((r) => r.path.includes(binding.m365UserId as string))).toEqual([]);
-    expect((await bindingIn(host, connection.id as string, user.id as string, 'provisioned')).lastError).toBeUndefined();
+    expect((await bindingIn(host, connection.id as string, user.id, 'provisioned')).lastError).toBeUndefined();
   });
 
   it('recreates a subscription Graph removed and runs delta for the gap; runs delta on missed', async () => {
@@ -99,8 +109,8 @@ describe('change notifications, end to end against the sandbox tenant', () => {
     const lastRun = await eventually(async () => (await json(await host.api(`connections/${connection.id as string}/reconcile`))).lastRun, 10_000, 'a delta run');
     expect(lastRun.outcome).toBe('completed');
 
-    // The run keeps its lease a moment after it finishes; a missed event then starts another.
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The run keeps its lease a moment after it finishes; once it lets go, a missed event starts another.
+    await reconcileLeaseFree(host, connection.id as string);
     const groups = after.find((s) => s.resource === 'groups') as SubscriptionView;
     expect((await sandbox.control(`subscriptions/${groups.id}/lifecycle`, { method: 'POST', body: { event: 'missed' } })).status).toBe(204);
     await eventually(async () => {

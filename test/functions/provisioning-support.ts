@@ -2,6 +2,8 @@ import { sandboxTenants } from '../../src/adapters/sandbox/seed';
 import { call, type HttpResult } from '../sandbox/sandbox-test-client';
 import type { TestHost } from '../support/test-host';
 import { eventually } from '../support/eventually';
+import { reconcileLeaseName } from '../../src/domain/reconcile/reconcile-connection';
+import { leaseHolder } from '../../src/domain/reconcile/store-lease';
 
 export { eventually };
 
@@ -101,6 +103,11 @@ export async function events(host: TestHost, query: Record<string, string>): Pro
     cursor = page.nextCursor as string | undefined;
   } while (cursor !== undefined);
   return all;
+}
+
+/** Waits until no run holds the connection's reconcile lease (a finished run keeps it a moment). */
+export async function reconcileLeaseFree(host: TestHost, connectionId: string): Promise<void> {
+  await eventually(async () => ((await leaseHolder(host.services, reconcileLeaseName(connectionId))) === undefined ? true : undefined), 10_000, 'the reconcile lease to be free');
 }
 
 /** Starts an on-demand reconcile run of the connection and waits until it has finished; returns its report. */

@@ -1,5 +1,5 @@
 import { startTestHost, type TestHost } from '../support/test-host';
-import { bindingIn, connectTenant, createUser, eventually, events, json, reconcileNow, SandboxClient, type Json } from './provisioning-support';
+import { bindingIn, connectTenant, createUser, eventually, events, json, reconcileLeaseFree, reconcileNow, SandboxClient, type Json } from './provisioning-support';
 
 describe('reconcile over the admin API, against the sandbox tenant', () => {
   let host: TestHost;
@@ -62,7 +62,7 @@ describe('reconcile over the admin API, against the sandbox tenant', () => {
 
   it('runs one of two reconciles started at once; the other answers 409, the lease being held', async () => {
     // The last test's run has let go of its lease.
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await reconcileLeaseFree(host, connection.id as string);
     const answers = await Promise.all([host.api(`${connectionPath()}/reconcile`, { method: 'POST' }), host.api(`${connectionPath()}/reconcile`, { method: 'POST', json: { full: true } })]);
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses).toEqual([202, 409]);

@@ -1,7 +1,9 @@
+import { createRequire } from 'node:module';
 import type { TokenCredential } from '@azure/identity';
-import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
+import type { PeekMessagesOptions, ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import { ServiceBusClient } from '@azure/service-bus';
-import { resubmittedMessageId, type DeadLetter, type DeadLetterQueue } from '../../domain/ports/dead-letters';
+import { decodeDeadLetterCursor, encodeDeadLetterCursor, resubmittedMessageId, type DeadLetter, type DeadLetterPage, type DeadLetterQueue } from '../../domain/ports/dead-letters';
+import { InvalidCursorError } from '../../domain/ports/document-store';
 import type { Clock } from '../../domain/ports/clock';
 import type { MessageSender, QueueName } from '../../domain/ports/work-queue';
 import { redact } from '../logging/redact';
@@ -24,6 +26,13 @@ export interface ServiceBusDeadLettersOptions {
 const receiveBatch = 50;
 const receiveWaitMs = 1_000;
 
+/** A broker sequence number: the SDK's 64-bit `Long`. */
+type SequenceNumber = NonNullable<PeekMessagesOptions['fromSequenceNumber']>;
+/** The `Long` class the SDK itself takes (its own dependency, resolved from it rather than named here). */
+const Long = createRequire(require.resolve('@azure/service-bus'))('long') as { fromString(value: string): SequenceNumber; MAX_VALUE: SequenceNumber };
+/** Tags this adapter's cursors, which hold the sequence number the next page starts at. */
+const deadLetterListing = 'servicebus-dead-letters';
+
 /**
  * The Service Bus dead-letter sub-queues (`<queue>/$deadletterqueue`). Listing peeks, so it moves
  * nothing. Service Bus cannot receive a message by sequence number, so resubmit and delete receive
@@ -40,9 +49,27 @@ export class ServiceBusDeadLetters implements DeadLetterQueue {
     this.scanLimit = options.scanLimit ?? 1_000;
   }
 
-  /** Oldest first, as the broker peeks. */
-  async deadLetters(queue: QueueName, options: { limit: number }): Promise<DeadLetter[]> {
-    return this.withReceiver(queue, async (receiver) => (await receiver.peekMessages(options.limit)).map(toDeadLetter));
+  /**
+   * Oldest first, as the broker peeks. A page peeks from the sequence number its cursor holds (the
+   * last one listed + 1), one message past the page to know whether there is a next; a short peek
+   * is followed by another from where it stopped, as the broker may answer fewer than asked.
+   */
+  async deadLetters(queue: QueueName, options: { limit: number; cursor?: string }): Promise<DeadLetterPage> {
+    let from = options.cursor === undefined ? undefined : sequenceNumberOf(decodeDeadLetterCursor(deadLetterListing, options.cursor));
+    return this.withReceiver(queue, async (receiver) => {
+      const peeked: ServiceBusReceivedMessage[] = [];
+      while (peeked.length <= options.limit) {
+        const batch = await receiver.peekMessages(options.limit + 1 - peeked.length, from === undefined ? {} : { fromSequenceNumber: from });
+        const last = batch[batch.length - 1]?.sequenceNumber;
+        peeked.push(...batch);
+        if (last === undefined) break;
+        from = last.add(1);
+      }
+      const page = peeked.slice(0, options.limit);
+      const end = page[page.length - 1]?.sequenceNumber;
+      const items = page.map(toDeadLetter);
+      return peeked.length > options.limit && end !== undefined ? { items, nextCursor: encodeDeadLetterCursor(deadLetterListing, end.add(1).toString()) } : { items };
+    });
   }
 
   async resubmitDeadLetter(queue: QueueName, id: string): Promise<boolean> {
@@ -98,6 +125,15 @@ export class ServiceBusDeadLetters implements DeadLetterQueue {
       await receiver.close();
     }
   }
+}
+
+/** The sequence number a cursor holds: decimal digits of a non-negative 64-bit integer. */
+function sequenceNumberOf(position: string): SequenceNumber {
+  if (!/^(0|[1-9][0-9]{0,18})$/.test(position)) throw new InvalidCursorError();
+  const value = Long.fromString(position);
+  // fromString wraps past the largest value instead of failing.
+  if (value.isNegative() || value.toString() !== position) throw new InvalidCursorError();
+  return value;
 }
 
 function toDeadLetter(message: ServiceBusReceivedMessage): DeadLetter {

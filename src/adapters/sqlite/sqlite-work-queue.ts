@@ -3,7 +3,8 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { Clock } from '../../domain/ports/clock';
 import { systemClock } from '../../domain/ports/clock';
 import { queueNames, sessionQueues, type MessageSender, type OutgoingMessage, type QueueName } from '../../domain/ports/work-queue';
-import { resubmittedMessageId, type DeadLetter, type DeadLetterQueue } from '../../domain/ports/dead-letters';
+import { decodeDeadLetterCursor, encodeDeadLetterCursor, resubmittedMessageId, type DeadLetterPage, type DeadLetterQueue } from '../../domain/ports/dead-letters';
+import { InvalidCursorError } from '../../domain/ports/document-store';
 import type { AbandonOutcome, LockedMessage, QueueConsumer, ReceiveOptions } from '../../app/host/queue-consumer';
 import { MessageLockLostError } from '../../app/host/queue-consumer';
 import { redact, redactString } from '../logging/redact';
@@ -172,6 +173,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
     readonly renewSession: Statement<[number, QueueName, string, string]>;
     readonly insertDeadLetter: Statement<[QueueName, string, string | null, string, number, number, string, number]>;
     readonly deadLetters: Statement<[QueueName, number], DeadLetterRow>;
+    readonly deadLettersAfter: Statement<[QueueName, number, number], DeadLetterRow>;
     readonly deadLetter: Statement<[QueueName, number], DeadLetterRow>;
     readonly deleteDeadLetter: Statement<[QueueName, number]>;
     readonly backlog: Statement<[], { queue: QueueName; depth: number; oldest: number }>;
@@ -244,6 +246,11 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
       deadLetters: db.prepare(
         `SELECT id, message_id, session_id, body, enqueued_at, delivery_count, reason, dead_lettered_at
          FROM queue_dead_letters WHERE queue = ? ORDER BY id DESC LIMIT ?`,
+      ),
+      // Keyset paging on the listing's order: the id is unique, so it alone says where a page ended.
+      deadLettersAfter: db.prepare(
+        `SELECT id, message_id, session_id, body, enqueued_at, delivery_count, reason, dead_lettered_at
+         FROM queue_dead_letters WHERE queue = ? AND id < ? ORDER BY id DESC LIMIT ?`,
       ),
       deadLetter: db.prepare(
         `SELECT id, message_id, session_id, body, enqueued_at, delivery_count, reason, dead_lettered_at
@@ -387,9 +394,15 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
     this.held.clear();
   }
 
-  /** Newest first. */
-  async deadLetters(queue: QueueName, options: { limit: number }): Promise<DeadLetter[]> {
-    return this.statements.deadLetters.all(queue, options.limit).map((row) => ({
+  /** Newest first (by id, which only grows); the cursor holds the id the page ended with. */
+  async deadLetters(queue: QueueName, options: { limit: number; cursor?: string }): Promise<DeadLetterPage> {
+    const after = options.cursor === undefined ? undefined : deadLetterRowId(decodeDeadLetterCursor(deadLetterListing, options.cursor));
+    if (options.cursor !== undefined && after === undefined) throw new InvalidCursorError();
+    // One row past the page says whether there is a next one.
+    const rows = after === undefined ? this.statements.deadLetters.all(queue, options.limit + 1) : this.statements.deadLettersAfter.all(queue, after, options.limit + 1);
+    const page = rows.slice(0, options.limit);
+    const last = page[page.length - 1];
+    const items = page.map((row) => ({
       id: String(row.id),
       messageId: row.message_id,
       ...(row.session_id === null ? {} : { sessionId: row.session_id }),
@@ -399,6 +412,7 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
       reason: row.reason,
       deadLetteredAt: new Date(row.dead_lettered_at),
     }));
+    return rows.length > options.limit && last !== undefined ? { items, nextCursor: encodeDeadLetterCursor(deadLetterListing, String(last.id)) } : { items };
   }
 
   /** Moves the dead letter back onto its queue in one transaction, as a new message (first delivery, visible now). */
@@ -536,6 +550,9 @@ export class SqliteWorkQueue implements MessageSender, QueueConsumer, DeadLetter
     };
   }
 }
+
+/** Tags this queue's dead-letter cursors. */
+const deadLetterListing = 'sqlite-queue';
 
 function deadLetterRowId(id: string): number | undefined {
   return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : undefined;

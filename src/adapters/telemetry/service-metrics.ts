@@ -94,9 +94,9 @@ export class ServiceMetrics implements Metrics, GraphRequestObserver {
     this.tokenFailures.add(1, { connection: connectionId, reason });
   }
 
-  graphRequest(connectionId: string | undefined, method: string, status: number | undefined): void {
+  graphRequest(connectionId: string | undefined, method: string, status: number | undefined, batched = false): void {
     const connection = connectionId ?? 'none';
-    this.graphRequests.add(1, { connection, method, status: status === undefined ? 'none' : String(status) });
+    this.graphRequests.add(1, { connection, method, status: status === undefined ? 'none' : String(status), ...(batched ? { batched: 'true' } : {}) });
     if (status === 429) this.graphThrottled.add(1, { connection });
   }
 }

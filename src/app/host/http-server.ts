@@ -9,6 +9,8 @@ import { tracedHttpHandler } from '../functions/traced';
 
 export interface LocalHttpServer {
   readonly url: string;
+  /** Request body bytes read and held right now, all requests together (the budget `maxBodyBytesInFlight` caps). */
+  bodyBytesHeld(): number;
   /** Stop accepting, wait for in-flight requests up to graceMs, then drop what is left. */
   stop(graceMs: number): Promise<void>;
 }
@@ -26,6 +28,10 @@ class BodyBudget {
   private used = 0;
 
   constructor(readonly maxBytes: number) {}
+
+  get held(): number {
+    return this.used;
+  }
 
   take(bytes: number): boolean {
     if (this.used + bytes > this.maxBytes) return false;
@@ -223,6 +229,7 @@ export function startHttpServer(options: { port: number; host?: string; definiti
       const port = typeof address === 'object' && address !== null ? address.port : options.port;
       resolve({
         url: `http://localhost:${port}/api`,
+        bodyBytesHeld: () => budget.held,
         async stop(graceMs) {
           stopping = true;
           const closed = new Promise<void>((done) => server.close(() => done()));

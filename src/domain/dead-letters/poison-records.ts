@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock';
-import { resubmittedMessageId, type DeadLetter, type DeadLetterQueue } from '../ports/dead-letters';
-import type { DocumentStore } from '../ports/document-store';
+import { decodeDeadLetterCursor, encodeDeadLetterCursor, resubmittedMessageId, type DeadLetterPage, type DeadLetterQueue } from '../ports/dead-letters';
+import { InvalidCursorError, type DocumentStore } from '../ports/document-store';
 import type { DeliveredMessage, MessageSender, QueueName } from '../ports/work-queue';
 
 interface PoisonRecord {
@@ -16,6 +16,9 @@ interface PoisonRecord {
 
 const partition = (queue: QueueName): string => `dead-letter:${queue}`;
 const idPrefix = 'p-';
+/** Tags the cursors of the poison records (holding the store's cursor) and of the Azure listing. */
+const poisonListing = 'poison-records';
+const azureListing = 'azure-dead-letters';
 
 /**
  * Poison messages of the Functions host, kept in the store: the Node worker cannot dead-letter a
@@ -41,10 +44,16 @@ export class PoisonRecords implements DeadLetterQueue {
     await this.deps.store.upsert('state', partition(queue), message.messageId, record);
   }
 
-  /** Newest first. */
-  async deadLetters(queue: QueueName, options: { limit: number }): Promise<DeadLetter[]> {
-    const page = await this.deps.store.query<PoisonRecord>('state', { pk: partition(queue), orderBy: { field: 'deadLetteredAt', direction: 'desc' }, limit: options.limit });
-    return page.items.map((item) => ({
+  /** Newest first (ties by record id); pages with the store's own cursor. */
+  async deadLetters(queue: QueueName, options: { limit: number; cursor?: string }): Promise<DeadLetterPage> {
+    const cursor = options.cursor === undefined ? undefined : decodeDeadLetterCursor(poisonListing, options.cursor);
+    const page = await this.deps.store.query<PoisonRecord>('state', {
+      pk: partition(queue),
+      orderBy: { field: 'deadLetteredAt', direction: 'desc' },
+      limit: options.limit,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    const items = page.items.map((item) => ({
       id: `${idPrefix}${Buffer.from(item.id, 'utf8').toString('base64url')}`,
       messageId: item.data.messageId,
       ...(item.data.sessionId === undefined ? {} : { sessionId: item.data.sessionId }),
@@ -54,6 +63,7 @@ export class PoisonRecords implements DeadLetterQueue {
       reason: item.data.reason,
       deadLetteredAt: new Date(item.data.deadLetteredAt),
     }));
+    return page.nextCursor === undefined ? { items } : { items, nextCursor: encodeDeadLetterCursor(poisonListing, page.nextCursor) };
   }
 
   async resubmitDeadLetter(queue: QueueName, id: string): Promise<boolean> {
@@ -82,15 +92,37 @@ export class PoisonRecords implements DeadLetterQueue {
 }
 
 /**
- * The dead letters of Azure: the broker's sub-queues and the poison records, side by side. Each id
- * goes to the side that issued it.
+ * The dead letters of Azure: the poison records first, then the broker's sub-queue. Each id goes to
+ * the side that issued it. A cursor says which side the next page starts on and holds that side's
+ * cursor (none: the broker's from its start), so paging walks the records, then the broker's.
  */
 export function brokerAndPoisonDeadLetters(broker: DeadLetterQueue, poison: PoisonRecords): DeadLetterQueue {
   const sideOf = (id: string): DeadLetterQueue => (PoisonRecords.documentId(id) === undefined ? broker : poison);
+  const onPoison = (cursor: string): string => encodeDeadLetterCursor(azureListing, `p${cursor}`);
+  const onBroker = (cursor: string | undefined): string => encodeDeadLetterCursor(azureListing, `b${cursor ?? ''}`);
   return {
     async deadLetters(queue, options) {
-      const [fromBroker, fromStore] = await Promise.all([broker.deadLetters(queue, options), poison.deadLetters(queue, options)]);
-      return [...fromStore, ...fromBroker].slice(0, options.limit);
+      const position = options.cursor === undefined ? 'p' : decodeDeadLetterCursor(azureListing, options.cursor);
+      const side = position.slice(0, 1);
+      const sideCursor = position.length > 1 ? position.slice(1) : undefined;
+      if (side !== 'p' && side !== 'b') throw new InvalidCursorError();
+      let fromStore: DeadLetterPage['items'] = [];
+      if (side === 'p') {
+        const page = await poison.deadLetters(queue, { limit: options.limit, ...(sideCursor === undefined ? {} : { cursor: sideCursor }) });
+        if (page.nextCursor !== undefined) return { items: page.items, nextCursor: onPoison(page.nextCursor) };
+        fromStore = page.items;
+      }
+      // The records are done: the rest of the page comes from the broker.
+      const brokerCursor = side === 'b' ? sideCursor : undefined;
+      const room = options.limit - fromStore.length;
+      if (room === 0) {
+        // A full page of the last records: a next page only if the broker has any.
+        const peek = await broker.deadLetters(queue, { limit: 1 });
+        return peek.items.length === 0 ? { items: fromStore } : { items: fromStore, nextCursor: onBroker(undefined) };
+      }
+      const page = await broker.deadLetters(queue, { limit: room, ...(brokerCursor === undefined ? {} : { cursor: brokerCursor }) });
+      const items = [...fromStore, ...page.items];
+      return page.nextCursor === undefined ? { items } : { items, nextCursor: onBroker(page.nextCursor) };
     },
     resubmitDeadLetter: (queue, id) => sideOf(id).resubmitDeadLetter(queue, id),
     deleteDeadLetter: (queue, id) => sideOf(id).deleteDeadLetter(queue, id),

@@ -278,9 +278,8 @@ class UserProvisioningRun {
     const guard = this.deps.deactivationGuard;
     if (guard === undefined) return;
     // An admin's (or an HR feed's) edit of this user's attributes is the change itself, made one user
-    // at a time: it is not counted. What a settings change, bind or reconcile fans out is, and so are
-    // renames, passwords, disables and deletes whatever their cause.
-    if (change === 'update' && !passwordSet && this.userEditsOnly) return;
+    // at a time: it is not counted (unless it would carry a held write along). What a settings change,
+    // bind or reconcile fans out is, and so are renames, passwords, disables and deletes whatever their cause.
     const names = [...Object.keys(attributes), ...(passwordSet ? ['passwordProfile'] : []), ...(manager === undefined ? [] : ['manager'])];
     const verdict = await guard.admit({
       connectionId: this.connection.id,
@@ -293,6 +292,7 @@ class UserProvisioningRun {
       // The manager link is part of the write: a confirmed plan lets through only the link it listed.
       digest: writeDigest(manager === undefined ? attributes : { ...attributes, manager }, passwordSet),
       burst: fanOutReasons.has(this.nudge.reason),
+      userEdit: change === 'update' && !passwordSet && this.userEditsOnly,
     });
     switch (verdict.kind) {
       case 'proceed':

@@ -32,6 +32,12 @@ export interface DeactivationRequest {
    * burst has shown its size before it passes. Deactivations always wait.
    */
   readonly burst: boolean;
+  /**
+   * An attribute write that carries only edits of the user's own attributes (no password, no
+   * rename): the change itself, not counted, unless an earlier write of that user is held, which
+   * it would carry along.
+   */
+  readonly userEdit?: boolean;
 }
 
 function canonical(value: unknown): unknown {

@@ -102,6 +102,16 @@ async function admitOnce(deps: GuardDeps, request: DeactivationRequest): Promise
     await deps.store.delete('state', pk, heldId(request.userId), { ifMatch: held.etag });
     return { kind: 'proceed' };
   }
+  if (request.userEdit === true && request.change === 'update') {
+    if (held === undefined || held.data.released) return { kind: 'proceed' };
+    // The user's earlier write is held and this one would carry it: it waits in its place, as it is
+    // now (unless an admin decided on the held one meanwhile: then decide again).
+    if (!(await deps.store.replace('state', pk, heldId(request.userId), heldRecord(deps, request, held.data.heldAt), { ifMatch: held.etag })).ok) return 'resumed';
+    const status = await setHold(deps, request.connectionId, 'pause');
+    if (status === 'sync_paused') return { kind: 'held' };
+    await deps.store.delete('state', pk, heldId(request.userId));
+    return 'resumed';
+  }
   if (connection.status === 'sync_paused' && isDeactivation(request.change)) {
     await hold(deps, request);
     const status = await setHold(deps, request.connectionId, 'update');
@@ -160,23 +170,26 @@ async function recordIntent(deps: GuardDeps, request: DeactivationRequest): Prom
 }
 
 async function hold(deps: GuardDeps, request: DeactivationRequest): Promise<void> {
-  const record: HeldDeactivationRecord = {
+  await deps.store.upsert('state', guardPartition(request.connectionId), heldId(request.userId), heldRecord(deps, request));
+}
+
+function heldRecord(deps: GuardDeps, request: DeactivationRequest, heldAt = deps.clock.now().toISOString()): HeldDeactivationRecord {
+  return {
     kind: 'held',
     userId: request.userId,
     incarnation: request.incarnation,
     changeSeq: request.changeSeq,
     m365UserId: request.m365UserId,
-    heldAt: deps.clock.now().toISOString(),
+    heldAt,
     released: false,
     change: request.change,
     attributes: request.attributes,
     digest: request.digest,
   };
-  await deps.store.upsert('state', guardPartition(request.connectionId), heldId(request.userId), record);
 }
 
 /** A write an admin confirmed before it was asked for (a plan), for one bound user. */
-export type PreReleasedWrite = Omit<DeactivationRequest, 'connectionId' | 'burst'>;
+export type PreReleasedWrite = Omit<DeactivationRequest, 'connectionId' | 'burst' | 'userEdit'>;
 
 /**
  * Records confirmed writes as released holds: the worker's write for that user passes the guard

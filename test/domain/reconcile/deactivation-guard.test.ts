@@ -174,11 +174,14 @@ describe('mass-deactivation guard', () => {
   describe('writes to accounts beyond changeGuard', () => {
     let users: { user: { id: string; email: string }; m365UserId: string }[];
     const surname = (m365UserId: string) => h.gateway.accounts.get(m365UserId)?.surname;
+    /** Bound too, but with nothing held. */
+    let bystander: { user: { id: string }; m365UserId: string };
 
     beforeEach(async () => {
       h = new ReconcileHarness();
       await h.addConnection({ settings: { changeGuard: { maxUsers: 2, maxPercent: 10 } } });
       users = await provisionedUsers(5);
+      bystander = await h.provisioned();
       await reconcileChanges(users, 'Renamed');
     });
 
@@ -223,13 +226,28 @@ describe('mass-deactivation guard', () => {
       expect((await connection()).status).toBe('active');
     });
 
-    it('does not count an edit of one user in the directory: it is the change itself', async () => {
-      // Even while the connection is paused with their reconcile writes held, the admin's edits land.
-      const edited = users.slice(0, 3);
-      for (const { user } of edited) await h.changeUser(user.id, { lastName: 'Edited' });
+    it('does not count an edit of one user in the directory, even while paused; an edit that would carry a held write waits in its place', async () => {
+      // A user with nothing held: the admin's edit lands while the connection is paused.
+      await h.changeUser(bystander.user.id, { lastName: 'Edited' });
       await h.drain();
-      expect(edited.map(({ m365UserId }) => surname(m365UserId))).toEqual(['Edited', 'Edited', 'Edited']);
-      expect(users.slice(3).map(({ m365UserId }) => surname(m365UserId))).toEqual(['Changed in the portal', 'Changed in the portal']);
+      expect(surname(bystander.m365UserId)).toBe('Edited');
+
+      // Users whose reconcile writes are held: their edits would carry those along, so they wait with them.
+      const edited = users.slice(0, 3);
+      for (const { user } of edited) await h.changeUser(user.id, { firstName: 'Edith' });
+      await h.drain();
+      expect(users.map(({ m365UserId }) => surname(m365UserId))).toEqual(Array(5).fill('Changed in the portal'));
+      expect(edited.map(({ m365UserId }) => h.gateway.accounts.get(m365UserId)?.givenName)).not.toContain('Edith');
+      expect(await connection()).toMatchObject({ status: 'sync_paused', deactivationHold: { count: 5 } });
+      const held = await listHeldDeactivations(h.reconcile, testConnectionId, { limit: 10 });
+      const heldOf = new Map(held.ok ? held.value.items.map((i) => [i.userId, i.attributes]) : []);
+      for (const { user } of edited) expect(heldOf.get(user.id)).toEqual(expect.arrayContaining(['surname', 'givenName']));
+
+      // Confirming writes each as it now is: the held correction with the edit.
+      expect(await confirmDeactivations(heldDeps(), testConnectionId)).toMatchObject({ ok: true, value: { status: 'active', released: 5 } });
+      await h.drain();
+      expect(users.map(({ m365UserId }) => surname(m365UserId))).toEqual(Array(5).fill('Renamed'));
+      expect(edited.map(({ m365UserId }) => h.gateway.accounts.get(m365UserId)?.givenName)).toEqual(Array(3).fill('Edith'));
     });
   });
 });

@@ -2,7 +2,7 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import type { DeadLetter, QueueName } from '../api/types';
-import { Confirm, ErrorNote, Field, formatTime, InfoNote, Loading, Table, useAction, useLoad } from '../components/ui';
+import { Confirm, ErrorNote, Field, formatTime, InfoNote, Loading, Pager, Table, useAction, useLoad, usePager } from '../components/ui';
 import { replaceQuery } from '../router';
 
 /** Every work queue, with what travels on it (the README's queue table, in the words an admin reads). */
@@ -19,16 +19,19 @@ const queues: Readonly<Record<QueueName, string>> = {
 
 const isQueue = (value: string | null): value is QueueName => value !== null && Object.hasOwn(queues, value);
 
-/** The API lists up to 500 dead letters of a queue; the console asks for more in steps of this. */
-const step = 50;
-const most = 500;
+/** Dead letters on a page; the service pages them with a cursor. */
+const pageSize = 50;
 
 export function DeadLettersPage({ canWrite, query }: { canWrite: boolean; query: URLSearchParams }): JSX.Element {
   const asked = query.get('queue');
   const queue: QueueName = isQueue(asked) ? asked : 'provisioning';
-  const [limit, setLimit] = useState(step);
   const [tick, setTick] = useState(0);
-  const list = useLoad(() => ok(api.GET('/api/dead-letters', { params: { query: { queue, limit } } })), [queue, limit, tick]);
+  // Another queue starts at its first page; after a resubmit or delete the page in view reloads.
+  const pager = usePager(queue);
+  const list = useLoad(
+    () => ok(api.GET('/api/dead-letters', { params: { query: { queue, limit: pageSize, ...(pager.cursor === undefined ? {} : { cursor: pager.cursor }) } } })),
+    [queue, pager.cursor, tick],
+  );
   const [asking, setAsking] = useState<{ what: 'resubmit' | 'delete'; dead: DeadLetter } | undefined>(undefined);
   const [done, setDone] = useState<string | undefined>(undefined);
   const action = useAction();
@@ -45,7 +48,6 @@ export function DeadLettersPage({ canWrite, query }: { canWrite: boolean; query:
           <select
             value={queue}
             onChange={(e) => {
-              setLimit(step);
               setDone(undefined);
               replaceQuery({ queue: e.currentTarget.value });
             }}
@@ -62,7 +64,7 @@ export function DeadLettersPage({ canWrite, query }: { canWrite: boolean; query:
         list.loading ? <Loading what="dead letters" /> : null
       ) : (
         <>
-          <Table caption={`Dead letters of ${queue}`} head={canWrite ? ['Set aside', 'Reason', 'Message', 'Deliveries', 'Body', 'Actions'] : ['Set aside', 'Reason', 'Message', 'Deliveries', 'Body']} empty={items.length === 0 ? `No dead letters in ${queue}.` : undefined}>
+          <Table caption={`Dead letters of ${queue}`} head={canWrite ? ['Set aside', 'Reason', 'Message', 'Deliveries', 'Body', 'Actions'] : ['Set aside', 'Reason', 'Message', 'Deliveries', 'Body']} empty={items.length === 0 ? (pager.page > 1 ? 'No dead letters left on this page.' : `No dead letters in ${queue}.`) : undefined}>
             {items.map((dead) => (
               <tr key={dead.id}>
                 <td>{formatTime(dead.deadLetteredAt ?? dead.enqueuedAt)}</td>
@@ -87,14 +89,7 @@ export function DeadLettersPage({ canWrite, query }: { canWrite: boolean; query:
               </tr>
             ))}
           </Table>
-          <p class="muted" aria-live="polite">
-            {items.length < limit ? `${items.length} ${items.length === 1 ? 'dead letter' : 'dead letters'}.` : `The first ${items.length} are shown.`}
-          </p>
-          {items.length === limit && limit < most ? (
-            <button type="button" onClick={() => setLimit(Math.min(most, limit + step))}>Show {Math.min(step, most - limit)} more</button>
-          ) : items.length === most ? (
-            <InfoNote>The service lists at most {most} dead letters of a queue; resubmit or delete some to see the others.</InfoNote>
-          ) : null}
+          <Pager label="Dead letters" page={pager.page} nextCursor={list.data.nextCursor} onNext={pager.next} onPrevious={pager.previous} />
         </>
       )}
       {asking === undefined ? null : (
