@@ -1,4 +1,4 @@
-import { containerNames, InvalidCursorError } from '../../domain/ports/document-store';
+import { containerNames, decodeCursorPayload, encodeCursorPayload, InvalidCursorError } from '../../domain/ports/document-store';
 import type { Condition, ContainerName, FieldPath, QuerySpec, StoredDocument, WriteOptions } from '../../domain/ports/document-store';
 
 /*
@@ -125,18 +125,11 @@ export function encodeCursor(spec: Pick<QuerySpec, 'orderBy' | 'pk'>, last: Stor
   const value = spec.orderBy === undefined ? undefined : sortValueAt(last.data, fieldSegments(spec.orderBy.field));
   if (spec.orderBy !== undefined && value === undefined) throw new Error('A sorted page ended with a document lacking the sort value.');
   const payload = { o: orderSignature(spec), i: last.id, ...(value === undefined ? {} : { v: value }), ...(spec.pk === undefined ? { p: last.pk } : {}) };
-  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+  return encodeCursorPayload(payload);
 }
 
 export function decodeCursor(spec: Pick<QuerySpec, 'orderBy' | 'pk'>, cursor: string): CursorPosition {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch (cause) {
-    throw new InvalidCursorError(undefined, { cause });
-  }
-  if (typeof payload !== 'object' || payload === null) throw new InvalidCursorError();
-  const { o, i, v, p } = payload as { o?: unknown; i?: unknown; v?: unknown; p?: unknown };
+  const { o, i, v, p } = decodeCursorPayload(cursor);
   const valueOk = spec.orderBy === undefined ? v === undefined : typeof v === 'string' || isFiniteNumber(v);
   const pkOk = spec.pk === undefined ? typeof p === 'string' && p !== '' : p === undefined;
   if (o !== orderSignature(spec) || typeof i !== 'string' || i === '' || !valueOk || !pkOk) throw new InvalidCursorError();

@@ -1,4 +1,4 @@
-import { InvalidCursorError } from './document-store';
+import { decodeCursorPayload, encodeCursorPayload, InvalidCursorError } from './document-store';
 import type { QueueName } from './work-queue';
 
 /** A work message set aside because it could not be processed, with why. */
@@ -56,19 +56,12 @@ export function resubmittedMessageId(messageId: string, now: Date): string {
  * `listing`, so a cursor of another listing, or of another list of the API, is refused.
  */
 export function encodeDeadLetterCursor(listing: string, position: string): string {
-  return Buffer.from(JSON.stringify({ l: listing, p: position }), 'utf8').toString('base64url');
+  return encodeCursorPayload({ l: listing, p: position });
 }
 
 /** The position in a cursor of `listing`; `InvalidCursorError` for anything else. */
 export function decodeDeadLetterCursor(listing: string, cursor: string): string {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch (cause) {
-    throw new InvalidCursorError(undefined, { cause });
-  }
-  if (typeof payload !== 'object' || payload === null) throw new InvalidCursorError();
-  const { l, p } = payload as { l?: unknown; p?: unknown };
+  const { l, p } = decodeCursorPayload(cursor);
   if (l !== listing || typeof p !== 'string') throw new InvalidCursorError();
   return p;
 }

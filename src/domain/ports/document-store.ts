@@ -101,6 +101,23 @@ export class InvalidCursorError extends Error {
   }
 }
 
+/** A cursor's payload as the listings write it: a JSON object, base64url-encoded. */
+export function encodeCursorPayload(payload: Readonly<Record<string, unknown>>): string {
+  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+}
+
+/** The payload of a cursor written by `encodeCursorPayload`; `InvalidCursorError` when it is not one. */
+export function decodeCursorPayload(cursor: string): Readonly<Record<string, unknown>> {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new InvalidCursorError(undefined, { cause });
+  }
+  if (typeof payload !== 'object' || payload === null) throw new InvalidCursorError();
+  return payload as Record<string, unknown>;
+}
+
 export type CreateFailure = 'conflict';
 export type ReplaceFailure = 'not_found' | 'precondition_failed';
 export type DeleteFailure = 'not_found' | 'precondition_failed';
