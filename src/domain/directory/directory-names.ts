@@ -1,4 +1,5 @@
 import type { ContainerName, DocumentStore } from '../ports/document-store';
+import { mapConcurrently } from '../reconcile/map-concurrently';
 import type { Group } from './group-schemas';
 import type { UserRecord } from './user-records';
 
@@ -24,13 +25,8 @@ const concurrentReads = 50;
  * read per distinct user or group, never one per item), and keeps what `pick` takes of each found.
  */
 async function readEach<D, S>(store: DocumentStore, container: ContainerName, ids: ReadonlySet<string>, pick: (data: D) => S): Promise<Map<string, S>> {
-  const found = new Map<string, S>();
-  const all = [...ids];
-  for (let start = 0; start < all.length; start += concurrentReads) {
-    const docs = await Promise.all(all.slice(start, start + concurrentReads).map((id) => store.get<D>(container, id, id)));
-    for (const doc of docs) if (doc !== undefined) found.set(doc.id, pick(doc.data));
-  }
-  return found;
+  const docs = await mapConcurrently([...ids], concurrentReads, (id) => store.get<D>(container, id, id));
+  return new Map(docs.flatMap((doc) => (doc === undefined ? [] : [[doc.id, pick(doc.data)] as const])));
 }
 
 /**
